@@ -23,6 +23,7 @@ type command struct {
 func commands() []command {
 	cmds := []command{
 		{"version", "print the version", runVersion},
+		{"node", "run one node of the reference hashicorp/raft key-value cluster", runNode},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

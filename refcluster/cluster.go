@@ -1,0 +1,411 @@
+package refcluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ClusterConfig configures a local cluster of node processes.
+type ClusterConfig struct {
+	// Nodes is the number of voters, 3 to 9; their IDs are n1…nN.
+	Nodes int
+	// Binary is the ns-agent executable; each node runs `<Binary> node …`.
+	Binary string
+	// Dir holds one data directory and one log file per node.
+	Dir    string
+	Timing Timing
+	// Dial, when set, returns the address node from must dial to reach
+	// node to, whose Raft listener is raftAddr. The fault mesh supplies it;
+	// nil dials directly.
+	Dial func(from, to, raftAddr string) (string, error)
+	// Log receives every node's output; nil writes <Dir>/<id>.log.
+	Log io.Writer
+	// ExtraArgs, when set, adds arguments to a node's command line.
+	ExtraArgs func(id string) []string
+}
+
+// Cluster is a running set of node processes on loopback.
+type Cluster struct {
+	cfg   ClusterConfig
+	ids   []string
+	raft  map[string]string
+	http  map[string]string
+	mu    sync.Mutex
+	procs map[string]*nodeProc
+	hc    *http.Client
+}
+
+type nodeProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error // exit error, valid after done is closed
+	logf *os.File
+}
+
+// ErrNodeDown is returned for signals to a node that is not running.
+var ErrNodeDown = errors.New("node is not running")
+
+// Start allocates loopback ports, spawns the node processes and waits until
+// every node's HTTP API answers. If a port was taken between allocation and
+// bind, it retries with fresh ports.
+func Start(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
+	if cfg.Nodes < 3 || cfg.Nodes > 9 {
+		return nil, fmt.Errorf("cluster size %d: want 3 to 9 voters", cfg.Nodes)
+	}
+	if cfg.Binary == "" || cfg.Dir == "" {
+		return nil, errors.New("cluster: Binary and Dir are required")
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		c, err := start(ctx, cfg)
+		if err == nil {
+			return c, nil
+		}
+		lastErr = err
+		if !errors.Is(err, errPortRace) || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+var errPortRace = errors.New("address already in use")
+
+func start(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
+	c := &Cluster{cfg: cfg, raft: map[string]string{}, http: map[string]string{}, procs: map[string]*nodeProc{},
+		hc: &http.Client{Timeout: 2 * time.Second}}
+	for i := 1; i <= cfg.Nodes; i++ {
+		id := "n" + strconv.Itoa(i)
+		c.ids = append(c.ids, id)
+	}
+	ports, err := freePorts(2 * cfg.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range c.ids {
+		c.raft[id] = ports[2*i]
+		c.http[id] = ports[2*i+1]
+	}
+	for _, id := range c.ids {
+		if err := c.spawn(id); err != nil {
+			_ = c.Stop()
+			return nil, err
+		}
+	}
+	for _, id := range c.ids {
+		if err := c.waitReady(ctx, id); err != nil {
+			_ = c.Stop()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// freePorts reserves n loopback addresses by binding to port 0 and
+// releasing them; a race with another process is caught at node start.
+func freePorts(n int) ([]string, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	var out []string
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("allocate loopback port: %w", err)
+		}
+		lns = append(lns, l)
+		out = append(out, l.Addr().String())
+	}
+	return out, nil
+}
+
+func (c *Cluster) args(id string) ([]string, error) {
+	t := c.cfg.Timing
+	args := []string{"node", "-id", id, "-data", filepath.Join(c.cfg.Dir, id),
+		"-raft", c.raft[id], "-http", c.http[id], "-bootstrap"}
+	if t.HeartbeatTimeout > 0 {
+		args = append(args, "-heartbeat-timeout", t.HeartbeatTimeout.String())
+	}
+	if t.ElectionTimeout > 0 {
+		args = append(args, "-election-timeout", t.ElectionTimeout.String())
+	}
+	if t.LeaderLeaseTimeout > 0 {
+		args = append(args, "-leader-lease-timeout", t.LeaderLeaseTimeout.String())
+	}
+	for _, p := range c.ids {
+		args = append(args, "-peer", p+"="+c.raft[p], "-peer-http", p+"="+c.http[p])
+		if p != id && c.cfg.Dial != nil {
+			d, err := c.cfg.Dial(id, p, c.raft[p])
+			if err != nil {
+				return nil, fmt.Errorf("route %s→%s: %w", id, p, err)
+			}
+			args = append(args, "-dial", p+"="+d)
+		}
+	}
+	if c.cfg.ExtraArgs != nil {
+		args = append(args, c.cfg.ExtraArgs(id)...)
+	}
+	return args, nil
+}
+
+func (c *Cluster) spawn(id string) error {
+	args, err := c.args(id)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(c.cfg.Binary, args...)
+	p := &nodeProc{cmd: cmd, done: make(chan struct{})}
+	if c.cfg.Log != nil {
+		cmd.Stdout, cmd.Stderr = c.cfg.Log, c.cfg.Log
+	} else {
+		if err := os.MkdirAll(c.cfg.Dir, 0o755); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(filepath.Join(c.cfg.Dir, id+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		p.logf = f
+		cmd.Stdout, cmd.Stderr = f, f
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		if p.logf != nil {
+			p.logf.Close()
+		}
+		close(p.done)
+	}()
+	c.mu.Lock()
+	c.procs[id] = p
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *Cluster) waitReady(ctx context.Context, id string) error {
+	c.mu.Lock()
+	p := c.procs[id]
+	c.mu.Unlock()
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	for {
+		if _, err := c.Status(ctx, id); err == nil {
+			return nil
+		}
+		select {
+		case <-p.done:
+			tail := c.logTail(id)
+			if strings.Contains(tail, "address already in use") {
+				return fmt.Errorf("node %s: %w", id, errPortRace)
+			}
+			return fmt.Errorf("node %s exited during start (%v): %s", id, p.err, tail)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("node %s: HTTP API not ready after 20s", id)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) logTail(id string) string {
+	if c.cfg.Log != nil {
+		return ""
+	}
+	b, _ := os.ReadFile(filepath.Join(c.cfg.Dir, id+".log"))
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+// IDs returns the node IDs, n1…nN.
+func (c *Cluster) IDs() []string { return append([]string(nil), c.ids...) }
+
+// HTTPAddr returns a node's HTTP API address.
+func (c *Cluster) HTTPAddr(id string) string { return c.http[id] }
+
+// RaftAddr returns a node's Raft listener address.
+func (c *Cluster) RaftAddr(id string) string { return c.raft[id] }
+
+// Status reads GET /status of one node.
+func (c *Cluster) Status(ctx context.Context, id string) (Status, error) {
+	var st Status
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.http[id]+"/status", nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("status of %s: HTTP %d", id, resp.StatusCode)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// Running reports whether a node's process is alive (it may be paused).
+func (c *Cluster) Running(id string) bool {
+	c.mu.Lock()
+	p := c.procs[id]
+	c.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// WaitLeader waits until every reachable node not in exclude names the same
+// leader, itself not excluded, and that leader reports itself leader. It
+// returns the leader and its term.
+func (c *Cluster) WaitLeader(ctx context.Context, exclude ...string) (string, uint64, error) {
+	skip := map[string]bool{}
+	for _, e := range exclude {
+		skip[e] = true
+	}
+	var last string
+	for {
+		leader, term, why := c.agreedLeader(ctx, skip)
+		if leader != "" {
+			return leader, term, nil
+		}
+		last = why
+		select {
+		case <-ctx.Done():
+			return "", 0, fmt.Errorf("no agreed leader: %s: %w", last, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) agreedLeader(ctx context.Context, skip map[string]bool) (string, uint64, string) {
+	leader := ""
+	var term uint64
+	for _, id := range c.ids {
+		if skip[id] || !c.Running(id) {
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		st, err := c.Status(sctx, id)
+		cancel()
+		if err != nil {
+			continue // paused or unreachable nodes do not vote here
+		}
+		if st.LeaderID == "" || skip[st.LeaderID] {
+			return "", 0, id + " knows no leader"
+		}
+		if leader != "" && st.LeaderID != leader {
+			return "", 0, fmt.Sprintf("%s follows %s, others %s", id, st.LeaderID, leader)
+		}
+		leader = st.LeaderID
+		if st.ID == leader {
+			if st.Role != "leader" {
+				return "", 0, leader + " is not leader yet"
+			}
+			term = st.Term
+		}
+	}
+	if leader == "" || term == 0 {
+		return "", 0, "leader has not confirmed"
+	}
+	return leader, term, ""
+}
+
+func (c *Cluster) signal(id string, s syscall.Signal) error {
+	c.mu.Lock()
+	p := c.procs[id]
+	c.mu.Unlock()
+	if p == nil || !c.Running(id) {
+		return fmt.Errorf("%s: %w", id, ErrNodeDown)
+	}
+	return p.cmd.Process.Signal(s)
+}
+
+// Kill SIGKILLs a node and waits for the process to be gone.
+func (c *Cluster) Kill(id string) error {
+	if err := c.signal(id, syscall.SIGKILL); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	p := c.procs[id]
+	c.mu.Unlock()
+	<-p.done
+	return nil
+}
+
+// Pause SIGSTOPs a node, as a long GC pause or an fsync stall would.
+func (c *Cluster) Pause(id string) error { return c.signal(id, syscall.SIGSTOP) }
+
+// Resume SIGCONTs a paused node.
+func (c *Cluster) Resume(id string) error { return c.signal(id, syscall.SIGCONT) }
+
+// Restart starts a stopped node again on the same data dir and ports.
+func (c *Cluster) Restart(ctx context.Context, id string) error {
+	if c.Running(id) {
+		return fmt.Errorf("restart %s: still running", id)
+	}
+	if err := c.spawn(id); err != nil {
+		return err
+	}
+	return c.waitReady(ctx, id)
+}
+
+// Stop terminates every node (SIGCONT first, so paused nodes can exit),
+// waits up to 10s, then kills what is left.
+func (c *Cluster) Stop() error {
+	c.mu.Lock()
+	procs := make([]*nodeProc, 0, len(c.procs))
+	ids := make([]string, 0, len(c.procs))
+	for id, p := range c.procs {
+		procs = append(procs, p)
+		ids = append(ids, id)
+	}
+	c.mu.Unlock()
+	sort.Strings(ids)
+	for _, p := range procs {
+		select {
+		case <-p.done:
+			continue
+		default:
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	var errs []error
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			errs = append(errs, fmt.Errorf("pid %d did not stop on SIGTERM", p.cmd.Process.Pid))
+		}
+	}
+	return errors.Join(errs...)
+}

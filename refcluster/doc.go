@@ -1,0 +1,14 @@
+// Package refcluster is the reference cluster: a replicated key-value store
+// on hashicorp/raft with raft-boltdb and the TCP NetworkTransport on
+// loopback, run as one OS process per node so that crashes (SIGKILL), stalls
+// (SIGSTOP/SIGCONT) and restarts are real.
+//
+// It owns the node (FSM, HTTP API, Raft wiring), the launcher that starts
+// and signals node processes, the toxiproxy mesh that routes every directed
+// Raft link through its own proxy, fault schedules built from scenario
+// files, and the workload client whose histories are checked for
+// linearizability with porcupine.
+//
+// refcluster imports sim only for the scenario type; it must not import the
+// agent or the policy.
+package refcluster

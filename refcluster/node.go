@@ -1,0 +1,310 @@
+package refcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// Timing is the Raft timing of a node. A zero field means hashicorp/raft's
+// default (DefaultConfig: 1s, 1s, 500ms).
+type Timing struct {
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+}
+
+// withDefaults fills zero fields from raft.DefaultConfig.
+func (t Timing) withDefaults() Timing {
+	d := raft.DefaultConfig()
+	if t.HeartbeatTimeout == 0 {
+		t.HeartbeatTimeout = d.HeartbeatTimeout
+	}
+	if t.ElectionTimeout == 0 {
+		t.ElectionTimeout = d.ElectionTimeout
+	}
+	if t.LeaderLeaseTimeout == 0 {
+		t.LeaderLeaseTimeout = d.LeaderLeaseTimeout
+		// Keep the default lease valid for short heartbeat timeouts.
+		if t.LeaderLeaseTimeout > t.HeartbeatTimeout {
+			t.LeaderLeaseTimeout = t.HeartbeatTimeout
+		}
+	}
+	return t
+}
+
+// Peer is one voter of the cluster as a node knows it.
+type Peer struct {
+	ID       string
+	RaftAddr string // address stored in the Raft configuration
+	HTTPAddr string // where its HTTP API listens (for forwarding)
+	DialAddr string // where this node dials to reach it; "" means RaftAddr
+}
+
+// NodeConfig configures one node process.
+type NodeConfig struct {
+	ID       string
+	DataDir  string
+	RaftAddr string // bind and advertise address of the Raft transport
+	HTTPAddr string
+	// Peers are all voters including this node.
+	Peers []Peer
+	// Bootstrap makes a node without Raft state bootstrap the cluster with
+	// Peers as the initial configuration. Every node may be given it: the
+	// configurations are identical, and a node with state never bootstraps.
+	Bootstrap         bool
+	Timing            Timing
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	Logger            hclog.Logger
+}
+
+// ErrConfig is wrapped by every configuration problem a node reports.
+var ErrConfig = errors.New("invalid node configuration")
+
+// Validate reports the first configuration problem.
+func (c *NodeConfig) Validate() error {
+	if c.ID == "" {
+		return fmt.Errorf("%w: id is empty", ErrConfig)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("%w: data dir is empty", ErrConfig)
+	}
+	for name, addr := range map[string]string{"raft address": c.RaftAddr, "http address": c.HTTPAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%w: %s %q: %v", ErrConfig, name, addr, err)
+		}
+	}
+	self := false
+	seen := map[string]bool{}
+	for _, p := range c.Peers {
+		if p.ID == "" || p.RaftAddr == "" {
+			return fmt.Errorf("%w: peer %q has no id or raft address", ErrConfig, p.ID)
+		}
+		if seen[p.ID] {
+			return fmt.Errorf("%w: peer %q listed twice", ErrConfig, p.ID)
+		}
+		seen[p.ID] = true
+		if p.ID == c.ID {
+			self = true
+		}
+	}
+	if len(c.Peers) > 0 && !self {
+		return fmt.Errorf("%w: peers do not include this node %q", ErrConfig, c.ID)
+	}
+	t := c.Timing.withDefaults()
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(c.ID)
+	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = t.HeartbeatTimeout, t.ElectionTimeout, t.LeaderLeaseTimeout
+	if err := raft.ValidateConfig(rc); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return nil
+}
+
+// Node is one running member of the reference cluster.
+type Node struct {
+	cfg       NodeConfig
+	raft      *raft.Raft
+	raftCfg   *raft.Config
+	fsm       *kvFSM
+	transport *raft.NetworkTransport
+	store     *raftboltdb.BoltStore
+	http      *http.Server
+	httpLn    net.Listener
+	log       hclog.Logger
+	peersByID map[string]Peer
+}
+
+// dialProvider routes the dial of each peer to its override address, so
+// every directed link can pass through its own proxy.
+type dialProvider map[raft.ServerID]raft.ServerAddress
+
+func (d dialProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	if a, ok := d[id]; ok {
+		return a, nil
+	}
+	return "", fmt.Errorf("no address known for server %q", id)
+}
+
+// StartNode opens the node's stores, starts Raft and the HTTP API. It fails
+// without touching existing files if the data directory cannot be opened
+// (for example a corrupt bolt file) or an address is in use.
+func StartNode(cfg NodeConfig) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: cfg.ID, Output: os.Stderr, Level: hclog.Info})
+	}
+	cfg.Timing = cfg.Timing.withDefaults()
+	n := &Node{cfg: cfg, fsm: newKVFSM(), log: cfg.Logger, peersByID: map[string]Peer{}}
+	for _, p := range cfg.Peers {
+		n.peersByID[p.ID] = p
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	// Bind the HTTP port first: it is the cheapest failure to report and
+	// nothing has been opened yet.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
+	}
+	n.httpLn = ln
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeStores()
+		}
+	}()
+
+	boltPath := filepath.Join(cfg.DataDir, "raft.db")
+	store, err := openBolt(boltPath)
+	if err != nil {
+		return nil, err
+	}
+	n.store = store
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, cfg.Logger.Named("snapshot"))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot store in %s: %w", cfg.DataDir, err)
+	}
+
+	provider := dialProvider{}
+	for _, p := range cfg.Peers {
+		addr := p.DialAddr
+		if addr == "" {
+			addr = p.RaftAddr
+		}
+		provider[raft.ServerID(p.ID)] = raft.ServerAddress(addr)
+	}
+	adv, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
+	if err != nil {
+		return nil, fmt.Errorf("raft address %s: %w", cfg.RaftAddr, err)
+	}
+	trans, err := raft.NewTCPTransportWithConfig(cfg.RaftAddr, adv, &raft.NetworkTransportConfig{
+		ServerAddressProvider: provider,
+		Logger:                cfg.Logger.Named("transport"),
+		MaxPool:               3,
+		Timeout:               2 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("raft listen %s: %w", cfg.RaftAddr, err)
+	}
+	n.transport = trans
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.HeartbeatTimeout = cfg.Timing.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.Timing.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.Timing.LeaderLeaseTimeout
+	rc.Logger = cfg.Logger.Named("raft")
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+		rc.TrailingLogs = cfg.SnapshotThreshold
+	}
+	if cfg.SnapshotInterval > 0 {
+		rc.SnapshotInterval = cfg.SnapshotInterval
+	}
+	n.raftCfg = rc
+
+	has, err := raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		return nil, fmt.Errorf("read raft state in %s: %w", cfg.DataDir, err)
+	}
+	if !has && cfg.Bootstrap {
+		var servers []raft.Server
+		for _, p := range cfg.Peers {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr)})
+		}
+		sort.Slice(servers, func(i, j int) bool { return servers[i].ID < servers[j].ID })
+		if err := raft.BootstrapCluster(rc, store, store, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(rc, n.fsm, store, store, snaps, trans)
+	if err != nil {
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	n.raft = r
+
+	n.http = &http.Server{Handler: n.handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("http server stopped", "error", err)
+		}
+	}()
+	ok = true
+	n.log.Info("node started", "raft", cfg.RaftAddr, "http", ln.Addr().String(),
+		"heartbeat_timeout", cfg.Timing.HeartbeatTimeout, "election_timeout", cfg.Timing.ElectionTimeout,
+		"leader_lease_timeout", cfg.Timing.LeaderLeaseTimeout)
+	return n, nil
+}
+
+// openBolt opens the bolt log/stable store with a timeout, so a second
+// process on the same directory fails instead of blocking on the file lock.
+func openBolt(path string) (*raftboltdb.BoltStore, error) {
+	type result struct {
+		s   *raftboltdb.BoltStore
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := raftboltdb.NewBoltStore(path)
+		ch <- result{s, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("open raft store %s (left untouched): %w", path, r.err)
+		}
+		return r.s, nil
+	case <-time.After(5 * time.Second):
+		return nil, fmt.Errorf("open raft store %s: still locked after 5s; is another node using this data dir?", path)
+	}
+}
+
+// Raft returns the node's Raft instance, for in-process hooks such as a
+// timing adapter.
+func (n *Node) Raft() *raft.Raft { return n.raft }
+
+// RaftConfig returns the configuration the node started with.
+func (n *Node) RaftConfig() raft.Config { return *n.raftCfg }
+
+// HTTPAddr returns the address the HTTP API listens on.
+func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
+
+// Shutdown stops the HTTP API and Raft and closes the stores.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var errs []error
+	if n.http != nil {
+		errs = append(errs, n.http.Shutdown(ctx))
+	}
+	if n.raft != nil {
+		errs = append(errs, n.raft.Shutdown().Error())
+	}
+	n.closeStores()
+	return errors.Join(errs...)
+}
+
+func (n *Node) closeStores() {
+	if n.transport != nil {
+		_ = n.transport.Close()
+	}
+	if n.store != nil {
+		_ = n.store.Close()
+	}
+	if n.httpLn != nil {
+		_ = n.httpLn.Close()
+	}
+}
