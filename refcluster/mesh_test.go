@@ -1,0 +1,115 @@
+package refcluster
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+)
+
+func TestPartitionLeaderFromMajorityThroughMesh(t *testing.T) {
+	mesh := NewMesh()
+	defer mesh.Close()
+	c := startCluster(t, 3, mesh.Dial)
+	if got := len(mesh.Links()); got != 6 {
+		t.Fatalf("mesh has %d links, want 6 directed links for 3 nodes", got)
+	}
+	leader, term := waitLeader(t, c)
+
+	if err := mesh.Partition([]string{leader}); err != nil {
+		t.Fatal(err)
+	}
+	newLeader, newTerm := waitLeader(t, c, leader)
+	if newLeader == leader || newTerm <= term {
+		t.Fatalf("partitioned %s (term %d) but leader is %s term %d", leader, term, newLeader, newTerm)
+	}
+	// A write through the majority side succeeds while the old leader is cut off.
+	putAcked(t, c, NewClient(3*time.Second), "during-partition", "ok")
+
+	if err := mesh.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st, err := c.Status(context.Background(), leader)
+		if err == nil && st.Role == "follower" && st.Term >= newTerm && st.LeaderID != leader && st.LeaderID != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("old leader %s did not rejoin as follower: %+v %v", leader, st, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if v, ok := getValue(t, c, NewClient(3*time.Second), "during-partition"); !ok || v != "ok" {
+		t.Fatalf("write made during the partition lost: %q %v", v, ok)
+	}
+}
+
+// TestMeshLatencyToxic checks on a plain echo server that a link's latency
+// is really applied, changed live and removed.
+func TestMeshLatencyToxic(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 64)
+				for {
+					n, err := conn.Read(buf)
+					if err != nil {
+						conn.Close()
+						return
+					}
+					conn.Write(buf[:n])
+				}
+			}()
+		}
+	}()
+	mesh := NewMesh()
+	defer mesh.Close()
+	addr, err := mesh.Dial("n1", "n2", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rtt := func() time.Duration {
+		start := time.Now()
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := conn.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4)
+		if _, err := conn.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	base := rtt()
+	if err := mesh.SetLink("n1", "n2", LinkFault{Latency: 150 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	// Both streams carry the latency: a round trip costs at least 2×150ms.
+	if d := rtt(); d < 300*time.Millisecond {
+		t.Fatalf("rtt with 150ms latency per direction = %v (base %v)", d, base)
+	}
+	if err := mesh.SetLink("n1", "n2", LinkFault{}); err != nil {
+		t.Fatal(err)
+	}
+	if d := rtt(); d > 250*time.Millisecond {
+		t.Fatalf("rtt after removing latency = %v", d)
+	}
+	if err := mesh.SetLink("n1", "n3", LinkFault{Down: true}); err == nil {
+		t.Fatal("SetLink on a link without a proxy succeeded")
+	}
+}
