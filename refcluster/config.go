@@ -3,7 +3,6 @@ package refcluster
 import (
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -128,21 +127,4 @@ func LoadNodeConfig(path string) (NodeConfig, hcl.Diagnostics) {
 		return NodeConfig{}, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: err.Error()}}
 	}
 	return ParseNodeConfig(src, path)
-}
-
-// FormatDiagnostics renders diagnostics one per line as
-// "file:line,col: summary; detail", the shape editors and CI parse.
-func FormatDiagnostics(diags hcl.Diagnostics) string {
-	var b strings.Builder
-	for _, d := range diags {
-		if d.Subject != nil {
-			fmt.Fprintf(&b, "%s:%d,%d: ", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
-		}
-		b.WriteString(d.Summary)
-		if d.Detail != "" {
-			b.WriteString("; " + d.Detail)
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
 }

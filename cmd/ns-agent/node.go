@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/nsraft/nsraft/refcluster"
+	"github.com/nsraft/nsraft/sim"
 )
 
 // repeated is a repeatable "-flag id=value" flag.
@@ -72,7 +73,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if *cfgFile != "" {
 		c, diags := refcluster.LoadNodeConfig(*cfgFile)
 		if diags.HasErrors() {
-			fmt.Fprint(stderr, refcluster.FormatDiagnostics(diags))
+			fmt.Fprint(stderr, sim.FormatDiagnostics(diags))
 			return 1
 		}
 		cfg = c

@@ -1,0 +1,11 @@
+// Package configs embeds the shipped configuration: scenario suites
+// (scenarios/<suite>/*.hcl). The files are also meant to be read and
+// copied by users as examples.
+package configs
+
+import "embed"
+
+// Scenarios holds scenarios/<suite>/*.hcl.
+//
+//go:embed scenarios
+var Scenarios embed.FS

@@ -1,0 +1,505 @@
+package sim
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Scenario is one simulated (or, through refcluster, injected) environment:
+// cluster size, timing, crashes, the network model, node heterogeneity and
+// partitions. Field defaults are documented on each field.
+type Scenario struct {
+	Name string
+	// Nodes is the number of voters, 3 to 9, named n1…nN. Default 5.
+	Nodes int
+	// Duration is the simulated time. Default 10m.
+	Duration time.Duration
+	// Heartbeat is the leader's heartbeat interval. Default 50ms.
+	Heartbeat time.Duration
+	// PreVote is whether nodes run the pre-vote extension. Default true
+	// (hashicorp/raft v1.8 and etcd with --pre-vote).
+	PreVote bool
+	// Crash, when set, crashes the current leader at exponentially
+	// distributed intervals.
+	Crash *Crash
+	// Network is the default for every directed link.
+	Network Network
+	// Links override Network fields per directed link.
+	Links []Link
+	// NodeSpecs make nodes heterogeneous.
+	NodeSpecs []NodeSpec
+	// Partitions isolate groups of nodes for a while.
+	Partitions []Partition
+}
+
+// Crash describes leader crashes.
+type Crash struct {
+	MeanInterval time.Duration // mean time between crashes
+	Downtime     time.Duration // how long a crashed node stays down
+}
+
+// Network is the model of one directed link.
+type Network struct {
+	Delay     time.Duration // one-way base delay
+	Jitter    time.Duration // uniform ±jitter added to each message
+	TailProb  float64       // share of messages that get a heavy-tail extra delay
+	TailDelay time.Duration // mean of that extra delay (exponential)
+	Loss      float64       // probability a message is lost
+	Burst     *Burst        // correlated degradation hitting every link at once
+}
+
+// Burst is a correlated degradation of all links: bursts start at
+// exponentially distributed intervals and last an exponentially
+// distributed time.
+type Burst struct {
+	MeanInterval time.Duration
+	MeanLength   time.Duration
+	ExtraDelay   time.Duration
+	Loss         float64
+}
+
+// Link overrides the network model of the directed link From→To. Only the
+// fields that were set in the file are overridden (Set lists them).
+type Link struct {
+	From, To string
+	Network  Network
+	Set      map[string]bool
+}
+
+// NodeSpec makes one node slower or subject to stop-the-world pauses.
+type NodeSpec struct {
+	Name       string
+	Slowdown   float64       // processing delay multiplier, ≥ 1; default 1
+	PauseEvery time.Duration // mean interval between pauses; 0 = never
+	Pause      time.Duration // length of each pause
+}
+
+// Partition isolates the listed nodes from the rest at At for Duration.
+type Partition struct {
+	At       time.Duration
+	Duration time.Duration
+	Isolate  []string
+}
+
+// NodeIDs returns n1…nN.
+func (s *Scenario) NodeIDs() []string {
+	ids := make([]string, s.Nodes)
+	for i := range ids {
+		ids[i] = "n" + strconv.Itoa(i+1)
+	}
+	return ids
+}
+
+// LinkNetwork returns the effective network model of the link from→to.
+func (s *Scenario) LinkNetwork(from, to string) Network {
+	n := s.Network
+	for _, l := range s.Links {
+		if l.From != from || l.To != to {
+			continue
+		}
+		if l.Set["delay"] {
+			n.Delay = l.Network.Delay
+		}
+		if l.Set["jitter"] {
+			n.Jitter = l.Network.Jitter
+		}
+		if l.Set["tail_prob"] {
+			n.TailProb = l.Network.TailProb
+		}
+		if l.Set["tail_delay"] {
+			n.TailDelay = l.Network.TailDelay
+		}
+		if l.Set["loss"] {
+			n.Loss = l.Network.Loss
+		}
+	}
+	return n
+}
+
+// Node returns the spec of a node (the default spec if none was given).
+func (s *Scenario) Node(id string) NodeSpec {
+	for _, n := range s.NodeSpecs {
+		if n.Name == id {
+			return n
+		}
+	}
+	return NodeSpec{Name: id, Slowdown: 1}
+}
+
+// The HCL shapes. Durations and probabilities are decoded as expressions so
+// every error can point at the offending value.
+type fileRoot struct {
+	Scenarios []fileScenario `hcl:"scenario,block"`
+}
+
+type fileScenario struct {
+	Name       string          `hcl:"name,label"`
+	Nodes      hcl.Expression  `hcl:"nodes,optional"`
+	Duration   hcl.Expression  `hcl:"duration,optional"`
+	Heartbeat  hcl.Expression  `hcl:"heartbeat,optional"`
+	PreVote    hcl.Expression  `hcl:"prevote,optional"`
+	Crash      []fileCrash     `hcl:"crash,block"`
+	Network    []fileNetwork   `hcl:"network,block"`
+	Links      []fileLink      `hcl:"link,block"`
+	NodeSpecs  []fileNode      `hcl:"node,block"`
+	Partitions []filePartition `hcl:"partition,block"`
+	DefRange   hcl.Range       `hcl:",def_range"`
+}
+
+type fileCrash struct {
+	MeanInterval hcl.Expression `hcl:"mean_interval"`
+	Downtime     hcl.Expression `hcl:"downtime"`
+	DefRange     hcl.Range      `hcl:",def_range"`
+}
+
+type fileNetwork struct {
+	Delay     hcl.Expression `hcl:"delay,optional"`
+	Jitter    hcl.Expression `hcl:"jitter,optional"`
+	TailProb  hcl.Expression `hcl:"tail_prob,optional"`
+	TailDelay hcl.Expression `hcl:"tail_delay,optional"`
+	Loss      hcl.Expression `hcl:"loss,optional"`
+	Burst     []fileBurst    `hcl:"burst,block"`
+	DefRange  hcl.Range      `hcl:",def_range"`
+}
+
+type fileLink struct {
+	From      string         `hcl:"from,label"`
+	To        string         `hcl:"to,label"`
+	Delay     hcl.Expression `hcl:"delay,optional"`
+	Jitter    hcl.Expression `hcl:"jitter,optional"`
+	TailProb  hcl.Expression `hcl:"tail_prob,optional"`
+	TailDelay hcl.Expression `hcl:"tail_delay,optional"`
+	Loss      hcl.Expression `hcl:"loss,optional"`
+	DefRange  hcl.Range      `hcl:",def_range"`
+}
+
+type fileBurst struct {
+	MeanInterval hcl.Expression `hcl:"mean_interval"`
+	MeanLength   hcl.Expression `hcl:"mean_length"`
+	ExtraDelay   hcl.Expression `hcl:"extra_delay,optional"`
+	Loss         hcl.Expression `hcl:"loss,optional"`
+}
+
+type fileNode struct {
+	Name       string         `hcl:"name,label"`
+	Slowdown   hcl.Expression `hcl:"slowdown,optional"`
+	PauseEvery hcl.Expression `hcl:"pause_every,optional"`
+	Pause      hcl.Expression `hcl:"pause,optional"`
+	DefRange   hcl.Range      `hcl:",def_range"`
+}
+
+type filePartition struct {
+	At       hcl.Expression `hcl:"at"`
+	Duration hcl.Expression `hcl:"duration"`
+	Isolate  hcl.Expression `hcl:"isolate"`
+}
+
+// decoder accumulates diagnostics so one run reports every problem.
+type decoder struct{ diags hcl.Diagnostics }
+
+func (d *decoder) errf(rng hcl.Range, format string, args ...any) {
+	r := rng
+	d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf(format, args...), Subject: &r})
+}
+
+// value evaluates a constant expression; ok is false when absent or bad.
+func (d *decoder) value(e hcl.Expression, name string, want cty.Type) (cty.Value, bool) {
+	if e == nil {
+		return cty.NilVal, false
+	}
+	v, diags := e.Value(nil)
+	if diags.HasErrors() {
+		d.diags = append(d.diags, diags...)
+		return cty.NilVal, false
+	}
+	if v.IsNull() {
+		return cty.NilVal, false
+	}
+	if !v.Type().Equals(want) {
+		d.errf(e.Range(), "%s must be a %s, got %s", name, want.FriendlyName(), v.Type().FriendlyName())
+		return cty.NilVal, false
+	}
+	return v, true
+}
+
+// duration decodes a Go duration string ("40ms", "0.4ms", "10m") ≥ 0.
+func (d *decoder) duration(e hcl.Expression, name string, def time.Duration) (time.Duration, bool) {
+	v, ok := d.value(e, name, cty.String)
+	if !ok {
+		return def, false
+	}
+	dur, err := time.ParseDuration(v.AsString())
+	if err != nil {
+		d.errf(e.Range(), "%s: %q is not a duration like \"40ms\" or \"1.5s\"", name, v.AsString())
+		return def, false
+	}
+	if dur < 0 {
+		d.errf(e.Range(), "%s must not be negative, got %s", name, dur)
+		return def, false
+	}
+	return dur, true
+}
+
+func (d *decoder) number(e hcl.Expression, name string, def, min, max float64) (float64, bool) {
+	v, ok := d.value(e, name, cty.Number)
+	if !ok {
+		return def, false
+	}
+	f, _ := v.AsBigFloat().Float64()
+	if f < min || f > max {
+		d.errf(e.Range(), "%s must be within [%g, %g], got %g", name, min, max, f)
+		return def, false
+	}
+	return f, true
+}
+
+// Parse parses every scenario block of an HCL file.
+func Parse(src []byte, filename string) ([]*Scenario, hcl.Diagnostics) {
+	f, diags := hclparse.NewParser().ParseHCL(src, filename)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var root fileRoot
+	d := &decoder{diags: gohcl.DecodeBody(f.Body, nil, &root)}
+	if len(root.Scenarios) == 0 && !d.diags.HasErrors() {
+		d.errf(f.Body.MissingItemRange(), "no scenario block in %s", filename)
+	}
+	var out []*Scenario
+	for _, fs := range root.Scenarios {
+		out = append(out, d.scenario(fs))
+	}
+	if d.diags.HasErrors() {
+		return nil, d.diags
+	}
+	return out, d.diags
+}
+
+func (d *decoder) network(fn fileNetwork) Network {
+	var n Network
+	n.Delay, _ = d.duration(fn.Delay, "delay", 0)
+	n.Jitter, _ = d.duration(fn.Jitter, "jitter", 0)
+	n.TailProb, _ = d.number(fn.TailProb, "tail_prob", 0, 0, 1)
+	n.TailDelay, _ = d.duration(fn.TailDelay, "tail_delay", 0)
+	n.Loss, _ = d.number(fn.Loss, "loss", 0, 0, 1)
+	return n
+}
+
+func (d *decoder) scenario(fs fileScenario) *Scenario {
+	s := &Scenario{Name: fs.Name, Nodes: 5, Duration: 10 * time.Minute, Heartbeat: 50 * time.Millisecond, PreVote: true}
+	if n, ok := d.number(fs.Nodes, "nodes", 5, 3, 9); ok {
+		if n != float64(int(n)) {
+			d.errf(fs.Nodes.Range(), "nodes must be a whole number, got %g", n)
+		}
+		s.Nodes = int(n)
+	}
+	s.Duration, _ = d.duration(fs.Duration, "duration", s.Duration)
+	if s.Duration == 0 {
+		d.errf(fs.DefRange, "scenario %q: duration must be positive", fs.Name)
+	}
+	if hb, ok := d.duration(fs.Heartbeat, "heartbeat", s.Heartbeat); ok {
+		if hb <= 0 {
+			d.errf(fs.Heartbeat.Range(), "heartbeat must be positive")
+		} else {
+			s.Heartbeat = hb
+		}
+	}
+	if v, ok := d.value(fs.PreVote, "prevote", cty.Bool); ok {
+		s.PreVote = v.True()
+	}
+	known := map[string]bool{}
+	for _, id := range s.NodeIDs() {
+		known[id] = true
+	}
+	checkNode := func(id string, rng hcl.Range) {
+		if !known[id] {
+			d.errf(rng, "unknown node %q: this scenario has nodes n1…n%d", id, s.Nodes)
+		}
+	}
+	if len(fs.Crash) > 1 {
+		d.errf(fs.Crash[1].DefRange, "only one crash block is allowed")
+	}
+	for _, c := range fs.Crash[:min(1, len(fs.Crash))] {
+		cr := &Crash{}
+		cr.MeanInterval, _ = d.duration(c.MeanInterval, "mean_interval", 0)
+		cr.Downtime, _ = d.duration(c.Downtime, "downtime", 0)
+		if cr.MeanInterval <= 0 {
+			d.errf(c.DefRange, "crash.mean_interval must be positive")
+		}
+		s.Crash = cr
+	}
+	if len(fs.Network) > 1 {
+		d.errf(fs.Network[1].DefRange, "only one network block is allowed")
+	}
+	for _, fn := range fs.Network[:min(1, len(fs.Network))] {
+		s.Network = d.network(fn)
+		if len(fn.Burst) > 1 {
+			d.errf(fn.DefRange, "only one burst block is allowed")
+		}
+		for _, b := range fn.Burst[:min(1, len(fn.Burst))] {
+			bu := &Burst{}
+			bu.MeanInterval, _ = d.duration(b.MeanInterval, "mean_interval", 0)
+			bu.MeanLength, _ = d.duration(b.MeanLength, "mean_length", 0)
+			bu.ExtraDelay, _ = d.duration(b.ExtraDelay, "extra_delay", 0)
+			bu.Loss, _ = d.number(b.Loss, "loss", 0, 0, 1)
+			if bu.MeanInterval <= 0 || bu.MeanLength <= 0 {
+				d.errf(fn.DefRange, "burst.mean_interval and burst.mean_length must be positive")
+			}
+			s.Network.Burst = bu
+		}
+	}
+	for _, fl := range fs.Links {
+		checkNode(fl.From, fl.DefRange)
+		checkNode(fl.To, fl.DefRange)
+		if fl.From == fl.To {
+			d.errf(fl.DefRange, "link %q %q connects a node to itself", fl.From, fl.To)
+		}
+		l := Link{From: fl.From, To: fl.To, Set: map[string]bool{}}
+		var ok bool
+		if l.Network.Delay, ok = d.duration(fl.Delay, "delay", 0); ok {
+			l.Set["delay"] = true
+		}
+		if l.Network.Jitter, ok = d.duration(fl.Jitter, "jitter", 0); ok {
+			l.Set["jitter"] = true
+		}
+		if l.Network.TailProb, ok = d.number(fl.TailProb, "tail_prob", 0, 0, 1); ok {
+			l.Set["tail_prob"] = true
+		}
+		if l.Network.TailDelay, ok = d.duration(fl.TailDelay, "tail_delay", 0); ok {
+			l.Set["tail_delay"] = true
+		}
+		if l.Network.Loss, ok = d.number(fl.Loss, "loss", 0, 0, 1); ok {
+			l.Set["loss"] = true
+		}
+		s.Links = append(s.Links, l)
+	}
+	for _, fn := range fs.NodeSpecs {
+		checkNode(fn.Name, fn.DefRange)
+		n := NodeSpec{Name: fn.Name}
+		n.Slowdown, _ = d.number(fn.Slowdown, "slowdown", 1, 1, 1000)
+		n.PauseEvery, _ = d.duration(fn.PauseEvery, "pause_every", 0)
+		n.Pause, _ = d.duration(fn.Pause, "pause", 0)
+		if n.PauseEvery > 0 && n.Pause >= n.PauseEvery {
+			d.errf(fn.DefRange, "node %q: pause (%s) must be shorter than pause_every (%s)", fn.Name, n.Pause, n.PauseEvery)
+		}
+		if (n.PauseEvery > 0) != (n.Pause > 0) {
+			d.errf(fn.DefRange, "node %q: pause and pause_every go together", fn.Name)
+		}
+		s.NodeSpecs = append(s.NodeSpecs, n)
+	}
+	for _, fp := range fs.Partitions {
+		p := Partition{}
+		p.At, _ = d.duration(fp.At, "at", 0)
+		p.Duration, _ = d.duration(fp.Duration, "duration", 0)
+		if p.At >= s.Duration {
+			d.errf(fp.At.Range(), "partition at %s starts after the scenario ends (%s)", p.At, s.Duration)
+		}
+		iso := d.stringList(fp.Isolate, "isolate")
+		for _, id := range iso {
+			checkNode(id, fp.Isolate.Range())
+		}
+		if len(iso) == 0 || len(iso) >= s.Nodes {
+			d.errf(fp.Isolate.Range(), "isolate must name between 1 and %d nodes", s.Nodes-1)
+		}
+		p.Isolate = iso
+		s.Partitions = append(s.Partitions, p)
+	}
+	sort.Slice(s.Partitions, func(i, j int) bool { return s.Partitions[i].At < s.Partitions[j].At })
+	return s
+}
+
+// stringList decodes a list of strings.
+func (d *decoder) stringList(e hcl.Expression, name string) []string {
+	v, diags := e.Value(nil)
+	if diags.HasErrors() {
+		d.diags = append(d.diags, diags...)
+		return nil
+	}
+	if v.IsNull() || !(v.Type().IsTupleType() || v.Type().IsListType()) {
+		d.errf(e.Range(), "%s must be a list of node names like [\"n1\"]", name)
+		return nil
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, el := it.Element()
+		if el.IsNull() || !el.Type().Equals(cty.String) {
+			d.errf(e.Range(), "%s must be a list of node names like [\"n1\"]", name)
+			return nil
+		}
+		out = append(out, el.AsString())
+	}
+	return out
+}
+
+// ParseFile parses a scenario file.
+func ParseFile(filename string) ([]*Scenario, hcl.Diagnostics) {
+	src, err := os.ReadFile(filename)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: err.Error()}}
+	}
+	return Parse(src, filename)
+}
+
+// LoadSuite parses every *.hcl file of dir suite in fsys (the embedded
+// configs.Scenarios), in file-name order.
+func LoadSuite(fsys fs.FS, suite string) ([]*Scenario, error) {
+	entries, err := fs.ReadDir(fsys, path.Join("scenarios", suite))
+	if err != nil {
+		return nil, fmt.Errorf("unknown suite %q (have %s)", suite, strings.Join(Suites(fsys), ", "))
+	}
+	var out []*Scenario
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".hcl") {
+			continue
+		}
+		p := path.Join("scenarios", suite, e.Name())
+		src, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return nil, err
+		}
+		scs, diags := Parse(src, p)
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("%s", FormatDiagnostics(diags))
+		}
+		out = append(out, scs...)
+	}
+	return out, nil
+}
+
+// Suites lists the suite names in fsys.
+func Suites(fsys fs.FS) []string {
+	entries, _ := fs.ReadDir(fsys, "scenarios")
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// FormatDiagnostics renders diagnostics as "file:line,col: message" lines.
+func FormatDiagnostics(diags hcl.Diagnostics) string {
+	var b strings.Builder
+	for _, d := range diags {
+		if d.Subject != nil {
+			fmt.Fprintf(&b, "%s:%d,%d: ", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+		}
+		b.WriteString(d.Summary)
+		if d.Detail != "" {
+			b.WriteString("; " + d.Detail)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
