@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -42,6 +43,13 @@ func (c *Client) do(ctx context.Context, method, addr, key, value string) (KVRes
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		// A request whose connection was never established was never
+		// sent, so it had no effect; any later failure leaves the outcome
+		// unknown.
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return res, fmt.Errorf("%w: %v", ErrRejected, err)
+		}
 		return res, fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
 	}
 	defer resp.Body.Close()

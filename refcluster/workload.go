@@ -14,9 +14,10 @@ import (
 type WorkloadConfig struct {
 	// Writers is the number of concurrent clients (default 3).
 	Writers int
-	// Keys is the size of the key space (default 8); a small one makes
-	// reads and writes of the same key overlap, which is what the
-	// linearizability check needs to be meaningful.
+	// Keys is the size of the key space (default 8). A small one makes
+	// reads and writes of the same key overlap, which is what gives the
+	// linearizability check teeth; a long run needs more keys, since the
+	// check's cost grows steeply with the operations per key.
 	Keys int
 	// ReadRatio is the share of operations that are linearizable reads
 	// (default 0.25).

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ns-agent-cli")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "ns-agent")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func runCLI(t *testing.T, timeout time.Duration, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return string(out), ee.ExitCode()
+	case err != nil:
+		t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+	return string(out), 0
+}
+
+func TestHelpListsOnlyWorkingCommands(t *testing.T) {
+	out, code := runCLI(t, 10*time.Second, "-h")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, c := range commands() {
+		if !strings.Contains(out, "  "+c.name+" ") {
+			t.Errorf("-h does not list %s:\n%s", c.name, out)
+		}
+		// Every listed command answers -h with usage and exit 0 or 2
+		// (flag's convention), never by running.
+		sub, code := runCLI(t, 10*time.Second, c.name, "-h")
+		if code != 0 && code != 2 {
+			t.Errorf("%s -h exited %d: %s", c.name, code, sub)
+		}
+	}
+	if _, code := runCLI(t, 10*time.Second, "frobnicate"); code != 2 {
+		t.Errorf("unknown command exit %d, want 2", code)
+	}
+}
+
+func TestDemoRunsClusterUnderFaults(t *testing.T) {
+	out, code := runCLI(t, 3*time.Minute, "demo", "-duration", "8s", "-nodes", "3", "-seed", "3")
+	if code != 0 {
+		t.Fatalf("demo exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"leader n", "fault: network", "summary", "writes ", "linearizability      linearizable"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestDemoBadFlags(t *testing.T) {
+	if out, code := runCLI(t, 10*time.Second, "demo", "-nodes", "12"); code != 2 || !strings.Contains(out, "want 3 to 9") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.hcl")
+	os.WriteFile(bad, []byte("scenario \"x\" {\n  network { loss = 3 }\n}\n"), 0o644)
+	if out, code := runCLI(t, 10*time.Second, "demo", "-scenario", bad); code != 1 || !strings.Contains(out, bad+":2,") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}

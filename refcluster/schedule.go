@@ -1,0 +1,238 @@
+package refcluster
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nsraft/nsraft/sim"
+)
+
+// FaultKind is the kind of one scheduled fault event.
+type FaultKind string
+
+// Fault event kinds.
+const (
+	FaultNetwork    FaultKind = "network"     // set the base latency/jitter of every link
+	FaultBurstStart FaultKind = "burst-start" // add Extra latency to every link
+	FaultBurstEnd   FaultKind = "burst-end"
+	FaultPause      FaultKind = "pause"        // SIGSTOP Node
+	FaultResume     FaultKind = "resume"       // SIGCONT Node
+	FaultCrash      FaultKind = "crash-leader" // SIGKILL whichever node leads at that moment
+	FaultRestart    FaultKind = "restart"      // restart the node the matching crash killed
+	FaultPartition  FaultKind = "partition"    // isolate Nodes
+	FaultHeal       FaultKind = "heal"
+)
+
+// FaultEvent is one step of a fault schedule.
+type FaultEvent struct {
+	At    time.Duration `json:"at_ns"`
+	Kind  FaultKind     `json:"kind"`
+	Node  string        `json:"node,omitempty"`
+	Nodes []string      `json:"nodes,omitempty"`
+	Extra time.Duration `json:"extra_ns,omitempty"` // burst extra latency
+	// Crash pairs a restart with its crash (the crash's index).
+	Crash int `json:"crash,omitempty"`
+}
+
+func (e FaultEvent) String() string {
+	switch e.Kind {
+	case FaultPause, FaultResume:
+		return fmt.Sprintf("%s %s", e.Kind, e.Node)
+	case FaultPartition:
+		return fmt.Sprintf("partition isolating %s", strings.Join(e.Nodes, ","))
+	case FaultBurstStart:
+		return fmt.Sprintf("burst: +%s on every link", e.Extra)
+	case FaultRestart:
+		return fmt.Sprintf("restart the node crash #%d killed", e.Crash)
+	case FaultCrash:
+		return fmt.Sprintf("crash #%d: SIGKILL the leader", e.Crash)
+	default:
+		return string(e.Kind)
+	}
+}
+
+// Schedule is a scenario turned into timed fault events for a real cluster.
+type Schedule struct {
+	Scenario *sim.Scenario
+	Events   []FaultEvent
+	// NotInjected says which parts of the scenario a TCP proxy cannot
+	// reproduce faithfully and were left out.
+	NotInjected []string
+}
+
+// BuildSchedule turns a scenario into fault events, deterministically from
+// seed: the same scenario and seed always give the same events.
+//
+// Mapping onto toxiproxy and process signals:
+//   - delay/jitter per link → latency toxic (both streams of the link's proxy);
+//   - burst → extra latency on every link for the burst's length
+//     (exponential inter-arrival and length, as in the simulator);
+//   - node pause_every/pause → SIGSTOP/SIGCONT every pause_every, first at a
+//     seeded random phase;
+//   - crash → SIGKILL of the current leader at exponential intervals,
+//     restart after downtime;
+//   - partition → black-hole the links between the isolated nodes and the
+//     rest, heal after duration.
+//
+// Not reproducible on TCP streams: per-message loss (TCP retransmits, so
+// loss shows up as delay; toxiproxy can only drop whole connections), the
+// heavy tail of per-message delay, burst loss, and a node's processing
+// slowdown. They are listed in NotInjected.
+func BuildSchedule(s *sim.Scenario, seed uint64) Schedule {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	exp := func(mean time.Duration) time.Duration {
+		return time.Duration(rng.ExpFloat64() * float64(mean))
+	}
+	sch := Schedule{Scenario: s}
+	add := func(e FaultEvent) {
+		if e.At < s.Duration {
+			sch.Events = append(sch.Events, e)
+		}
+	}
+	add(FaultEvent{At: 0, Kind: FaultNetwork})
+
+	if b := s.Network.Burst; b != nil {
+		for t := exp(b.MeanInterval); t < s.Duration; {
+			length := exp(b.MeanLength)
+			add(FaultEvent{At: t, Kind: FaultBurstStart, Extra: b.ExtraDelay})
+			end := t + length
+			if end >= s.Duration {
+				end = s.Duration - 1
+			}
+			add(FaultEvent{At: end, Kind: FaultBurstEnd})
+			t = end + exp(b.MeanInterval)
+		}
+	}
+	for _, id := range s.NodeIDs() {
+		ns := s.Node(id)
+		if ns.PauseEvery <= 0 {
+			continue
+		}
+		for t := time.Duration(rng.Float64() * float64(ns.PauseEvery)); t < s.Duration; t += ns.PauseEvery {
+			add(FaultEvent{At: t, Kind: FaultPause, Node: id})
+			add(FaultEvent{At: t + ns.Pause, Kind: FaultResume, Node: id})
+		}
+	}
+	if c := s.Crash; c != nil {
+		n := 0
+		for t := exp(c.MeanInterval); t < s.Duration; t += c.Downtime + exp(c.MeanInterval) {
+			n++
+			add(FaultEvent{At: t, Kind: FaultCrash, Crash: n})
+			add(FaultEvent{At: t + c.Downtime, Kind: FaultRestart, Crash: n})
+		}
+	}
+	for _, p := range s.Partitions {
+		add(FaultEvent{At: p.At, Kind: FaultPartition, Nodes: p.Isolate})
+		add(FaultEvent{At: p.At + p.Duration, Kind: FaultHeal})
+	}
+	sort.SliceStable(sch.Events, func(i, j int) bool { return sch.Events[i].At < sch.Events[j].At })
+
+	n := s.Network
+	if n.Loss > 0 {
+		sch.NotInjected = append(sch.NotInjected, fmt.Sprintf("per-message loss %.3g (TCP turns loss into retransmission delay)", n.Loss))
+	}
+	if n.TailProb > 0 {
+		sch.NotInjected = append(sch.NotInjected, fmt.Sprintf("heavy-tail delay (%.3g of messages, mean %s): latency toxics apply to whole streams", n.TailProb, n.TailDelay))
+	}
+	if n.Burst != nil && n.Burst.Loss > 0 {
+		sch.NotInjected = append(sch.NotInjected, fmt.Sprintf("burst loss %.3g (only its extra delay is injected)", n.Burst.Loss))
+	}
+	for _, ns := range s.NodeSpecs {
+		if ns.Slowdown > 1 {
+			sch.NotInjected = append(sch.NotInjected, fmt.Sprintf("slowdown ×%g of %s", ns.Slowdown, ns.Name))
+		}
+	}
+	for _, l := range s.Links {
+		if l.Set["loss"] || l.Set["tail_prob"] || l.Set["tail_delay"] {
+			sch.NotInjected = append(sch.NotInjected, fmt.Sprintf("loss/tail on link %s→%s", l.From, l.To))
+		}
+	}
+	return sch
+}
+
+// RunSchedule applies the schedule's events at their times (relative to
+// the call) until they are exhausted or ctx ends. onEvent, if set, is told
+// about every event and the error applying it (a crash with no leader to
+// kill, say); errors do not stop the schedule. Nodes it paused are resumed
+// and network faults cleared before it returns.
+func RunSchedule(ctx context.Context, c *Cluster, m *Mesh, sch Schedule, onEvent func(FaultEvent, string, error)) {
+	start := time.Now()
+	burst := time.Duration(0)
+	crashed := map[int]string{}
+	paused := map[string]bool{}
+	setLinks := func(extra time.Duration) error {
+		for _, l := range m.Links() {
+			n := sch.Scenario.LinkNetwork(l[0], l[1])
+			f := m.Fault(l[0], l[1])
+			f.Latency, f.Jitter = n.Delay+extra, n.Jitter
+			if err := m.SetLink(l[0], l[1], f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	defer func() {
+		for id := range paused {
+			_ = c.Resume(id)
+		}
+		_ = m.Heal()
+		for _, l := range m.Links() {
+			_ = m.SetLink(l[0], l[1], LinkFault{})
+		}
+	}()
+	for _, ev := range sch.Events {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(start.Add(ev.At))):
+		}
+		var err error
+		target := ev.Node
+		switch ev.Kind {
+		case FaultNetwork:
+			err = setLinks(burst)
+		case FaultBurstStart:
+			burst = ev.Extra
+			err = setLinks(burst)
+		case FaultBurstEnd:
+			burst = 0
+			err = setLinks(0)
+		case FaultPause:
+			if err = c.Pause(ev.Node); err == nil {
+				paused[ev.Node] = true
+			}
+		case FaultResume:
+			if paused[ev.Node] {
+				err = c.Resume(ev.Node)
+				delete(paused, ev.Node)
+			}
+		case FaultCrash:
+			lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			target, _, err = c.WaitLeader(lctx)
+			cancel()
+			if err == nil {
+				err = c.Kill(target)
+				crashed[ev.Crash] = target
+			}
+		case FaultRestart:
+			target = crashed[ev.Crash]
+			if target == "" {
+				continue
+			}
+			rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			err = c.Restart(rctx, target)
+			cancel()
+		case FaultPartition:
+			err = m.Partition(ev.Nodes)
+		case FaultHeal:
+			err = m.Heal()
+		}
+		if onEvent != nil {
+			onEvent(ev, target, err)
+		}
+	}
+}

@@ -1,0 +1,122 @@
+package refcluster
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsraft/nsraft/configs"
+	"github.com/nsraft/nsraft/sim"
+)
+
+const scheduleSrc = `
+scenario "s" {
+  nodes    = 5
+  duration = "10m"
+  crash {
+    mean_interval = "60s"
+    downtime      = "10s"
+  }
+  network {
+    delay     = "40ms"
+    jitter    = "5ms"
+    loss      = 0.01
+    tail_prob = 0.01
+    tail_delay = "300ms"
+    burst {
+      mean_interval = "30s"
+      mean_length   = "2s"
+      extra_delay   = "250ms"
+    }
+  }
+  node "n3" {
+    pause_every = "20s"
+    pause       = "400ms"
+  }
+  partition {
+    at       = "5m"
+    duration = "20s"
+    isolate  = ["n1"]
+  }
+}`
+
+func parseOne(t *testing.T, src string) *sim.Scenario {
+	t.Helper()
+	scs, diags := sim.Parse([]byte(src), "s.hcl")
+	if diags.HasErrors() {
+		t.Fatal(sim.FormatDiagnostics(diags))
+	}
+	return scs[0]
+}
+
+func TestBuildScheduleIsDeterministicBySeed(t *testing.T) {
+	s := parseOne(t, scheduleSrc)
+	a, b, c := BuildSchedule(s, 1), BuildSchedule(s, 1), BuildSchedule(s, 2)
+	if !reflect.DeepEqual(a.Events, b.Events) {
+		t.Fatal("same seed gave different schedules")
+	}
+	if reflect.DeepEqual(a.Events, c.Events) {
+		t.Fatal("different seeds gave the same schedule")
+	}
+}
+
+func TestBuildScheduleMapsEveryFault(t *testing.T) {
+	s := parseOne(t, scheduleSrc)
+	sch := BuildSchedule(s, 42)
+	count := map[FaultKind]int{}
+	var last time.Duration
+	crashAt := map[int]time.Duration{}
+	for _, e := range sch.Events {
+		if e.At < last {
+			t.Fatalf("events out of order at %v", e)
+		}
+		last = e.At
+		if e.At >= s.Duration {
+			t.Fatalf("event after the end: %v", e)
+		}
+		count[e.Kind]++
+		switch e.Kind {
+		case FaultCrash:
+			crashAt[e.Crash] = e.At
+		case FaultRestart:
+			if got := e.At - crashAt[e.Crash]; got != 10*time.Second {
+				t.Fatalf("restart %d comes %v after its crash, want the 10s downtime", e.Crash, got)
+			}
+		case FaultPause:
+			if e.Node != "n3" {
+				t.Fatalf("pause of %s; only n3 pauses", e.Node)
+			}
+		}
+	}
+	// 10 minutes: ~30 pauses of n3 (every 20s), ~10 crashes (mean 60s),
+	// ~20 bursts (mean 30s), one partition.
+	if count[FaultPause] < 29 || count[FaultPause] != count[FaultResume] {
+		t.Fatalf("pauses %d resumes %d", count[FaultPause], count[FaultResume])
+	}
+	if count[FaultCrash] < 4 || count[FaultCrash] > 20 {
+		t.Fatalf("%d crashes for a 60s mean over 10m", count[FaultCrash])
+	}
+	if count[FaultBurstStart] < 8 || count[FaultBurstStart] != count[FaultBurstEnd] {
+		t.Fatalf("bursts %d/%d", count[FaultBurstStart], count[FaultBurstEnd])
+	}
+	if count[FaultPartition] != 1 || count[FaultHeal] != 1 || count[FaultNetwork] != 1 {
+		t.Fatalf("counts %v", count)
+	}
+	joined := strings.Join(sch.NotInjected, "; ")
+	for _, want := range []string{"loss", "heavy-tail"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("NotInjected %q does not mention %s", joined, want)
+		}
+	}
+}
+
+func TestDemoScenarioBuilds(t *testing.T) {
+	scs, err := sim.LoadSuite(configs.Scenarios, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(BuildSchedule(scs[0], 1).Events) < 5 {
+		t.Fatal("demo schedule has almost no faults")
+	}
+}
