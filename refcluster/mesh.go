@@ -148,11 +148,15 @@ func setToxic(ctx context.Context, p *toxiproxy.Proxy, name string, had, want bo
 	if err != nil {
 		return err
 	}
+	// toxiproxy's UpdateToxicJson decodes into the toxic while its pipe
+	// goroutines read it (a data race under -race), so a change is a
+	// remove followed by an add.
 	if had {
-		_, err = p.Toxics.UpdateToxicJson(name, bytes.NewReader(body))
-	} else {
-		_, err = p.Toxics.AddToxicJson(bytes.NewReader(body))
+		if err := p.Toxics.RemoveToxic(ctx, name); err != nil {
+			return err
+		}
 	}
+	_, err = p.Toxics.AddToxicJson(bytes.NewReader(body))
 	return err
 }
 
