@@ -1,0 +1,23 @@
+# A conservative policy: the agent may only lengthen the timeout, never
+# shorten it below what is in force. Use it to roll the agent out: it can
+# only remove needless elections, never make failure detection faster.
+name = "conservative"
+
+bounds {
+  election_min = "1s"    # hashicorp/raft's default HeartbeatTimeout
+  election_max = "10s"
+  step_up      = 0.5
+  step_down    = 0.0     # with no_decrease below, a belt and braces
+  hysteresis   = 1000
+}
+
+host {
+  kind                 = "hashicorp"
+  leader_lease_timeout = "500ms"
+}
+
+rule "only-lengthen" {
+  when        = true
+  no_decrease = true
+  reason      = "conservative policy: the timeout only ever lengthens"
+}

@@ -1,0 +1,492 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/nsraft/nsraft/collector"
+	"github.com/nsraft/nsraft/model"
+)
+
+// CheckID names an invariant or a step of Decide. Rules are CheckRule.
+type CheckID uint8
+
+// The checks Decide applies, in this order (see Decide).
+const (
+	CheckTelemetry   CheckID = iota + 1 // invariant 7: bad or stale telemetry holds
+	CheckFreeze                         // operator's freeze switch holds
+	CheckConfidence                     // a proposal below min_confidence holds
+	CheckRule                           // an operator rule fired (or could not be evaluated)
+	CheckRiskCap                        // invariant 5: no decrease while unstable
+	CheckHysteresis                     // invariant 4: decreases need a run of calm samples
+	CheckStepUp                         // invariant 4: at most step_up per decision
+	CheckStepDown                       // invariant 4: at most step_down per decision
+	CheckRTTFloor                       // invariant 2: ≥ rtt_factor × p99 RTT
+	CheckHeartbeatFloor                 // invariant 2: ≥ heartbeat_factor × heartbeat interval
+	CheckHostFloor                      // invariant 3: host limits (5ms, leader lease)
+	CheckQuorum                         // invariant 6: pre-vote and > N/2 unreachable keep ≥ min
+	CheckBounds                         // invariant 1: min ≤ election ≤ max, final
+)
+
+var checkNames = [...]string{
+	CheckTelemetry: "bad-telemetry", CheckFreeze: "freeze", CheckConfidence: "low-confidence",
+	CheckRule: "rule", CheckRiskCap: "risk-cap", CheckHysteresis: "hysteresis",
+	CheckStepUp: "step-up", CheckStepDown: "step-down", CheckRTTFloor: "rtt-floor",
+	CheckHeartbeatFloor: "heartbeat-floor", CheckHostFloor: "host-limit", CheckQuorum: "prevote-quorum",
+	CheckBounds: "bounds",
+}
+
+func (c CheckID) String() string { return checkNames[c] }
+
+// Effect is what a check did to the value.
+type Effect uint8
+
+// Effects of a check.
+const (
+	Confirmed    Effect = iota + 1 // the check applied and the value already satisfied it
+	Changed                        // the check moved the value
+	Held                           // the check held the value in force
+	NotEvaluated                   // a rule read a field the sample did not have
+)
+
+func (e Effect) String() string {
+	return [...]string{"", "confirmed", "changed", "held", "not evaluated"}[e]
+}
+
+// Check is one invariant or rule that changed or confirmed the value.
+type Check struct {
+	ID     CheckID
+	Name   string // the rule's name for CheckRule; the check's name otherwise
+	Pos    Pos    // the rule's HCL position; the bounds' for invariants
+	Effect Effect
+	Before time.Duration
+	After  time.Duration
+	// Bound is the limit the check applied (floor, ceiling, step limit);
+	// Input is what it was computed from (p99 RTT, heartbeat interval).
+	Bound time.Duration
+	Input time.Duration
+	// Problem says what was wrong with the telemetry or proposal (CheckTelemetry).
+	Problem string
+	// Count and Have are the calm samples needed and seen (CheckHysteresis).
+	Count, Have int
+	// Missing has a bit per rule variable the sample lacked.
+	Missing uint64
+	reason  string
+}
+
+// Reason says in plain words why the check did what it did.
+func (c Check) Reason() string {
+	switch c.ID {
+	case CheckTelemetry:
+		return "telemetry cannot be trusted (" + c.Problem + "): holding the last safe value"
+	case CheckFreeze:
+		return "the policy is frozen: holding the value in force"
+	case CheckConfidence:
+		return fmt.Sprintf("the proposal's confidence is below min_confidence: holding %s", c.After)
+	case CheckRule:
+		if c.Effect == NotEvaluated {
+			return "not evaluated: the sample has no " + missingNames(c.Missing)
+		}
+		if c.reason == "" {
+			return "its condition holds"
+		}
+		return c.reason
+	case CheckRiskCap:
+		return "the node is unstable (failed elections, term churn or lost quorum contact): the timeout may not decrease"
+	case CheckHysteresis:
+		return fmt.Sprintf("decreases need %d consecutive calm samples first (have %d)", c.Count, c.Have)
+	case CheckStepUp:
+		return fmt.Sprintf("one decision may raise the timeout to at most %s", c.Bound)
+	case CheckStepDown:
+		return fmt.Sprintf("one decision may lower the timeout to no less than %s", c.Bound)
+	case CheckRTTFloor:
+		return fmt.Sprintf("the timeout must be at least rtt_factor × p99 RTT (%s) = %s", c.Input, c.Bound)
+	case CheckHeartbeatFloor:
+		return fmt.Sprintf("the timeout must be at least heartbeat_factor × heartbeat interval (%s) = %s", c.Input, c.Bound)
+	case CheckHostFloor:
+		return fmt.Sprintf("the host requires at least %s (hashicorp/raft: 5ms and the leader lease)", c.Bound)
+	case CheckQuorum:
+		return fmt.Sprintf("pre-vote is on and more than half the voters are unreachable: keep at least election_min %s", c.Bound)
+	case CheckBounds:
+		return fmt.Sprintf("the policy bounds the timeout to [%s, %s]", c.Input, c.Bound)
+	}
+	return ""
+}
+
+func missingNames(mask uint64) string {
+	var names []string
+	for i := varID(0); i < numVars; i++ {
+		if mask&(1<<i) != 0 {
+			names = append(names, vars[i].name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// String renders the check as one line of the recommendation log.
+func (c Check) String() string {
+	kind := "invariant"
+	if c.ID == CheckRule {
+		kind = "rule"
+	}
+	move := c.After.String()
+	if c.Effect == Changed {
+		move = c.Before.String() + " → " + c.After.String()
+	}
+	return fmt.Sprintf("%s %s (%s) %s %s: %s", kind, c.Name, c.Pos, c.Effect, move, c.Reason())
+}
+
+const maxChecks = 16 + MaxRules
+
+// Decision is the bounded outcome of one proposal.
+type Decision struct {
+	// Timeout is the base election timeout to apply (hashicorp/raft:
+	// HeartbeatTimeout). It is always within the policy's bounds.
+	Timeout time.Duration
+	// Heartbeat is the bounded heartbeat interval for hosts that take one
+	// (0: the host derives it).
+	Heartbeat time.Duration
+	// Proposed is the recommender's proposal, for the log.
+	Proposed time.Duration
+	// Held is true when the value in force was kept on purpose (bad
+	// telemetry, freeze, low confidence, a hold rule).
+	Held bool
+	// Unstable is the risk-cap verdict for this sample.
+	Unstable bool
+	checks   [maxChecks]Check
+	n        int
+}
+
+// Checks returns every invariant and rule that changed or confirmed the
+// value, in the order they were applied.
+func (d *Decision) Checks() []Check { return d.checks[:d.n] }
+
+// Explain renders the decision and its checks, one per line.
+func (d *Decision) Explain() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "decided %s (proposed %s)", d.Timeout, d.Proposed)
+	if d.Held {
+		b.WriteString(", held")
+	}
+	for _, c := range d.Checks() {
+		b.WriteString("\n  ")
+		b.WriteString(c.String())
+	}
+	return b.String()
+}
+
+func (d *Decision) add(c Check) {
+	if d.n < len(d.checks) {
+		d.checks[d.n] = c
+		d.n++
+	}
+}
+
+// State is everything Decide needs besides the proposal.
+type State struct {
+	// Sample is the newest telemetry of the node.
+	Sample collector.Sample
+	// Now is when Decide runs (staleness is judged against it).
+	Now time.Time
+	// Current is the timeout in force; zero when unknown (the first
+	// decision), in which case rate limits have no reference.
+	Current time.Duration
+	// CalmSamples is how many consecutive calm samples preceded this one.
+	CalmSamples int
+}
+
+// Unstable reports the risk-cap verdict for a sample: failed elections or
+// term churn in the window, or this node cut off from a quorum.
+func (p *Policy) Unstable(s *collector.Sample) bool {
+	if s.Has(collector.FieldElections) && (s.FailedElectionsInWindow > 0 || s.ElectionsInWindow > p.Stability.MaxElections) {
+		return true
+	}
+	if s.Has(collector.FieldUnreachableVoters|collector.FieldClusterSize) && s.ClusterSize > 0 {
+		reachable := s.ClusterSize - s.UnreachableVoters // counting itself
+		if reachable < s.ClusterSize/2+1 {
+			return true
+		}
+	}
+	return false
+}
+
+func clampDur(v, lo, hi time.Duration) time.Duration {
+	if v < lo {
+		return lo
+	}
+	if v > hi {
+		return hi
+	}
+	return v
+}
+
+func scale(d time.Duration, f float64) time.Duration {
+	x := float64(d) * f
+	if x > math.MaxInt64/2 {
+		return math.MaxInt64 / 2
+	}
+	return time.Duration(x)
+}
+
+// Decide bounds a proposal. It is pure: the same state and proposal always
+// give the same decision, it reads no clock and does no I/O, and whatever
+// the proposal or the telemetry (NaN, negative, stale, missing) the
+// returned Timeout lies within [election_min, election_max].
+//
+// Order of application, and why:
+//  1. telemetry (invariant 7), freeze, confidence: any of them holds the
+//     value in force — nothing below acts on input that cannot be trusted;
+//  2. operator rules, in file order: holds, then floors and ceilings narrow
+//     the target, then no_decrease — rules shape where the value is going;
+//  3. risk cap (invariant 5) and hysteresis (invariant 4): no decrease while
+//     unstable or before a run of calm samples;
+//  4. step limits (invariant 4): how far one decision may move;
+//  5. safety floors (invariants 2, 3, 6): the RTT floor, the heartbeat
+//     floor, the host's limits and the pre-vote quorum rule raise the value
+//     even past step_up, since a timeout below them causes elections;
+//  6. bounds (invariant 1) last, so min ≤ election ≤ max holds whatever
+//     came before — rules and floors can never widen them.
+func (p *Policy) Decide(st State, prop model.Proposal) Decision {
+	b := &p.Bounds
+	s := &st.Sample
+	d := Decision{Proposed: prop.Timeout, Unstable: p.Unstable(s)}
+	boundsPos := p.BoundsPos
+	cur := st.Current
+	haveCur := cur > 0
+	// The last safe value: the value in force, or the host's own setting,
+	// brought within bounds.
+	safe := cur
+	if !haveCur && s.Has(collector.FieldHostTimeouts) && s.HeartbeatTimeout > 0 {
+		safe = s.HeartbeatTimeout
+	}
+	if safe <= 0 {
+		safe = b.ElectionMin
+	}
+	safe = clampDur(safe, b.ElectionMin, b.ElectionMax)
+
+	finish := func(v time.Duration) Decision {
+		after := clampDur(v, b.ElectionMin, b.ElectionMax)
+		c := Check{ID: CheckBounds, Name: CheckBounds.String(), Pos: boundsPos, Before: v, After: after, Effect: Confirmed,
+			Input: b.ElectionMin, Bound: b.ElectionMax}
+		if after != v {
+			c.Effect = Changed
+		}
+		d.add(c)
+		d.Timeout = after
+		if prop.Heartbeat > 0 {
+			d.Heartbeat = clampDur(prop.Heartbeat, b.HeartbeatMin, b.HeartbeatMax)
+		}
+		return d
+	}
+	hold := func(id CheckID, problem string) Decision {
+		d.Held = true
+		d.add(Check{ID: id, Name: id.String(), Pos: boundsPos, Effect: Held, Before: prop.Timeout, After: safe, Problem: problem})
+		return finish(safe)
+	}
+
+	// 1. Input that cannot be trusted holds the last safe value.
+	if problem := telemetryProblem(s, st.Now, b.StaleAfter, prop); problem != "" {
+		return hold(CheckTelemetry, problem)
+	}
+	if b.Freeze {
+		return hold(CheckFreeze, "")
+	}
+	if prop.Confidence < b.MinConfidence {
+		return hold(CheckConfidence, "")
+	}
+	v := prop.Timeout
+
+	// 2. Rules.
+	// Rule closures take the variables by pointer, which makes a local env
+	// escape; a per-policy pool keeps Decide allocation-free. The env is
+	// fully overwritten by fill, so reuse cannot leak state between calls.
+	e, _ := p.envs.Get().(*env)
+	if e == nil {
+		e = new(env)
+	}
+	defer p.envs.Put(e)
+	e.fill(s, cur, prop, d.Unstable, st.CalmSamples)
+	noDecrease := false
+	for i := range p.Rules {
+		r := &p.Rules[i]
+		w := r.when(e)
+		if !w.known {
+			d.add(Check{ID: CheckRule, Name: r.Name, Pos: r.Pos, Effect: NotEvaluated, Before: v, After: v, Missing: unknownMask(r.reads, e)})
+			continue
+		}
+		if !w.b {
+			continue
+		}
+		c := Check{ID: CheckRule, Name: r.Name, Pos: r.Pos, Before: v, Effect: Confirmed, reason: r.Reason}
+		switch r.Action {
+		case ActionHold:
+			v = safe
+			c.Effect = Held
+			d.Held = true
+		case ActionNoDecrease:
+			noDecrease = true
+		case ActionFloor, ActionCeiling:
+			bv := r.value(e)
+			if !bv.known || bv.n < 0 {
+				c.Effect, c.Missing = NotEvaluated, unknownMask(r.reads, e)
+				d.add(c)
+				continue
+			}
+			bound := time.Duration(math.Min(bv.n, float64(b.ElectionMax)/float64(time.Millisecond)) * float64(time.Millisecond))
+			c.Bound = bound
+			if r.Action == ActionFloor && v < bound {
+				v, c.Effect = bound, Changed
+			} else if r.Action == ActionCeiling && v > bound {
+				v, c.Effect = bound, Changed
+			}
+		}
+		c.After = v
+		d.add(c)
+	}
+
+	if haveCur {
+		// 3. Risk cap, hysteresis and no_decrease rules.
+		if v < cur {
+			switch {
+			case d.Unstable:
+				d.add(Check{ID: CheckRiskCap, Name: CheckRiskCap.String(), Pos: boundsPos, Effect: Changed, Before: v, After: cur})
+				v = cur
+			case st.CalmSamples < b.Hysteresis:
+				d.add(Check{ID: CheckHysteresis, Name: CheckHysteresis.String(), Pos: boundsPos, Effect: Changed, Before: v, After: cur,
+					Count: b.Hysteresis, Have: st.CalmSamples})
+				v = cur
+			case noDecrease:
+				v = cur
+			}
+		}
+		// 4. Step limits.
+		if up := cur + scale(cur, b.StepUp); v > up {
+			d.add(Check{ID: CheckStepUp, Name: CheckStepUp.String(), Pos: boundsPos, Effect: Changed, Before: v, After: up, Bound: up})
+			v = up
+		}
+		if down := cur - scale(cur, b.StepDown); v < down {
+			d.add(Check{ID: CheckStepDown, Name: CheckStepDown.String(), Pos: boundsPos, Effect: Changed, Before: v, After: down, Bound: down})
+			v = down
+		}
+	}
+
+	// 5. Safety floors.
+	floor := func(id CheckID, bound, input time.Duration) {
+		c := Check{ID: id, Name: id.String(), Pos: boundsPos, Effect: Confirmed, Before: v, After: v, Bound: bound, Input: input}
+		if v < bound {
+			v, c.After, c.Effect = bound, bound, Changed
+		}
+		d.add(c)
+	}
+	if s.Has(collector.FieldRTT) && s.RTTP99 > 0 {
+		floor(CheckRTTFloor, scale(s.RTTP99, b.RTTFactor), s.RTTP99)
+	}
+	if s.Has(collector.FieldHostTimeouts) && s.HeartbeatInterval > 0 {
+		floor(CheckHeartbeatFloor, scale(s.HeartbeatInterval, b.HeartbeatFactor), s.HeartbeatInterval)
+	}
+	if p.Host.Kind == HostHashicorp || p.Host.Kind == HostConsul {
+		hf := HashicorpMinTimeout
+		if p.Host.LeaderLeaseTimeout > hf {
+			hf = p.Host.LeaderLeaseTimeout
+		}
+		if s.Has(collector.FieldHostTimeouts) && s.LeaderLeaseTimeout > hf {
+			hf = s.LeaderLeaseTimeout
+		}
+		floor(CheckHostFloor, hf, 0)
+	}
+	if s.Has(collector.FieldPreVote|collector.FieldUnreachableVoters|collector.FieldClusterSize) &&
+		s.PreVote && s.UnreachableVoters > s.ClusterSize/2 {
+		floor(CheckQuorum, b.ElectionMin, 0)
+	}
+	// 6. Bounds.
+	return finish(v)
+}
+
+func unknownMask(reads uint64, e *env) uint64 {
+	var m uint64
+	for i := varID(0); i < numVars; i++ {
+		if reads&(1<<i) != 0 && !e.v[i].known {
+			m |= 1 << i
+		}
+	}
+	return m
+}
+
+// telemetryProblem says why a sample or proposal cannot be acted on, or "".
+// The strings are constants so the common path allocates nothing.
+func telemetryProblem(s *collector.Sample, now time.Time, staleAfter time.Duration, p model.Proposal) string {
+	if p.Timeout <= 0 {
+		return "no usable proposal"
+	}
+	if math.IsNaN(p.Confidence) || p.Confidence < 0 || p.Confidence > 1 {
+		return "proposal confidence outside 0-1"
+	}
+	if staleAfter > 0 && !now.IsZero() && (s.At.IsZero() || now.Sub(s.At) > staleAfter) {
+		return "stale sample"
+	}
+	if s.Has(collector.FieldCPUIdle) && (math.IsNaN(s.CPUIdlePct) || s.CPUIdlePct < 0 || s.CPUIdlePct > 100) {
+		return "cpu idle outside 0-100"
+	}
+	if (s.Has(collector.FieldLastContact) && s.LastContact < 0) || (s.Has(collector.FieldHeartbeatGap) && s.HeartbeatGap < 0) {
+		return "negative heartbeat timing"
+	}
+	if s.Has(collector.FieldRTT) && (s.RTTMean < 0 || s.RTTStdDev < 0 || s.RTTP99 < 0) {
+		return "negative rtt"
+	}
+	if s.Has(collector.FieldHostTimeouts) && (s.HeartbeatTimeout < 0 || s.HeartbeatInterval < 0 || s.LeaderLeaseTimeout < 0 || s.ElectionTimeout < 0) {
+		return "negative host timeouts"
+	}
+	if s.Has(collector.FieldClusterSize) && s.ClusterSize < 1 {
+		return "cluster size below 1"
+	}
+	if s.Has(collector.FieldUnreachableVoters) && (s.UnreachableVoters < 0 || (s.Has(collector.FieldClusterSize) && s.UnreachableVoters >= s.ClusterSize)) {
+		return "unreachable voters out of range"
+	}
+	if s.Has(collector.FieldElections) && (s.ElectionsInWindow < 0 || s.FailedElectionsInWindow < 0) {
+		return "negative election counts"
+	}
+	if (s.Has(collector.FieldRPCRetries) && s.RPCRetries < 0) || (s.Has(collector.FieldRPCFailures) && s.RPCFailures < 0) {
+		return "negative rpc counts"
+	}
+	if s.Has(collector.FieldLeaderStableFor) && s.LeaderStableFor < 0 {
+		return "negative leader stable time"
+	}
+	if s.Has(collector.FieldDiskSync) && s.DiskSyncP99 < 0 {
+		return "negative disk sync latency"
+	}
+	return ""
+}
+
+// Governor carries the state Decide needs from one tick to the next: the
+// value in force and the run of calm samples. The simulator and the agent
+// use it; Decide itself stays pure.
+type Governor struct {
+	p       *Policy
+	current time.Duration
+	calm    int
+}
+
+// NewGovernor returns a governor for policy p with no value in force yet.
+func NewGovernor(p *Policy) *Governor { return &Governor{p: p} }
+
+// Policy returns the governor's policy.
+func (g *Governor) Policy() *Policy { return g.p }
+
+// SetCurrent tells the governor the value in force (after a restart, or
+// when the host was changed behind its back).
+func (g *Governor) SetCurrent(d time.Duration) { g.current = d }
+
+// Step decides for one sample at time now and remembers the outcome as the
+// value in force.
+func (g *Governor) Step(now time.Time, s collector.Sample, prop model.Proposal) Decision {
+	d := g.p.Decide(State{Sample: s, Now: now, Current: g.current, CalmSamples: g.calm}, prop)
+	if d.Unstable || d.Held {
+		g.calm = 0
+	} else {
+		g.calm++
+	}
+	g.current = d.Timeout
+	return d
+}
