@@ -15,19 +15,19 @@ type CheckID uint8
 
 // The checks Decide applies, in this order (see Decide).
 const (
-	CheckTelemetry   CheckID = iota + 1 // invariant 7: bad or stale telemetry holds
-	CheckFreeze                         // operator's freeze switch holds
-	CheckConfidence                     // a proposal below min_confidence holds
-	CheckRule                           // an operator rule fired (or could not be evaluated)
-	CheckRiskCap                        // invariant 5: no decrease while unstable
-	CheckHysteresis                     // invariant 4: decreases need a run of calm samples
-	CheckStepUp                         // invariant 4: at most step_up per decision
-	CheckStepDown                       // invariant 4: at most step_down per decision
-	CheckRTTFloor                       // invariant 2: ≥ rtt_factor × p99 RTT
-	CheckHeartbeatFloor                 // invariant 2: ≥ heartbeat_factor × heartbeat interval
-	CheckHostFloor                      // invariant 3: host limits (5ms, leader lease)
-	CheckQuorum                         // invariant 6: pre-vote and > N/2 unreachable keep ≥ min
-	CheckBounds                         // invariant 1: min ≤ election ≤ max, final
+	CheckTelemetry      CheckID = iota + 1 // invariant 7: bad or stale telemetry holds
+	CheckFreeze                            // operator's freeze switch holds
+	CheckConfidence                        // a proposal below min_confidence holds
+	CheckRule                              // an operator rule fired (or could not be evaluated)
+	CheckRiskCap                           // invariant 5: no decrease while unstable
+	CheckHysteresis                        // invariant 4: decreases need a run of calm samples
+	CheckStepUp                            // invariant 4: at most step_up per decision
+	CheckStepDown                          // invariant 4: at most step_down per decision
+	CheckRTTFloor                          // invariant 2: ≥ rtt_factor × p99 RTT
+	CheckHeartbeatFloor                    // invariant 2: ≥ heartbeat_factor × heartbeat interval
+	CheckHostFloor                         // invariant 3: host limits (5ms, leader lease)
+	CheckQuorum                            // invariant 6: pre-vote and > N/2 unreachable keep ≥ min
+	CheckBounds                            // invariant 1: min ≤ election ≤ max, final
 )
 
 var checkNames = [...]string{
