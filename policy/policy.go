@@ -279,10 +279,11 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		}
 	}
 	b := &pol.Bounds
-	boundsRange := body.SrcRange
+	// Host-limit errors point at the offending bound, or at the file.
+	minRange, maxRange := body.SrcRange, body.SrcRange
+	minRange.End, maxRange.End = minRange.Start, maxRange.Start
 	pol.BoundsPos = Pos{File: filename, Line: 1, Col: 1}
 	for _, fb := range root.Bounds[:min(1, len(root.Bounds))] {
-		boundsRange = fb.DefRange
 		pol.BoundsPos = posOf(fb.DefRange)
 		p.duration(fb.ElectionMin, "election_min", &b.ElectionMin)
 		p.duration(fb.ElectionMax, "election_max", &b.ElectionMax)
@@ -299,6 +300,12 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		p.number(fb.MinConfidence, "min_confidence", 0, 1, &b.MinConfidence)
 		if v, ok := p.flag(fb.Freeze, "freeze"); ok {
 			b.Freeze = v
+		}
+		if !absent(fb.ElectionMin) {
+			minRange = fb.ElectionMin.Range()
+		}
+		if !absent(fb.ElectionMax) {
+			maxRange = fb.ElectionMax.Range()
 		}
 		if b.ElectionMin > b.ElectionMax {
 			p.errf(fb.ElectionMin.Range(), "election_min (%s) is above election_max (%s)", b.ElectionMin, b.ElectionMax)
@@ -325,10 +332,10 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 	}
 	if pol.Host.Kind == HostHashicorp || pol.Host.Kind == HostConsul {
 		if b.ElectionMin < HashicorpMinTimeout {
-			p.errf(boundsRange, "election_min %s is below hashicorp/raft's hard limit of %s", b.ElectionMin, HashicorpMinTimeout)
+			p.errf(minRange, "election_min %s is below hashicorp/raft's hard limit of %s", b.ElectionMin, HashicorpMinTimeout)
 		}
 		if l := pol.Host.LeaderLeaseTimeout; l > 0 && b.ElectionMax < l {
-			p.errf(boundsRange, "election_max %s is below the leader lease timeout %s, which hashicorp/raft requires HeartbeatTimeout to stay above", b.ElectionMax, l)
+			p.errf(maxRange, "election_max %s is below the leader lease timeout %s, which hashicorp/raft requires HeartbeatTimeout to stay above", b.ElectionMax, l)
 		}
 	}
 

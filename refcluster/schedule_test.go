@@ -45,7 +45,7 @@ func parseOne(t *testing.T, src string) *sim.Scenario {
 	t.Helper()
 	scs, diags := sim.Parse([]byte(src), "s.hcl")
 	if diags.HasErrors() {
-		t.Fatal(sim.FormatDiagnostics(diags))
+		t.Fatal(configs.FormatDiagnostics(diags))
 	}
 	return scs[0]
 }

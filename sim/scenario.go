@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/nsraft/nsraft/configs"
 )
 
 // Scenario is one simulated (or, through refcluster, injected) environment:
@@ -469,7 +471,7 @@ func LoadSuite(fsys fs.FS, suite string) ([]*Scenario, error) {
 		}
 		scs, diags := Parse(src, p)
 		if diags.HasErrors() {
-			return nil, fmt.Errorf("%s", FormatDiagnostics(diags))
+			return nil, fmt.Errorf("%s", configs.FormatDiagnostics(diags))
 		}
 		out = append(out, scs...)
 	}
@@ -486,20 +488,4 @@ func Suites(fsys fs.FS) []string {
 		}
 	}
 	return out
-}
-
-// FormatDiagnostics renders diagnostics as "file:line,col: message" lines.
-func FormatDiagnostics(diags hcl.Diagnostics) string {
-	var b strings.Builder
-	for _, d := range diags {
-		if d.Subject != nil {
-			fmt.Fprintf(&b, "%s:%d,%d: ", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
-		}
-		b.WriteString(d.Summary)
-		if d.Detail != "" {
-			b.WriteString("; " + d.Detail)
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
 }

@@ -47,7 +47,7 @@ scenario "wan-bursty" {
 }`
 	scs, diags := Parse([]byte(src), "wan.hcl")
 	if diags.HasErrors() {
-		t.Fatal(FormatDiagnostics(diags))
+		t.Fatal(configs.FormatDiagnostics(diags))
 	}
 	s := scs[0]
 	if s.Name != "wan-bursty" || s.Nodes != 5 || s.Duration != 10*time.Minute || s.Heartbeat != 50*time.Millisecond || !s.PreVote {
@@ -85,7 +85,7 @@ scenario "wan-bursty" {
 func TestParseDefaults(t *testing.T) {
 	scs, diags := Parse([]byte(`scenario "min" {}`), "min.hcl")
 	if diags.HasErrors() {
-		t.Fatal(FormatDiagnostics(diags))
+		t.Fatal(configs.FormatDiagnostics(diags))
 	}
 	s := scs[0]
 	if s.Nodes != 5 || s.Duration != 10*time.Minute || s.Heartbeat != 50*time.Millisecond || !s.PreVote || s.Crash != nil {
@@ -114,7 +114,7 @@ func TestParseErrorsCarryPositions(t *testing.T) {
 			if !diags.HasErrors() {
 				t.Fatal("no error")
 			}
-			got := FormatDiagnostics(diags)
+			got := configs.FormatDiagnostics(diags)
 			for _, w := range tc.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("want %q in:\n%s", w, got)
@@ -145,7 +145,7 @@ func TestEmbeddedSuitesParse(t *testing.T) {
 
 func TestParseFileMissing(t *testing.T) {
 	_, diags := ParseFile(filepath.Join(t.TempDir(), "absent.hcl"))
-	if !diags.HasErrors() || !strings.Contains(FormatDiagnostics(diags), "no such file") {
+	if !diags.HasErrors() || !strings.Contains(configs.FormatDiagnostics(diags), "no such file") {
 		t.Fatalf("missing file: %v", diags)
 	}
 }

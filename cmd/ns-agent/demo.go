@@ -53,7 +53,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if *scenFile != "" {
 		scs, diags := sim.ParseFile(*scenFile)
 		if diags.HasErrors() {
-			fmt.Fprint(stderr, sim.FormatDiagnostics(diags))
+			fmt.Fprint(stderr, configs.FormatDiagnostics(diags))
 			return 1
 		}
 		scen = scs[0]

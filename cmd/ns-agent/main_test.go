@@ -90,3 +90,32 @@ func TestDemoBadFlags(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }
+
+func TestValidate(t *testing.T) {
+	presets, _ := filepath.Glob("../../configs/policies/*.hcl")
+	if len(presets) < 5 {
+		t.Fatalf("presets: %v", presets)
+	}
+	if out, code := runCLI(t, 10*time.Second, append([]string{"validate"}, presets...)...); code != 0 || strings.TrimSpace(out) != "ok" {
+		t.Fatalf("presets: exit %d: %s", code, out)
+	}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.hcl"), filepath.Join(dir, "b.hcl")
+	os.WriteFile(a, []byte("bounds {\n  election_min = \"2s\"\n  election_max = \"1s\"\n}\n"), 0o644)
+	os.WriteFile(b, []byte("rule \"r\" {\n  when  = nodes > 2\n  floor = \"1s\"\n}\n"), 0o644)
+	out, code := runCLI(t, 10*time.Second, "validate", a, presets[0], b)
+	if code != 1 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	for _, want := range []string{a + ":2,18: election_min (2s) is above election_max (1s)", b + ":2,11: unknown variable \"nodes\""} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if _, code := runCLI(t, 10*time.Second, "validate"); code != 2 {
+		t.Errorf("validate without files: exit %d, want 2", code)
+	}
+	if out, code := runCLI(t, 10*time.Second, "validate", filepath.Join(dir, "absent.hcl")); code != 1 || !strings.Contains(out, "no such file") {
+		t.Errorf("missing file: exit %d: %s", code, out)
+	}
+}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/nsraft/nsraft/configs"
 	"github.com/nsraft/nsraft/refcluster"
-	"github.com/nsraft/nsraft/sim"
 )
 
 // repeated is a repeatable "-flag id=value" flag.
@@ -73,7 +73,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if *cfgFile != "" {
 		c, diags := refcluster.LoadNodeConfig(*cfgFile)
 		if diags.HasErrors() {
-			fmt.Fprint(stderr, sim.FormatDiagnostics(diags))
+			fmt.Fprint(stderr, configs.FormatDiagnostics(diags))
 			return 1
 		}
 		cfg = c

@@ -1,0 +1,4 @@
+bounds {
+  election_min = "150ms"
+  election_max =
+}
