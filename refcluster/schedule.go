@@ -117,13 +117,16 @@ func BuildSchedule(s *sim.Scenario, seed uint64) Schedule {
 			add(FaultEvent{At: t + ns.Pause, Kind: FaultResume, Node: id})
 		}
 	}
-	if c := s.Crash; c != nil {
+	if c := s.Crash; c != nil && c.MeanInterval > 0 {
 		n := 0
 		for t := exp(c.MeanInterval); t < s.Duration; t += c.Downtime + exp(c.MeanInterval) {
 			n++
 			add(FaultEvent{At: t, Kind: FaultCrash, Crash: n})
 			add(FaultEvent{At: t + c.Downtime, Kind: FaultRestart, Crash: n})
 		}
+	} else if c != nil {
+		add(FaultEvent{At: c.At, Kind: FaultCrash, Crash: 1})
+		add(FaultEvent{At: c.At + c.Downtime, Kind: FaultRestart, Crash: 1})
 	}
 	for _, p := range s.Partitions {
 		add(FaultEvent{At: p.At, Kind: FaultPartition, Nodes: p.Isolate})

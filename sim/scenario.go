@@ -45,9 +45,12 @@ type Scenario struct {
 	Partitions []Partition
 }
 
-// Crash describes leader crashes.
+// Crash describes leader crashes: either at exponentially distributed
+// intervals (MeanInterval), or once at a fixed time (At) when MeanInterval
+// is not set — for tests and hand-checked runs.
 type Crash struct {
 	MeanInterval time.Duration // mean time between crashes
+	At           time.Duration // time of a single crash
 	Downtime     time.Duration // how long a crashed node stays down
 }
 
@@ -160,7 +163,8 @@ type fileScenario struct {
 }
 
 type fileCrash struct {
-	MeanInterval hcl.Expression `hcl:"mean_interval"`
+	MeanInterval hcl.Expression `hcl:"mean_interval,optional"`
+	At           hcl.Expression `hcl:"at,optional"`
 	Downtime     hcl.Expression `hcl:"downtime"`
 	DefRange     hcl.Range      `hcl:",def_range"`
 }
@@ -334,9 +338,10 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 	for _, c := range fs.Crash[:min(1, len(fs.Crash))] {
 		cr := &Crash{}
 		cr.MeanInterval, _ = d.duration(c.MeanInterval, "mean_interval", 0)
+		cr.At, _ = d.duration(c.At, "at", 0)
 		cr.Downtime, _ = d.duration(c.Downtime, "downtime", 0)
-		if cr.MeanInterval <= 0 {
-			d.errf(c.DefRange, "crash.mean_interval must be positive")
+		if (cr.MeanInterval > 0) == (cr.At > 0) {
+			d.errf(c.DefRange, "crash needs exactly one of mean_interval (repeated crashes) or at (one crash)")
 		}
 		s.Crash = cr
 	}

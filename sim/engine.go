@@ -1,0 +1,212 @@
+package sim
+
+import (
+	"container/heap"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// The engine is a discrete-event loop over a heap of events ordered by
+// (time, sequence number), so events at the same instant run in the order
+// they were scheduled and a run is a pure function of the scenario, the
+// options and the seed.
+
+type eventKind uint8
+
+const (
+	evDeliver    eventKind = iota // a message arrives at its destination
+	evTimer                       // a node's election timer may fire
+	evHeartbeat                   // the leader sends heartbeats
+	evTick                        // every node takes a sample
+	evCrash                       // the leader crashes
+	evRestart                     // a crashed node restarts
+	evPause                       // a node stops the world
+	evResume                      // a paused node resumes
+	evBurstStart                  // a correlated burst begins
+	evBurstEnd                    // … and ends
+	evPartition                   // a partition starts
+	evHeal                        // … and heals
+	evClient                      // a client request arrives
+	evEnd                         // the end of the run
+)
+
+type event struct {
+	at   time.Duration
+	seq  uint64
+	kind eventKind
+	node int
+	gen  uint64 // timer / heartbeat generation; partition index
+	msg  message
+}
+
+type eventHeap []event
+
+func (h eventHeap) Len() int { return len(h) }
+func (h eventHeap) Less(i, j int) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
+	}
+	return h[i].seq < h[j].seq
+}
+func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)   { *h = append(*h, x.(event)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+type msgKind uint8
+
+const (
+	msgAppend msgKind = iota // heartbeat / AppendEntries
+	msgAppendResp
+	msgPreVote
+	msgPreVoteResp
+	msgVote
+	msgVoteResp
+	msgProbe
+	msgProbeResp
+)
+
+type message struct {
+	kind     msgKind
+	from, to int
+	term     uint64
+	index    uint64 // AE: leader's last index; vote: candidate's last index; resp: match index
+	commit   uint64 // AE: leader's commit index
+	granted  bool
+	sentAt   time.Duration // for round-trip measurement
+	echoSent time.Duration // responses: the request's sentAt
+}
+
+// rngs are independent random streams, one per concern, so that changing
+// what one concern draws (say, a recommender's timers) does not perturb the
+// network or the fault schedule.
+type rngs struct {
+	net, timer, fault, client, probe *rand.Rand
+}
+
+func newRNGs(seed uint64) rngs {
+	mk := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
+	return rngs{net: mk(1), timer: mk(2), fault: mk(3), client: mk(4), probe: mk(5)}
+}
+
+func expDur(r *rand.Rand, mean time.Duration) time.Duration {
+	return time.Duration(r.ExpFloat64() * float64(mean))
+}
+
+// network holds the per-link models and the fault state that changes them.
+type network struct {
+	links     [][]Network // [from][to]
+	burst     *Burst
+	inBurst   bool
+	cut       [][]bool // partitions: cut[a][b] means a→b is down
+	procDelay []time.Duration
+}
+
+func newNetwork(s *Scenario) *network {
+	n := s.Nodes
+	nw := &network{burst: s.Network.Burst, links: make([][]Network, n), cut: make([][]bool, n), procDelay: make([]time.Duration, n)}
+	ids := s.NodeIDs()
+	for i := 0; i < n; i++ {
+		nw.links[i] = make([]Network, n)
+		nw.cut[i] = make([]bool, n)
+		for j := 0; j < n; j++ {
+			nw.links[i][j] = s.LinkNetwork(ids[i], ids[j])
+		}
+		// Message handling costs a node 0.2ms of work; slowdown scales it.
+		nw.procDelay[i] = time.Duration(float64(200*time.Microsecond) * s.Node(ids[i]).Slowdown)
+	}
+	return nw
+}
+
+// delay draws the one-way delay of a message on link from→to, or reports
+// it lost.
+func (nw *network) delay(r *rand.Rand, from, to int) (time.Duration, bool) {
+	if nw.cut[from][to] {
+		return 0, false
+	}
+	l := &nw.links[from][to]
+	loss := l.Loss
+	d := l.Delay
+	if l.Jitter > 0 {
+		d += time.Duration((r.Float64()*2 - 1) * float64(l.Jitter))
+	}
+	if l.TailProb > 0 && r.Float64() < l.TailProb {
+		d += expDur(r, l.TailDelay)
+	}
+	if nw.inBurst && nw.burst != nil {
+		d += nw.burst.ExtraDelay
+		loss = 1 - (1-loss)*(1-nw.burst.Loss)
+	}
+	if loss > 0 && r.Float64() < loss {
+		return 0, false
+	}
+	if d < 0 {
+		d = 0
+	}
+	return d + nw.procDelay[to], true
+}
+
+// reachable reports whether a and b can exchange messages in both
+// directions at this instant (partitions only; loss and delay do not cut).
+func (nw *network) reachable(a, b int) bool { return a == b || (!nw.cut[a][b] && !nw.cut[b][a]) }
+
+// window keeps the last n samples of a duration for RTT statistics.
+type window struct {
+	buf  []time.Duration
+	next int
+	full bool
+	tmp  []time.Duration
+}
+
+func newWindow(n int) *window {
+	return &window{buf: make([]time.Duration, n), tmp: make([]time.Duration, n)}
+}
+
+func (w *window) add(d time.Duration) {
+	w.buf[w.next] = d
+	w.next = (w.next + 1) % len(w.buf)
+	if w.next == 0 {
+		w.full = true
+	}
+}
+
+func (w *window) len() int {
+	if w.full {
+		return len(w.buf)
+	}
+	return w.next
+}
+
+// stats returns mean, standard deviation and p99 (nearest rank).
+func (w *window) stats() (mean, std, p99 time.Duration) {
+	n := w.len()
+	if n == 0 {
+		return 0, 0, 0
+	}
+	xs := w.tmp[:n]
+	copy(xs, w.buf[:n])
+	var sum float64
+	for _, x := range xs {
+		sum += float64(x)
+	}
+	m := sum / float64(n)
+	var ss float64
+	for _, x := range xs {
+		ss += (float64(x) - m) * (float64(x) - m)
+	}
+	slices.Sort(xs)
+	rank := int(math.Ceil(0.99*float64(n))) - 1
+	return time.Duration(m), time.Duration(math.Sqrt(ss / float64(n))), xs[rank]
+}
+
+type queue struct{ h eventHeap }
+
+func (q *queue) push(e event) { heap.Push(&q.h, e) }
+func (q *queue) pop() event   { return heap.Pop(&q.h).(event) }
+func (q *queue) len() int     { return q.h.Len() }

@@ -1,0 +1,906 @@
+package sim
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/nsraft/nsraft/collector"
+	"github.com/nsraft/nsraft/model"
+)
+
+// Governor bounds a proposal, as the policy layer does. The simulator
+// declares only what it needs; policy.Governor satisfies it through a
+// two-line adapter in the caller.
+type Governor interface {
+	Step(now time.Time, s collector.Sample, p model.Proposal) time.Duration
+}
+
+// Truth is what the simulator knows and a node does not, for training and
+// evaluation: whether a live leader that can reach a majority is reachable
+// from this node.
+type Truth struct {
+	LeaderAlive bool
+}
+
+// Options configure one run.
+type Options struct {
+	Seed uint64
+	// Tick is the agent's sampling period. Default 100ms.
+	Tick time.Duration
+	// NewRecommender builds each node's recommender. Required unless
+	// Oracle or FixedTimeout is set.
+	NewRecommender func(node string) model.Recommender
+	// NewGovernor, when set, bounds each node's proposals.
+	NewGovernor func(node string) Governor
+	// FixedTimeout runs every node at this base timeout (best-static's sweep).
+	FixedTimeout time.Duration
+	// Oracle runs the clairvoyant strategy: a follower times out one to two
+	// heartbeat intervals after its leader is really gone, and never
+	// otherwise. It is the lower bound no real strategy can beat.
+	Oracle bool
+	// InitialTimeout is every node's base timeout before the first
+	// decision. Default 1s (hashicorp/raft's HeartbeatTimeout).
+	InitialTimeout time.Duration
+	// ClientRate is the client requests per second. Default 20.
+	ClientRate float64
+	// OnSample, when set, sees every sample with the simulator's truth.
+	OnSample func(node string, s collector.Sample, truth Truth)
+	// Timeline, when set, records each node's timeout and gap per tick and
+	// every election, for plots.
+	Timeline bool
+}
+
+// Metrics are the measured outcomes of one run (see DESIGN.md).
+type Metrics struct {
+	// UnavailableMS is the total time with no leader able to commit: from
+	// the moment the leader crashes, is cut from a majority, pauses or
+	// steps down, until a leader that reaches a majority has committed the
+	// first entry of its term.
+	UnavailableMS float64
+	// Elections counts terms started by candidates (with pre-vote, only
+	// pre-votes that succeeded start one).
+	Elections int
+	// UnnecessaryElections counts elections started while the last leader
+	// was up (possibly paused, possibly stepped down on its own lease) and
+	// could still reach a majority over the network: elections that a
+	// better timeout would have avoided.
+	UnnecessaryElections int
+	// Detections are the times from a leader failure (crash, or a partition
+	// cutting it from a majority) to the first follower timeout, in ms.
+	Detections []float64
+	// Commits are the latencies of client requests, arrival to commit, in
+	// ms; a request that arrives with no leader waits for one.
+	Commits []float64
+}
+
+// TimelinePoint is one node's state at one tick.
+type TimelinePoint struct {
+	At      time.Duration
+	Node    int
+	Timeout time.Duration
+	Gap     time.Duration
+}
+
+// Result is a run's metrics and, when asked for, its timeline.
+type Result struct {
+	Scenario  string
+	Metrics   Metrics
+	Timeline  []TimelinePoint
+	Elections []time.Duration // when each election started
+	Faults    []time.Duration // leader crashes and partitions
+}
+
+type role uint8
+
+const (
+	follower role = iota
+	preCandidate
+	candidate
+	leader
+)
+
+type node struct {
+	id       int
+	name     string
+	up       bool
+	paused   bool
+	deferred []event
+	slowdown float64
+
+	role     role
+	term     uint64
+	votedFor int
+	leader   int
+	grants   int
+
+	T            time.Duration
+	timerBase    time.Duration
+	timerU       float64
+	timerGen     uint64
+	lastContact  time.Duration
+	tickGapMax   time.Duration
+	leaderCommit uint64
+
+	lastIndex uint64
+	// leader state
+	hbGen     uint64
+	match     []uint64
+	lastAck   []time.Duration
+	lastSent  []time.Duration
+	noopIndex uint64
+	ready     bool // the no-op of its term is committed
+
+	// observation
+	rtt         *window
+	heard       []time.Duration
+	retries     int
+	elections   []electionRec
+	stableSince time.Duration
+	stableKey   [2]uint64 // leader+1, term
+	probeNext   int
+	oracleGone  bool
+
+	rec model.Recommender
+	gov Governor
+}
+
+type electionRec struct {
+	at     time.Duration
+	term   uint64
+	leader bool // a leader was seen in that term
+}
+
+type pending struct {
+	arrival time.Duration
+	index   uint64
+	term    uint64
+}
+
+type simulation struct {
+	s      *Scenario
+	o      Options
+	r      rngs
+	q      queue
+	seq    uint64
+	now    time.Duration
+	nodes  []*node
+	net    *network
+	quorum int
+	epoch  time.Time
+
+	waiting  []time.Duration // client requests waiting for a leader
+	inflight []pending       // appended, not yet committed
+
+	available   bool
+	unavailFrom time.Duration
+	detecting   bool
+	failAt      time.Duration
+	partitions  [][]int // active partitions' isolated sets, by index
+
+	lastLeader *node
+
+	m       Metrics
+	res     Result
+	scratch []uint64
+}
+
+const forever = time.Duration(math.MaxInt64 / 4)
+
+// Run simulates one scenario.
+func Run(s *Scenario, o Options) Result {
+	if o.Tick <= 0 {
+		o.Tick = 100 * time.Millisecond
+	}
+	if o.InitialTimeout <= 0 {
+		o.InitialTimeout = time.Second
+	}
+	if o.ClientRate <= 0 {
+		o.ClientRate = 20
+	}
+	sm := &simulation{s: s, o: o, r: newRNGs(o.Seed), net: newNetwork(s), quorum: s.Nodes/2 + 1,
+		epoch: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	sm.res.Scenario = s.Name
+	ids := s.NodeIDs()
+	for i := 0; i < s.Nodes; i++ {
+		n := &node{id: i, name: ids[i], up: true, votedFor: -1, leader: -1, slowdown: s.Node(ids[i]).Slowdown,
+			T: o.InitialTimeout, rtt: newWindow(64), heard: make([]time.Duration, s.Nodes),
+			match: make([]uint64, s.Nodes), lastAck: make([]time.Duration, s.Nodes), lastSent: make([]time.Duration, s.Nodes),
+			probeNext: (i + 1) % s.Nodes}
+		if o.FixedTimeout > 0 {
+			n.T = o.FixedTimeout
+		}
+		if o.NewRecommender != nil && o.FixedTimeout == 0 && !o.Oracle {
+			n.rec = o.NewRecommender(ids[i])
+		}
+		if o.NewGovernor != nil {
+			n.gov = o.NewGovernor(ids[i])
+		}
+		for j := range n.heard {
+			n.heard[j] = -forever
+		}
+		sm.nodes = append(sm.nodes, n)
+	}
+	sm.unavailFrom = 0
+	for _, n := range sm.nodes {
+		sm.resetTimer(n)
+	}
+	sm.push(event{at: o.Tick, kind: evTick})
+	sm.push(event{at: expDur(sm.r.client, time.Duration(float64(time.Second)/o.ClientRate)), kind: evClient})
+	if c := s.Crash; c != nil {
+		at := c.At
+		if c.MeanInterval > 0 {
+			at = expDur(sm.r.fault, c.MeanInterval)
+		}
+		sm.push(event{at: at, kind: evCrash})
+	}
+	if b := s.Network.Burst; b != nil {
+		sm.push(event{at: expDur(sm.r.fault, b.MeanInterval), kind: evBurstStart})
+	}
+	for _, id := range ids {
+		if ns := s.Node(id); ns.PauseEvery > 0 {
+			i := idx(id)
+			sm.push(event{at: time.Duration(sm.r.fault.Float64() * float64(ns.PauseEvery)), kind: evPause, node: i})
+		}
+	}
+	for i, p := range s.Partitions {
+		sm.push(event{at: p.At, kind: evPartition, gen: uint64(i)})
+		sm.push(event{at: p.At + p.Duration, kind: evHeal, gen: uint64(i)})
+	}
+	sm.partitions = make([][]int, len(s.Partitions))
+	sm.push(event{at: s.Duration, kind: evEnd})
+	if o.Oracle {
+		sm.oracleUpdate()
+	}
+
+	for sm.q.len() > 0 {
+		e := sm.q.pop()
+		sm.now = e.at
+		if e.kind == evEnd {
+			break
+		}
+		sm.handle(e)
+		sm.trackAvailability()
+	}
+	if !sm.available {
+		sm.m.UnavailableMS += ms(sm.now - sm.unavailFrom)
+	}
+	sm.res.Metrics = sm.m
+	return sm.res
+}
+
+func idx(id string) int {
+	n := 0
+	for _, c := range id[1:] {
+		n = n*10 + int(c-'0')
+	}
+	return n - 1
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (sm *simulation) push(e event) {
+	sm.seq++
+	e.seq = sm.seq
+	sm.q.push(e)
+}
+
+// eventNode is the node an event acts on, or -1 for global events.
+func eventNode(e event) int {
+	switch e.kind {
+	case evDeliver:
+		return e.msg.to
+	case evTimer, evHeartbeat:
+		return e.node
+	}
+	return -1
+}
+
+func (sm *simulation) handle(e event) {
+	if ni := eventNode(e); ni >= 0 {
+		n := sm.nodes[ni]
+		if !n.up {
+			return
+		}
+		if n.paused {
+			n.deferred = append(n.deferred, e)
+			return
+		}
+	}
+	switch e.kind {
+	case evDeliver:
+		sm.deliver(e.msg)
+	case evTimer:
+		sm.timer(sm.nodes[e.node], e.gen)
+	case evHeartbeat:
+		sm.heartbeat(sm.nodes[e.node], e.gen)
+	case evTick:
+		sm.tick()
+		sm.push(event{at: sm.now + sm.o.Tick, kind: evTick})
+	case evClient:
+		sm.clientRequest()
+		sm.push(event{at: sm.now + expDur(sm.r.client, time.Duration(float64(time.Second)/sm.o.ClientRate)), kind: evClient})
+	case evCrash:
+		sm.crash()
+		if c := sm.s.Crash; c.MeanInterval > 0 {
+			sm.push(event{at: sm.now + c.Downtime + expDur(sm.r.fault, c.MeanInterval), kind: evCrash})
+		}
+	case evRestart:
+		sm.restart(sm.nodes[e.node])
+	case evPause:
+		n := sm.nodes[e.node]
+		ns := sm.s.Node(n.name)
+		if n.up && !n.paused {
+			n.paused = true
+			sm.push(event{at: sm.now + ns.Pause, kind: evResume, node: e.node})
+		}
+		sm.push(event{at: sm.now + ns.PauseEvery, kind: evPause, node: e.node})
+	case evResume:
+		n := sm.nodes[e.node]
+		if !n.paused {
+			return
+		}
+		n.paused = false
+		for _, d := range n.deferred {
+			d.at = sm.now
+			sm.push(d)
+		}
+		n.deferred = n.deferred[:0]
+	case evBurstStart:
+		sm.net.inBurst = true
+		sm.push(event{at: sm.now + expDur(sm.r.fault, sm.s.Network.Burst.MeanLength), kind: evBurstEnd})
+	case evBurstEnd:
+		sm.net.inBurst = false
+		sm.push(event{at: sm.now + expDur(sm.r.fault, sm.s.Network.Burst.MeanInterval), kind: evBurstStart})
+	case evPartition:
+		sm.partition(int(e.gen), true)
+	case evHeal:
+		sm.partition(int(e.gen), false)
+	}
+}
+
+// send puts a message on the network.
+func (sm *simulation) send(m message) {
+	m.sentAt = sm.now
+	d, ok := sm.net.delay(sm.r.net, m.from, m.to)
+	if !ok {
+		return
+	}
+	sm.push(event{at: sm.now + d, kind: evDeliver, msg: m})
+}
+
+func (sm *simulation) broadcast(n *node, m message) {
+	for _, p := range sm.nodes {
+		if p.id != n.id {
+			m.from, m.to = n.id, p.id
+			sm.send(m)
+		}
+	}
+}
+
+// deadline is when a node's election timer fires: T after the last reset,
+// stretched by the random factor drawn at that reset (timers fire in
+// [T, 2T)).
+func (n *node) deadline() time.Duration {
+	return n.timerBase + time.Duration(float64(n.T)*(1+n.timerU))
+}
+
+func (sm *simulation) resetTimer(n *node) {
+	n.timerBase = sm.now
+	n.timerU = sm.r.timer.Float64()
+	n.timerGen++
+	sm.push(event{at: n.deadline(), kind: evTimer, node: n.id, gen: n.timerGen})
+}
+
+func (sm *simulation) timer(n *node, gen uint64) {
+	if gen != n.timerGen || n.role == leader {
+		return
+	}
+	if dl := n.deadline(); dl > sm.now {
+		sm.push(event{at: dl, kind: evTimer, node: n.id, gen: gen})
+		return
+	}
+	if sm.detecting {
+		sm.m.Detections = append(sm.m.Detections, ms(sm.now-sm.failAt))
+		sm.detecting = false
+	}
+	if sm.s.PreVote {
+		n.role = preCandidate
+		n.grants = 1
+		sm.resetTimer(n)
+		sm.broadcast(n, message{kind: msgPreVote, term: n.term + 1, index: n.lastIndex})
+		return
+	}
+	sm.startElection(n)
+}
+
+func (sm *simulation) startElection(n *node) {
+	n.term++
+	n.role = candidate
+	n.votedFor = n.id
+	n.leader = -1
+	n.grants = 1
+	sm.m.Elections++
+	if sm.o.Timeline {
+		sm.res.Elections = append(sm.res.Elections, sm.now)
+	}
+	// Necessary only if the last leader crashed or was cut from a
+	// majority; a leader that stepped down because its own lease was too
+	// short for the network still counts as live.
+	if l := sm.lastLeader; l != nil && l.up && sm.reachesMajority(l) {
+		sm.m.UnnecessaryElections++
+	}
+	n.elections = append(n.elections, electionRec{at: sm.now, term: n.term})
+	sm.resetTimer(n)
+	sm.broadcast(n, message{kind: msgVote, term: n.term, index: n.lastIndex})
+}
+
+func (sm *simulation) stepDown(n *node, term uint64) {
+	wasLeader := n.role == leader
+	if term > n.term {
+		n.term = term
+		n.votedFor = -1
+	}
+	n.role = follower
+	n.leader = -1
+	if wasLeader {
+		n.hbGen++
+		n.ready = false
+		sm.requeueInflight()
+		sm.resetTimer(n)
+	}
+}
+
+// seen records that n heard from peer p now.
+func (sm *simulation) seen(n *node, p int) { n.heard[p] = sm.now }
+
+func (sm *simulation) deliver(m message) {
+	n := sm.nodes[m.to]
+	sm.seen(n, m.from)
+	switch m.kind {
+	case msgProbe:
+		sm.send(message{kind: msgProbeResp, from: n.id, to: m.from, echoSent: m.sentAt})
+	case msgProbeResp:
+		n.rtt.add(sm.now - m.echoSent)
+	case msgAppend:
+		if m.term < n.term {
+			sm.send(message{kind: msgAppendResp, from: n.id, to: m.from, term: n.term, echoSent: m.sentAt})
+			return
+		}
+		if m.term > n.term || n.role != follower {
+			sm.stepDown(n, m.term)
+		}
+		if n.leader != m.from {
+			n.leader = m.from
+			sm.noteLeader(n)
+		}
+		gap := sm.now - n.lastContact
+		if gap > n.tickGapMax {
+			n.tickGapMax = gap
+		}
+		n.lastContact = sm.now
+		n.lastIndex = m.index
+		n.leaderCommit = m.commit
+		sm.resetTimer(n)
+		sm.send(message{kind: msgAppendResp, from: n.id, to: m.from, term: n.term, index: n.lastIndex, echoSent: m.sentAt})
+	case msgAppendResp:
+		if m.term > n.term {
+			sm.stepDown(n, m.term)
+			return
+		}
+		if n.role != leader || m.term != n.term {
+			return
+		}
+		n.lastAck[m.from] = sm.now
+		n.rtt.add(sm.now - m.echoSent)
+		if m.index > n.match[m.from] {
+			n.match[m.from] = m.index
+			sm.advanceCommit(n)
+		}
+	case msgPreVote:
+		recent := n.role == leader || (n.leader >= 0 && sm.now-n.lastContact < n.T)
+		grant := m.term > n.term && m.index >= n.lastIndex && !recent
+		sm.send(message{kind: msgPreVoteResp, from: n.id, to: m.from, term: m.term, granted: grant})
+	case msgPreVoteResp:
+		if n.role != preCandidate || m.term != n.term+1 || !m.granted {
+			return
+		}
+		if n.grants++; n.grants >= sm.quorum {
+			sm.startElection(n)
+		}
+	case msgVote:
+		if m.term < n.term {
+			sm.send(message{kind: msgVoteResp, from: n.id, to: m.from, term: n.term})
+			return
+		}
+		// Leader stickiness (hashicorp/raft): a node that has a leader it
+		// heard from recently ignores other candidates, without adopting
+		// their term.
+		if n.role == leader || (n.leader >= 0 && n.leader != m.from && sm.now-n.lastContact < n.T) {
+			sm.send(message{kind: msgVoteResp, from: n.id, to: m.from, term: n.term})
+			return
+		}
+		if m.term > n.term {
+			sm.stepDown(n, m.term)
+		}
+		grant := (n.votedFor == -1 || n.votedFor == m.from) && m.index >= n.lastIndex
+		if grant {
+			n.votedFor = m.from
+			sm.resetTimer(n)
+		}
+		sm.send(message{kind: msgVoteResp, from: n.id, to: m.from, term: n.term, granted: grant})
+	case msgVoteResp:
+		if m.term > n.term {
+			sm.stepDown(n, m.term)
+			return
+		}
+		if n.role != candidate || m.term != n.term || !m.granted {
+			return
+		}
+		if n.grants++; n.grants >= sm.quorum {
+			sm.becomeLeader(n)
+		}
+	}
+}
+
+func (sm *simulation) noteLeader(n *node) {
+	for i := len(n.elections) - 1; i >= 0 && i >= len(n.elections)-4; i-- {
+		if n.elections[i].term == n.term {
+			n.elections[i].leader = true
+		}
+	}
+}
+
+func (sm *simulation) becomeLeader(n *node) {
+	sm.lastLeader = n
+	n.role = leader
+	n.leader = n.id
+	sm.noteLeader(n)
+	for i := range n.match {
+		n.match[i] = 0
+		n.lastAck[i] = sm.now
+		n.lastSent[i] = sm.now
+	}
+	n.lastIndex++ // the no-op entry of the new term
+	n.noopIndex = n.lastIndex
+	n.ready = false
+	n.match[n.id] = n.lastIndex
+	for _, a := range sm.waiting {
+		n.lastIndex++
+		n.match[n.id] = n.lastIndex
+		sm.inflight = append(sm.inflight, pending{arrival: a, index: n.lastIndex, term: n.term})
+	}
+	sm.waiting = sm.waiting[:0]
+	n.hbGen++
+	sm.heartbeat(n, n.hbGen)
+	if sm.o.Oracle {
+		sm.oracleUpdate()
+	}
+}
+
+func (sm *simulation) heartbeat(n *node, gen uint64) {
+	if n.role != leader || gen != n.hbGen {
+		return
+	}
+	// Check quorum: a leader that has not heard from a majority within its
+	// timeout steps down (hashicorp/raft's lease check, etcd's CheckQuorum).
+	// The oracle's leader never steps down on its own: it knows better.
+	lease := n.T
+	if sm.o.Oracle {
+		lease = forever
+	}
+	acked := 1
+	for i := range sm.nodes {
+		if i != n.id && sm.now-n.lastAck[i] <= lease {
+			acked++
+		}
+		if i != n.id && n.lastAck[i] < n.lastSent[i] {
+			n.retries++
+		}
+	}
+	if acked < sm.quorum {
+		sm.stepDown(n, n.term)
+		return
+	}
+	for i := range sm.nodes {
+		if i != n.id {
+			n.lastSent[i] = sm.now
+		}
+	}
+	sm.broadcast(n, message{kind: msgAppend, term: n.term, index: n.lastIndex, commit: n.match[n.id]})
+	sm.push(event{at: sm.now + sm.s.Heartbeat, kind: evHeartbeat, node: n.id, gen: gen})
+}
+
+func (sm *simulation) advanceCommit(n *node) {
+	idxs := append(sm.scratch[:0], n.match...)
+	sm.scratch = idxs
+	idxs[n.id] = n.lastIndex
+	slices.Sort(idxs)
+	commit := idxs[len(idxs)-sm.quorum]
+	if commit >= n.noopIndex && !n.ready {
+		n.ready = true
+		if sm.o.Oracle {
+			sm.oracleUpdate()
+		}
+	}
+	kept := sm.inflight[:0]
+	for _, p := range sm.inflight {
+		if p.term == n.term && p.index <= commit {
+			sm.m.Commits = append(sm.m.Commits, ms(sm.now-p.arrival))
+			continue
+		}
+		kept = append(kept, p)
+	}
+	sm.inflight = kept
+}
+
+func (sm *simulation) requeueInflight() {
+	for _, p := range sm.inflight {
+		sm.waiting = append(sm.waiting, p.arrival)
+	}
+	sm.inflight = sm.inflight[:0]
+	slices.Sort(sm.waiting)
+}
+
+// currentLeader is the up node claiming leadership in the highest term.
+func (sm *simulation) currentLeader() *node {
+	var best *node
+	for _, n := range sm.nodes {
+		if n.up && n.role == leader && (best == nil || n.term > best.term) {
+			best = n
+		}
+	}
+	return best
+}
+
+func (sm *simulation) reachesMajority(l *node) bool {
+	c := 0
+	for _, p := range sm.nodes {
+		if p.up && sm.net.reachable(l.id, p.id) {
+			c++
+		}
+	}
+	return c >= sm.quorum
+}
+
+func (sm *simulation) trackAvailability() {
+	l := sm.currentLeader()
+	ok := l != nil && !l.paused && l.ready && sm.reachesMajority(l)
+	if ok == sm.available {
+		return
+	}
+	if ok {
+		sm.m.UnavailableMS += ms(sm.now - sm.unavailFrom)
+	} else {
+		sm.unavailFrom = sm.now
+	}
+	sm.available = ok
+}
+
+func (sm *simulation) clientRequest() {
+	l := sm.currentLeader()
+	if l == nil {
+		sm.waiting = append(sm.waiting, sm.now)
+		return
+	}
+	l.lastIndex++
+	l.match[l.id] = l.lastIndex
+	sm.inflight = append(sm.inflight, pending{arrival: sm.now, index: l.lastIndex, term: l.term})
+	if l.paused {
+		return // replicated with the next heartbeat after the pause
+	}
+	for i := range sm.nodes {
+		if i != l.id {
+			l.lastSent[i] = sm.now
+		}
+	}
+	sm.broadcast(l, message{kind: msgAppend, term: l.term, index: l.lastIndex, commit: l.match[l.id]})
+}
+
+func (sm *simulation) fail() {
+	sm.detecting = true
+	sm.failAt = sm.now
+	if sm.o.Timeline {
+		sm.res.Faults = append(sm.res.Faults, sm.now)
+	}
+}
+
+func (sm *simulation) crash() {
+	l := sm.currentLeader()
+	if l == nil {
+		return
+	}
+	l.up = false
+	l.paused = false
+	l.deferred = l.deferred[:0]
+	l.role = follower
+	l.leader = -1
+	l.hbGen++
+	l.ready = false
+	sm.requeueInflight()
+	sm.fail()
+	sm.push(event{at: sm.now + sm.s.Crash.Downtime, kind: evRestart, node: l.id})
+	if sm.o.Oracle {
+		sm.oracleUpdate()
+	}
+}
+
+func (sm *simulation) restart(n *node) {
+	n.up = true
+	n.role = follower
+	n.leader = -1
+	n.lastContact = sm.now
+	sm.resetTimer(n)
+	if sm.o.Oracle {
+		sm.oracleUpdate()
+	}
+}
+
+func (sm *simulation) partition(i int, start bool) {
+	iso := map[int]bool{}
+	for _, id := range sm.s.Partitions[i].Isolate {
+		iso[idx(id)] = true
+	}
+	l := sm.currentLeader()
+	before := l != nil && sm.reachesMajority(l)
+	for a := range sm.nodes {
+		for b := range sm.nodes {
+			if iso[a] != iso[b] {
+				sm.net.cut[a][b] = start
+			}
+		}
+	}
+	if start && before && !sm.reachesMajority(l) {
+		sm.fail()
+	}
+	if sm.o.Oracle {
+		sm.oracleUpdate()
+	}
+}
+
+// leaderAliveFor reports the truth for node n: a leader that is up and
+// reaches a majority is reachable from n.
+func (sm *simulation) leaderAliveFor(n *node) bool {
+	l := sm.currentLeader()
+	return l != nil && sm.reachesMajority(l) && sm.net.reachable(l.id, n.id)
+}
+
+// oracleUpdate gives every follower the clairvoyant timeout: one heartbeat
+// interval (stretched to [hb, 2hb) by the timer) after its leader is really
+// gone, forever otherwise.
+func (sm *simulation) oracleUpdate() {
+	for _, n := range sm.nodes {
+		if !n.up || n.role == leader {
+			continue
+		}
+		gone := !sm.leaderAliveFor(n)
+		if gone == n.oracleGone && n.T != 0 {
+			continue
+		}
+		n.oracleGone = gone
+		if gone {
+			n.T = sm.s.Heartbeat
+			sm.resetTimer(n)
+		} else {
+			n.T = forever / 4
+		}
+	}
+}
+
+// tick samples every running node, asks its recommender and applies the
+// (bounded) proposal.
+func (sm *simulation) tick() {
+	for _, n := range sm.nodes {
+		if !n.up || n.paused {
+			continue
+		}
+		s := sm.sample(n)
+		if sm.o.OnSample != nil {
+			sm.o.OnSample(n.name, s, Truth{LeaderAlive: sm.leaderAliveFor(n)})
+		}
+		if sm.o.Timeline {
+			sm.res.Timeline = append(sm.res.Timeline, TimelinePoint{At: sm.now, Node: n.id, Timeout: n.T, Gap: s.HeartbeatGap})
+		}
+		// Probe one peer per tick for round-trip times, as the live
+		// collector's RTT prober does.
+		p := n.probeNext
+		n.probeNext = (n.probeNext + 1) % len(sm.nodes)
+		if p == n.id {
+			p = n.probeNext
+			n.probeNext = (n.probeNext + 1) % len(sm.nodes)
+		}
+		sm.send(message{kind: msgProbe, from: n.id, to: p})
+		if n.rec == nil {
+			continue
+		}
+		n.rec.Observe(s)
+		prop := n.rec.Propose()
+		t := prop.Timeout
+		if n.gov != nil {
+			t = n.gov.Step(s.At, s, prop)
+		}
+		if t < time.Millisecond {
+			t = time.Millisecond
+		}
+		sm.apply(n, t)
+	}
+}
+
+// apply changes a node's base timeout; like hashicorp/raft's ReloadConfig,
+// a shorter value takes effect on the running timer at once.
+func (sm *simulation) apply(n *node, t time.Duration) {
+	old := n.T
+	n.T = t
+	if t < old && n.role != leader {
+		n.timerGen++
+		dl := n.deadline()
+		if dl < sm.now {
+			dl = sm.now
+		}
+		sm.push(event{at: dl, kind: evTimer, node: n.id, gen: n.timerGen})
+	}
+}
+
+const electionWindow = 30 * time.Second
+
+func (sm *simulation) sample(n *node) collector.Sample {
+	s := collector.Sample{Node: n.name, At: sm.epoch.Add(sm.now), Term: n.term, ClusterSize: len(sm.nodes), PreVote: sm.s.PreVote}
+	switch n.role {
+	case leader:
+		s.Role = collector.RoleLeader
+	case candidate, preCandidate:
+		s.Role = collector.RoleCandidate
+	default:
+		s.Role = collector.RoleFollower
+	}
+	if n.leader >= 0 {
+		s.Leader = sm.nodes[n.leader].name
+	}
+	if n.role != leader {
+		s.LastContact = sm.now - n.lastContact
+		s.HeartbeatGap = max(n.tickGapMax, s.LastContact)
+		if n.leaderCommit > n.lastIndex {
+			s.ReplicationGap = n.leaderCommit - n.lastIndex
+		}
+	}
+	n.tickGapMax = 0
+	s.RPCRetries = n.retries
+	n.retries = 0
+	s.CPUIdlePct = 100 / n.slowdown
+	s.RTTMean, s.RTTStdDev, s.RTTP99 = n.rtt.stats()
+	// Elections in the window, and those that found no leader.
+	keep := n.elections[:0]
+	for _, e := range n.elections {
+		if sm.now-e.at <= electionWindow {
+			keep = append(keep, e)
+			s.ElectionsInWindow++
+			if !e.leader && sm.now-e.at > 2*n.T {
+				s.FailedElectionsInWindow++
+			}
+		}
+	}
+	n.elections = keep
+	key := [2]uint64{uint64(n.leader + 1), n.term}
+	if key != n.stableKey {
+		n.stableKey = key
+		n.stableSince = sm.now
+	}
+	if n.leader >= 0 {
+		s.LeaderStableFor = sm.now - n.stableSince
+	}
+	horizon := max(2*time.Second, 4*sm.s.Heartbeat)
+	for p, t := range n.heard {
+		if p != n.id && sm.now-t > horizon {
+			s.UnreachableVoters++
+		}
+	}
+	s.HeartbeatTimeout, s.ElectionTimeout, s.HeartbeatInterval = n.T, n.T, sm.s.Heartbeat
+	s.Set(collector.FieldRole | collector.FieldTerm | collector.FieldLeader | collector.FieldClusterSize | collector.FieldPreVote |
+		collector.FieldLastContact | collector.FieldHeartbeatGap | collector.FieldReplicationGap | collector.FieldRPCRetries |
+		collector.FieldCPUIdle | collector.FieldElections | collector.FieldLeaderStableFor | collector.FieldUnreachableVoters |
+		collector.FieldHostTimeouts)
+	if n.rtt.len() > 0 {
+		s.Set(collector.FieldRTT)
+	}
+	return s
+}
