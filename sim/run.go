@@ -179,6 +179,8 @@ type simulation struct {
 	partitions  [][]int // active partitions' isolated sets, by index
 
 	lastLeader *node
+	lease      time.Duration
+	maxDelay   time.Duration
 
 	m       Metrics
 	res     Result
@@ -201,6 +203,12 @@ func Run(s *Scenario, o Options) Result {
 	sm := &simulation{s: s, o: o, r: newRNGs(o.Seed), net: newNetwork(s), quorum: s.Nodes/2 + 1,
 		epoch: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	sm.res.Scenario = s.Name
+	sm.lease = s.Lease()
+	for i := range sm.net.links {
+		for _, l := range sm.net.links[i] {
+			sm.maxDelay = max(sm.maxDelay, l.Delay+l.Jitter)
+		}
+	}
 	ids := s.NodeIDs()
 	for i := 0; i < s.Nodes; i++ {
 		n := &node{id: i, name: ids[i], up: true, votedFor: -1, leader: -1, slowdown: s.Node(ids[i]).Slowdown,
@@ -333,6 +341,9 @@ func (sm *simulation) handle(e event) {
 		if n.up && !n.paused {
 			n.paused = true
 			sm.push(event{at: sm.now + ns.Pause, kind: evResume, node: e.node})
+			if sm.o.Oracle {
+				sm.oracleUpdate()
+			}
 		}
 		sm.push(event{at: sm.now + ns.PauseEvery, kind: evPause, node: e.node})
 	case evResume:
@@ -346,6 +357,9 @@ func (sm *simulation) handle(e event) {
 			sm.push(d)
 		}
 		n.deferred = n.deferred[:0]
+		if sm.o.Oracle {
+			sm.oracleUpdate()
+		}
 	case evBurstStart:
 		sm.net.inBurst = true
 		sm.push(event{at: sm.now + expDur(sm.r.fault, sm.s.Network.Burst.MeanLength), kind: evBurstEnd})
@@ -431,6 +445,15 @@ func (sm *simulation) startElection(n *node) {
 		sm.m.UnnecessaryElections++
 	}
 	n.elections = append(n.elections, electionRec{at: sm.now, term: n.term})
+	if sm.o.Oracle {
+		// A vote round needs a round trip; even the oracle cannot count
+		// votes before they arrive.
+		d := sm.maxDelay
+		if sm.net.inBurst {
+			d += sm.net.burst.ExtraDelay
+		}
+		n.T = max(sm.s.Heartbeat, 3*d)
+	}
 	sm.resetTimer(n)
 	sm.broadcast(n, message{kind: msgVote, term: n.term, index: n.lastIndex})
 }
@@ -448,6 +471,9 @@ func (sm *simulation) stepDown(n *node, term uint64) {
 		n.ready = false
 		sm.requeueInflight()
 		sm.resetTimer(n)
+		if sm.o.Oracle {
+			sm.oracleUpdate()
+		}
 	}
 }
 
@@ -498,7 +524,7 @@ func (sm *simulation) deliver(m message) {
 			sm.advanceCommit(n)
 		}
 	case msgPreVote:
-		recent := n.role == leader || (n.leader >= 0 && sm.now-n.lastContact < n.T)
+		recent := n.role == leader || sm.recentLeader(n)
 		grant := m.term > n.term && m.index >= n.lastIndex && !recent
 		sm.send(message{kind: msgPreVoteResp, from: n.id, to: m.from, term: m.term, granted: grant})
 	case msgPreVoteResp:
@@ -516,7 +542,7 @@ func (sm *simulation) deliver(m message) {
 		// Leader stickiness (hashicorp/raft): a node that has a leader it
 		// heard from recently ignores other candidates, without adopting
 		// their term.
-		if n.role == leader || (n.leader >= 0 && n.leader != m.from && sm.now-n.lastContact < n.T) {
+		if n.role == leader || (n.leader != m.from && sm.recentLeader(n)) {
 			sm.send(message{kind: msgVoteResp, from: n.id, to: m.from, term: n.term})
 			return
 		}
@@ -541,6 +567,16 @@ func (sm *simulation) deliver(m message) {
 			sm.becomeLeader(n)
 		}
 	}
+}
+
+// recentLeader reports whether n heard from a leader within its own timeout
+// (pre-vote refusal and leader stickiness). The oracle's voters know
+// whether their leader is really gone.
+func (sm *simulation) recentLeader(n *node) bool {
+	if sm.o.Oracle {
+		return n.leader >= 0 && !n.oracleGone
+	}
+	return n.leader >= 0 && sm.now-n.lastContact < n.T
 }
 
 func (sm *simulation) noteLeader(n *node) {
@@ -584,8 +620,11 @@ func (sm *simulation) heartbeat(n *node, gen uint64) {
 	}
 	// Check quorum: a leader that has not heard from a majority within its
 	// timeout steps down (hashicorp/raft's lease check, etcd's CheckQuorum).
-	// The oracle's leader never steps down on its own: it knows better.
-	lease := n.T
+	// The lease is a property of the host, not of the recommender: it is
+	// fixed for a run (hashicorp/raft's LeaderLeaseTimeout cannot be
+	// reloaded), so a strategy's short timeout cannot make its leaders
+	// step down. The oracle's leader never steps down on its own.
+	lease := sm.lease
 	if sm.o.Oracle {
 		lease = forever
 	}
@@ -765,24 +804,44 @@ func (sm *simulation) leaderAliveFor(n *node) bool {
 	return l != nil && sm.reachesMajority(l) && sm.net.reachable(l.id, n.id)
 }
 
-// oracleUpdate gives every follower the clairvoyant timeout: one heartbeat
-// interval (stretched to [hb, 2hb) by the timer) after its leader is really
-// gone, forever otherwise.
+// oracleUpdate gives every follower the clairvoyant timeout. While a leader
+// is up, running and reaches a majority, nobody ever times out. When it is
+// gone (crashed, paused, cut off), exactly one node — the first that can
+// reach a majority — times out one heartbeat interval after it last heard
+// from the leader, so there is no split vote; the others wait twenty
+// intervals as a backup. No real strategy can detect sooner or elect
+// without contention: it is the lower bound.
 func (sm *simulation) oracleUpdate() {
+	l := sm.currentLeader()
+	alive := l != nil && !l.paused && sm.reachesMajority(l)
+	designated := -1
+	for _, n := range sm.nodes {
+		if n.up && !n.paused && n.role != leader && sm.reachesMajority(n) {
+			designated = n.id
+			break
+		}
+	}
 	for _, n := range sm.nodes {
 		if !n.up || n.role == leader {
 			continue
 		}
-		gone := !sm.leaderAliveFor(n)
-		if gone == n.oracleGone && n.T != 0 {
+		gone := !alive || !sm.net.reachable(l.id, n.id)
+		wantT := forever / 4
+		if gone {
+			wantT = 20 * sm.s.Heartbeat
+			if n.id == designated {
+				wantT = sm.s.Heartbeat
+			}
+		}
+		if gone == n.oracleGone && n.T == wantT {
 			continue
 		}
 		n.oracleGone = gone
+		n.T = wantT
 		if gone {
-			n.T = sm.s.Heartbeat
-			sm.resetTimer(n)
-		} else {
-			n.T = forever / 4
+			n.timerBase, n.timerU = n.lastContact, 0
+			n.timerGen++
+			sm.push(event{at: max(sm.now, n.deadline()), kind: evTimer, node: n.id, gen: n.timerGen})
 		}
 	}
 }

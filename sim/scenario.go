@@ -97,6 +97,12 @@ type Partition struct {
 	Isolate  []string
 }
 
+// Lease is how long a leader keeps leading without hearing from a
+// majority (hashicorp/raft's LeaderLeaseTimeout, etcd's CheckQuorum): ten
+// heartbeat intervals, fixed for the whole run whatever timeout a strategy
+// applies.
+func (s *Scenario) Lease() time.Duration { return 10 * s.Heartbeat }
+
 // NodeIDs returns n1…nN.
 func (s *Scenario) NodeIDs() []string {
 	ids := make([]string, s.Nodes)

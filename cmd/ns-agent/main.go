@@ -23,6 +23,8 @@ type command struct {
 func commands() []command {
 	cmds := []command{
 		{"version", "print the version", runVersion},
+		{"sim", "one deterministic simulated run of a scenario with one strategy", runSim},
+		{"bench", "run every timeout strategy on simulated scenarios, side by side", runBench},
 		{"validate", "check policy files; print ok or file:line,col: message per problem", runValidate},
 		{"demo", "run a local 5-node hashicorp/raft cluster under injected faults with a workload", runDemo},
 		{"node", "run one node of the reference hashicorp/raft key-value cluster", runNode},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -117,5 +118,77 @@ func TestValidate(t *testing.T) {
 	}
 	if out, code := runCLI(t, 10*time.Second, "validate", filepath.Join(dir, "absent.hcl")); code != 1 || !strings.Contains(out, "no such file") {
 		t.Errorf("missing file: exit %d: %s", code, out)
+	}
+}
+
+func TestSimAndBenchAreDeterministic(t *testing.T) {
+	a, code := runCLI(t, time.Minute, "sim", "-scenario", "stable-wan", "-recommender", "linucb", "-seed", "3", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, a)
+	}
+	b, _ := runCLI(t, time.Minute, "sim", "-scenario", "stable-wan", "-recommender", "linucb", "-seed", "3", "-json")
+	c, _ := runCLI(t, time.Minute, "sim", "-scenario", "stable-wan", "-recommender", "linucb", "-seed", "4", "-json")
+	if a != b {
+		t.Fatalf("same seed, different output:\n%s\n%s", a, b)
+	}
+	if a == c {
+		t.Fatal("different seeds, same output")
+	}
+	args := []string{"bench", "-scenario", "leader-crash-lan", "-scenario", "asymmetric-link", "-seeds", "2", "-recommenders", "random,static,oracle", "-json"}
+	x, code := runCLI(t, time.Minute, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, x)
+	}
+	y, _ := runCLI(t, time.Minute, args...)
+	if x != y {
+		t.Fatal("bench -json differs between identical runs")
+	}
+	var out struct {
+		Rows []map[string]any `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(x), &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Rows) != 6 {
+		t.Fatalf("%d rows, want 2 scenarios × 3 strategies", len(out.Rows))
+	}
+	for _, k := range []string{"scenario", "recommender", "unavailability_ms", "elections", "unnecessary_elections", "detection_ms_p50", "detection_ms_p99", "commit_ms_mean", "commit_ms_p99"} {
+		if _, ok := out.Rows[0][k]; !ok {
+			t.Errorf("row lacks %q: %v", k, out.Rows[0])
+		}
+	}
+}
+
+func TestBenchTableAndPlots(t *testing.T) {
+	dir := t.TempDir()
+	out, code := runCLI(t, 2*time.Minute, "bench", "-scenario", "leader-crash-lan", "-seeds", "1", "-recommenders", "random,linucb,oracle", "-plot", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	for _, want := range []string{"×random", "TOTAL", "linucb", "oracle"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	for _, f := range []string{"unavailability.png", "timeline-leader-crash-lan-linucb.png", "timeline-leader-crash-lan-oracle.png"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || len(b) < 1000 || string(b[1:4]) != "PNG" {
+			t.Errorf("%s: %d bytes, %v", f, len(b), err)
+		}
+	}
+}
+
+func TestBenchBadInput(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.hcl")
+	os.WriteFile(bad, []byte("scenario \"x\" {\n  nodes = 3\n  network { delay = \"-1ms\" }\n  link \"n1\" \"n9\" {}\n}\n"), 0o644)
+	out, code := runCLI(t, 10*time.Second, "bench", "-scenario", bad)
+	if code != 1 || !strings.Contains(out, bad+":3,21: delay must not be negative") || !strings.Contains(out, bad+":4,3: unknown node \"n9\"") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if out, code := runCLI(t, 10*time.Second, "bench", "-suite", "nope"); code != 1 || !strings.Contains(out, "unknown suite") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if out, code := runCLI(t, 10*time.Second, "sim", "-scenario", "stable-lan", "-recommender", "psychic"); code != 2 || !strings.Contains(out, "unknown recommender") {
+		t.Fatalf("exit %d: %s", code, out)
 	}
 }

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nsraft/nsraft/configs"
+	"github.com/nsraft/nsraft/model"
+	"github.com/nsraft/nsraft/sim"
+)
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+// nodeSeed gives each node of a run its own seed, derived from the run's.
+func nodeSeed(seed uint64, node string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(node))
+	return seed ^ h.Sum64()
+}
+
+// strategyNames lists every strategy the bench knows, in table order.
+func strategyNames() []string {
+	return append(model.Names(), "best-static", "oracle")
+}
+
+func strategy(name string) (sim.Strategy, error) {
+	switch name {
+	case "oracle":
+		return sim.Strategy{Name: name, Oracle: true}, nil
+	case "best-static":
+		return sim.Strategy{Name: name, Sweep: sim.BestStaticSweep()}, nil
+	}
+	if _, err := model.New(name, model.Options{}); err != nil {
+		return sim.Strategy{}, fmt.Errorf("%w, best-static, oracle", err)
+	}
+	return sim.Strategy{Name: name, NewRecommender: func(node string, seed uint64) model.Recommender {
+		r, _ := model.New(name, model.Options{Seed: nodeSeed(seed, node)})
+		return r
+	}}, nil
+}
+
+// loadScenarios resolves a suite and scenario files (or names of scenarios
+// in the embedded suites).
+func loadScenarios(suite string, files []string) ([]*sim.Scenario, error) {
+	var out []*sim.Scenario
+	if suite != "" {
+		scs, err := sim.LoadSuite(configs.Scenarios, suite)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, scs...)
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			sc, ferr := findScenario(f)
+			if ferr != nil {
+				return nil, ferr
+			}
+			out = append(out, sc)
+			continue
+		}
+		scs, diags := sim.ParseFile(f)
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("%s", strings.TrimSpace(configs.FormatDiagnostics(diags)))
+		}
+		out = append(out, scs...)
+	}
+	return out, nil
+}
+
+// findScenario looks a scenario up by name in every embedded suite.
+func findScenario(name string) (*sim.Scenario, error) {
+	var known []string
+	for _, suite := range sim.Suites(configs.Scenarios) {
+		scs, err := sim.LoadSuite(configs.Scenarios, suite)
+		if err != nil {
+			return nil, err
+		}
+		for _, sc := range scs {
+			if sc.Name == name {
+				return sc, nil
+			}
+			known = append(known, sc.Name)
+		}
+	}
+	return nil, fmt.Errorf("%q is neither a file nor a built-in scenario (%s)", name, strings.Join(known, ", "))
+}
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var files multiFlag
+	var (
+		suite    = fs.String("suite", "", "built-in scenario suite: "+strings.Join(sim.Suites(configs.Scenarios), ", "))
+		seeds    = fs.Int("seeds", 5, "seeds per scenario")
+		seedBase = fs.Uint64("seed-base", 1000, "first seed (evaluation seeds start at 1000; training uses others)")
+		recs     = fs.String("recommenders", "", "comma-separated strategies (default all: "+strings.Join(strategyNames(), ", ")+")")
+		asJSON   = fs.Bool("json", false, "print one JSON object {\"rows\": […]}")
+		plotDir  = fs.String("plot", "", "write PNG charts into `dir`")
+		workers  = fs.Int("workers", 0, "parallel runs (default GOMAXPROCS)")
+	)
+	fs.Var(&files, "scenario", "scenario `file` or built-in scenario name (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: ns-agent bench -suite NAME [-scenario FILE…] [-seeds N] [-json] [-plot DIR]")
+		fmt.Fprintln(stderr, "\nRuns every timeout strategy on every scenario in the deterministic simulator, side by")
+		fmt.Fprintln(stderr, "side, and prints each one's ratio to the Raft paper's random 150-300ms.")
+		fmt.Fprintln(stderr, "\nExamples:\n  ns-agent bench -suite ballast -seeds 5\n  ns-agent bench -scenario my-network.hcl -json")
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *suite == "" && len(files) == 0 {
+		fmt.Fprintln(stderr, "ns-agent bench: give -suite NAME and/or -scenario FILE")
+		return 2
+	}
+	if *seeds < 1 {
+		fmt.Fprintln(stderr, "ns-agent bench: -seeds must be at least 1")
+		return 2
+	}
+	scs, err := loadScenarios(*suite, files)
+	if err != nil {
+		fmt.Fprintf(stderr, "ns-agent bench: %v\n", err)
+		return 1
+	}
+	names := strategyNames()
+	if *recs != "" {
+		names = strings.Split(*recs, ",")
+	}
+	var strategies []sim.Strategy
+	for _, n := range names {
+		st, err := strategy(strings.TrimSpace(n))
+		if err != nil {
+			fmt.Fprintf(stderr, "ns-agent bench: %v\n", err)
+			return 2
+		}
+		strategies = append(strategies, st)
+	}
+	var seedList []uint64
+	for i := 0; i < *seeds; i++ {
+		seedList = append(seedList, *seedBase+uint64(i))
+	}
+	start := time.Now()
+	rows := sim.Bench(scs, strategies, seedList, *workers)
+	wall := time.Since(start)
+
+	if *plotDir != "" {
+		if err := writePlots(*plotDir, scs[0], rows, strategies, seedList[0]); err != nil {
+			fmt.Fprintf(stderr, "ns-agent bench: plots: %v\n", err)
+			return 1
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		if err := enc.Encode(struct {
+			Rows []sim.Row `json:"rows"`
+		}{rows}); err != nil {
+			fmt.Fprintf(stderr, "ns-agent bench: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	printTable(stdout, rows, names, seedList)
+	fmt.Fprintf(stdout, "\n%d scenarios × %d strategies × %d seeds in %s\n", len(scs), len(strategies), len(seedList), wall.Round(10*time.Millisecond))
+	return 0
+}
+
+func ratio(x, base float64) string {
+	if base == 0 {
+		if x == 0 {
+			return "1.00"
+		}
+		return "  ∞"
+	}
+	return fmt.Sprintf("%.2f", x/base)
+}
+
+func printTable(w io.Writer, rows []sim.Row, names []string, seeds []uint64) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "seeds %d…%d; times in ms; ×random = ratio of unavailability to random's\n\n", seeds[0], seeds[len(seeds)-1])
+	fmt.Fprintln(tw, "scenario\trecommender\tunavail\t×random\telections\tunneeded\tdetect p50\tdetect p99\tcommit mean\tcommit p99\t")
+	base := map[string]float64{}
+	for _, r := range rows {
+		if r.Recommender == "random" {
+			base[r.Scenario] = r.UnavailabilityMS
+		}
+	}
+	var scenarios []string
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if !seen[r.Scenario] {
+			seen[r.Scenario] = true
+			scenarios = append(scenarios, r.Scenario)
+		}
+		name := r.Recommender
+		if r.ChosenTimeoutMS > 0 {
+			name = fmt.Sprintf("%s (%gms)", name, r.ChosenTimeoutMS)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%d\t%d\t%.0f\t%.0f\t%.1f\t%.0f\t\n", r.Scenario, name, r.UnavailabilityMS, ratio(r.UnavailabilityMS, base[r.Scenario]),
+			r.Elections, r.UnnecessaryElections, r.DetectionMSP50, r.DetectionMSP99, r.CommitMSMean, r.CommitMSP99)
+	}
+	sort.Strings(scenarios)
+	randomTotal := sim.Total(rows, "random")
+	fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t\t")
+	for _, n := range names {
+		t := sim.Total(rows, n)
+		fmt.Fprintf(tw, "TOTAL\t%s\t%.0f\t%s\t%d\t%d\t%.0f\t\t%.1f\t\t\n", n, t.UnavailabilityMS, ratio(t.UnavailabilityMS, randomTotal.UnavailabilityMS),
+			t.Elections, t.UnnecessaryElections, t.DetectionMSP50, t.CommitMSMean)
+	}
+	tw.Flush()
+}

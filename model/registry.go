@@ -1,0 +1,54 @@
+package model
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Options configure a recommender built by New.
+type Options struct {
+	// Seed drives every random choice of the recommender.
+	Seed uint64
+	// StaticTimeout is what `static` proposes: the host's default
+	// (hashicorp/raft's HeartbeatTimeout, 1s, when zero).
+	StaticTimeout time.Duration
+}
+
+// factories maps each registered name to its constructor. It is built
+// inside the functions that use it: there is no package-level registry.
+func factories() map[string]func(Options) Recommender {
+	return map[string]func(Options) Recommender{
+		"static": func(o Options) Recommender {
+			t := o.StaticTimeout
+			if t <= 0 {
+				t = time.Second
+			}
+			return Static{T: t}
+		},
+		"random":   func(Options) Recommender { return Random{} },
+		"jacobson": func(Options) Recommender { return &Jacobson{} },
+		"phi":      func(Options) Recommender { return &Phi{Threshold: 8} },
+		"linucb":   func(o Options) Recommender { return NewLinUCB(o.Seed) },
+	}
+}
+
+// New builds the recommender registered under name.
+func New(name string, o Options) (Recommender, error) {
+	f, ok := factories()[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown recommender %q; have %s", name, strings.Join(Names(), ", "))
+	}
+	return f(o), nil
+}
+
+// Names lists the registered recommenders, sorted.
+func Names() []string {
+	var out []string
+	for n := range factories() {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,199 @@
+package sim
+
+import (
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nsraft/nsraft/model"
+)
+
+// Strategy is one way of choosing timeouts in a bench: a recommender
+// (optionally bounded by a governor), the oracle, or a sweep of fixed
+// timeouts of which the best in hindsight is reported (best-static).
+type Strategy struct {
+	Name string
+	// NewRecommender builds node's recommender for a run with seed.
+	NewRecommender func(node string, seed uint64) model.Recommender
+	// NewGovernor, when set, bounds the recommender's proposals.
+	NewGovernor func(node string) Governor
+	Oracle      bool
+	// Sweep lists fixed timeouts; the bench runs each on every seed and
+	// keeps the one with the least total unavailability per scenario.
+	Sweep []time.Duration
+}
+
+// BestStaticSweep is the grid best-static searches: log-spaced from 50ms
+// to 3s, the range any operator would consider.
+func BestStaticSweep() []time.Duration {
+	var out []time.Duration
+	for _, ms := range []int{50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000} {
+		out = append(out, time.Duration(ms)*time.Millisecond)
+	}
+	return out
+}
+
+// Row is one (scenario, strategy) cell of a bench: counts and times summed
+// over seeds, means and percentiles over the pooled samples of all seeds.
+type Row struct {
+	Scenario             string  `json:"scenario"`
+	Recommender          string  `json:"recommender"`
+	UnavailabilityMS     float64 `json:"unavailability_ms"`
+	Elections            int     `json:"elections"`
+	UnnecessaryElections int     `json:"unnecessary_elections"`
+	DetectionMSP50       float64 `json:"detection_ms_p50"`
+	DetectionMSP99       float64 `json:"detection_ms_p99"`
+	CommitMSMean         float64 `json:"commit_ms_mean"`
+	CommitMSP99          float64 `json:"commit_ms_p99"`
+	// ChosenTimeoutMS is best-static's pick for the scenario.
+	ChosenTimeoutMS float64 `json:"chosen_timeout_ms,omitempty"`
+
+	detections, commits []float64
+}
+
+type job struct {
+	sc    int
+	st    int
+	seed  uint64
+	fixed time.Duration
+	slot  int // index of the sweep value, or 0
+}
+
+// Bench runs every strategy on every scenario and seed, in parallel on
+// workers goroutines (0: GOMAXPROCS), and returns rows in scenario-major,
+// strategy order. Results do not depend on scheduling.
+func Bench(scs []*Scenario, strategies []Strategy, seeds []uint64, workers int) []Row {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	var jobs []job
+	for si := range scs {
+		for ti, st := range strategies {
+			for _, seed := range seeds {
+				if len(st.Sweep) > 0 {
+					for k, t := range st.Sweep {
+						jobs = append(jobs, job{sc: si, st: ti, seed: seed, fixed: t, slot: k})
+					}
+				} else {
+					jobs = append(jobs, job{sc: si, st: ti, seed: seed})
+				}
+			}
+		}
+	}
+	results := make([]Metrics, len(jobs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				j := jobs[i]
+				st := strategies[j.st]
+				o := Options{Seed: j.seed, FixedTimeout: j.fixed, Oracle: st.Oracle, NewGovernor: st.NewGovernor}
+				if st.NewRecommender != nil {
+					seed := j.seed
+					o.NewRecommender = func(node string) model.Recommender { return st.NewRecommender(node, seed) }
+				}
+				results[i] = Run(scs[j.sc], o).Metrics
+			}
+		}()
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	var rows []Row
+	for si, sc := range scs {
+		for ti, st := range strategies {
+			slots := max(1, len(st.Sweep))
+			cand := make([]Row, slots)
+			for k := range cand {
+				cand[k] = Row{Scenario: sc.Name, Recommender: st.Name}
+				if len(st.Sweep) > 0 {
+					cand[k].ChosenTimeoutMS = ms(st.Sweep[k])
+				}
+			}
+			for i, j := range jobs {
+				if j.sc == si && j.st == ti {
+					cand[j.slot].add(results[i])
+				}
+			}
+			best := 0
+			for k := range cand {
+				if cand[k].UnavailabilityMS < cand[best].UnavailabilityMS ||
+					(cand[k].UnavailabilityMS == cand[best].UnavailabilityMS && cand[k].Elections < cand[best].Elections) {
+					best = k
+				}
+			}
+			r := cand[best]
+			r.finish()
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+func (r *Row) add(m Metrics) {
+	r.UnavailabilityMS += m.UnavailableMS
+	r.Elections += m.Elections
+	r.UnnecessaryElections += m.UnnecessaryElections
+	r.detections = append(r.detections, m.Detections...)
+	r.commits = append(r.commits, m.Commits...)
+}
+
+func (r *Row) finish() {
+	r.UnavailabilityMS = round3(r.UnavailabilityMS)
+	r.DetectionMSP50 = round3(percentile(r.detections, 0.50))
+	r.DetectionMSP99 = round3(percentile(r.detections, 0.99))
+	r.CommitMSP99 = round3(percentile(r.commits, 0.99))
+	if len(r.commits) > 0 {
+		var s float64
+		for _, c := range r.commits {
+			s += c
+		}
+		r.CommitMSMean = round3(s / float64(len(r.commits)))
+	}
+}
+
+// round3 keeps JSON output short and free of float noise.
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// percentile is the nearest-rank percentile; 0 for no samples.
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	rank := int(math.Ceil(p*float64(len(s)))) - 1
+	return s[max(rank, 0)]
+}
+
+// Total sums a strategy's rows over scenarios into one row (pooled
+// percentiles are not recomputed: the means of the rows are used).
+func Total(rows []Row, strategy string) Row {
+	t := Row{Scenario: "TOTAL", Recommender: strategy}
+	var n float64
+	for _, r := range rows {
+		if r.Recommender != strategy {
+			continue
+		}
+		t.UnavailabilityMS += r.UnavailabilityMS
+		t.Elections += r.Elections
+		t.UnnecessaryElections += r.UnnecessaryElections
+		t.CommitMSMean += r.CommitMSMean
+		t.DetectionMSP50 += r.DetectionMSP50
+		n++
+	}
+	if n > 0 {
+		t.CommitMSMean = round3(t.CommitMSMean / n)
+		t.DetectionMSP50 = round3(t.DetectionMSP50 / n)
+	}
+	t.UnavailabilityMS = round3(t.UnavailabilityMS)
+	return t
+}

@@ -1,0 +1,126 @@
+package sim
+
+import (
+	"fmt"
+	"image/color"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// PlotUnavailability writes a grouped bar chart of unavailability per
+// scenario (groups) per strategy (bars) to a PNG file.
+func PlotUnavailability(rows []Row, strategies []string, path string) error {
+	var scenarios []string
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if !seen[r.Scenario] {
+			seen[r.Scenario] = true
+			scenarios = append(scenarios, r.Scenario)
+		}
+	}
+	p := plot.New()
+	p.Title.Text = "Unavailability (s, summed over seeds)"
+	p.Y.Label.Text = "seconds without a leader able to commit"
+	w := vg.Points(60 / float64(max(len(strategies), 1)))
+	for i, st := range strategies {
+		vals := make(plotter.Values, len(scenarios))
+		for j, sc := range scenarios {
+			for _, r := range rows {
+				if r.Scenario == sc && r.Recommender == st {
+					vals[j] = r.UnavailabilityMS / 1000
+				}
+			}
+		}
+		bars, err := plotter.NewBarChart(vals, w)
+		if err != nil {
+			return err
+		}
+		bars.LineStyle.Width = 0
+		bars.Color = plotutil.Color(i)
+		bars.Offset = w * vg.Length(float64(i)-float64(len(strategies)-1)/2)
+		p.Add(bars)
+		p.Legend.Add(st, bars)
+	}
+	p.Legend.Top = true
+	p.NominalX(scenarios...)
+	return p.Save(vg.Length(max(160, 45*len(scenarios)))*vg.Millimeter, 110*vg.Millimeter, path)
+}
+
+// PlotTimeline writes one run's timeline: each node's base timeout and the
+// heartbeat gaps it saw, with elections and faults marked.
+func PlotTimeline(r Result, nodes int, path string) error {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("%s: timeouts (lines), heartbeat gaps (dots), elections (red), faults (black)", r.Scenario)
+	p.X.Label.Text = "simulated time (s)"
+	p.Y.Label.Text = "ms"
+	// Gaps of a node that waits through a long outage dwarf everything
+	// else; the y range stops at twice the 99th percentile so the
+	// everyday timeouts stay legible.
+	var all []float64
+	for _, pt := range r.Timeline {
+		all = append(all, float64(pt.Timeout)/float64(time.Millisecond), float64(pt.Gap)/float64(time.Millisecond))
+	}
+	top := 2 * percentile(all, 0.99)
+	if top <= 0 {
+		top = 1
+	}
+	p.Y.Min, p.Y.Max = 0, top*1.15
+	for n := 0; n < nodes; n++ {
+		var line, gaps plotter.XYs
+		for _, pt := range r.Timeline {
+			if pt.Node != n {
+				continue
+			}
+			t := float64(pt.Timeout) / float64(time.Millisecond)
+			g := float64(pt.Gap) / float64(time.Millisecond)
+			line = append(line, plotter.XY{X: pt.At.Seconds(), Y: min(t, top)})
+			gaps = append(gaps, plotter.XY{X: pt.At.Seconds(), Y: min(g, top)})
+		}
+		if len(line) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(line)
+		if err != nil {
+			return err
+		}
+		l.Color = plotutil.Color(n)
+		s, err := plotter.NewScatter(gaps)
+		if err != nil {
+			return err
+		}
+		s.Color = plotutil.Color(n)
+		s.Radius = vg.Points(0.6)
+		p.Add(l, s)
+		p.Legend.Add(fmt.Sprintf("n%d", n+1), l)
+	}
+	mark := func(ts []time.Duration, c color.Color, h float64) error {
+		var xy plotter.XYs
+		for _, t := range ts {
+			xy = append(xy, plotter.XY{X: t.Seconds(), Y: h})
+		}
+		if len(xy) == 0 {
+			return nil
+		}
+		s, err := plotter.NewScatter(xy)
+		if err != nil {
+			return err
+		}
+		s.Color = c
+		s.Shape = draw.TriangleGlyph{}
+		p.Add(s)
+		return nil
+	}
+	if err := mark(r.Elections, color.RGBA{R: 220, A: 255}, top*1.05); err != nil {
+		return err
+	}
+	if err := mark(r.Faults, color.Black, top*1.12); err != nil {
+		return err
+	}
+	p.Legend.Top = true
+	return p.Save(260*vg.Millimeter, 110*vg.Millimeter, path)
+}
