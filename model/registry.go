@@ -14,6 +14,9 @@ type Options struct {
 	// StaticTimeout is what `static` proposes: the host's default
 	// (hashicorp/raft's HeartbeatTimeout, 1s, when zero).
 	StaticTimeout time.Duration
+	// LSTM is the network `lstm` and `lstm-raw` run; nil means the
+	// embedded default weights.
+	LSTM *Inference
 }
 
 // factories maps each registered name to its constructor. It is built
@@ -31,6 +34,10 @@ func factories() map[string]func(Options) Recommender {
 		"jacobson": func(Options) Recommender { return &Jacobson{} },
 		"phi":      func(Options) Recommender { return &Phi{Threshold: 8} },
 		"linucb":   func(o Options) Recommender { return NewLinUCB(o.Seed) },
+		// lstm and lstm-raw are the same model: the bench runs lstm
+		// through the safety policy and lstm-raw without it.
+		"lstm":     func(o Options) Recommender { return NewLSTM("lstm", o.LSTM) },
+		"lstm-raw": func(o Options) Recommender { return NewLSTM("lstm-raw", o.LSTM) },
 	}
 }
 
@@ -39,6 +46,13 @@ func New(name string, o Options) (Recommender, error) {
 	f, ok := factories()[name]
 	if !ok {
 		return nil, fmt.Errorf("unknown recommender %q; have %s", name, strings.Join(Names(), ", "))
+	}
+	if (name == "lstm" || name == "lstm-raw") && o.LSTM == nil {
+		n, err := DefaultNet()
+		if err != nil {
+			return nil, fmt.Errorf("embedded LSTM weights: %w", err)
+		}
+		o.LSTM = NewInference(n)
 	}
 	return f(o), nil
 }

@@ -12,8 +12,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nsraft/nsraft/collector"
 	"github.com/nsraft/nsraft/configs"
 	"github.com/nsraft/nsraft/model"
+	"github.com/nsraft/nsraft/policy"
 	"github.com/nsraft/nsraft/sim"
 )
 
@@ -45,10 +47,36 @@ func strategy(name string) (sim.Strategy, error) {
 	if _, err := model.New(name, model.Options{}); err != nil {
 		return sim.Strategy{}, fmt.Errorf("%w, best-static, oracle", err)
 	}
-	return sim.Strategy{Name: name, NewRecommender: func(node string, seed uint64) model.Recommender {
-		r, _ := model.New(name, model.Options{Seed: nodeSeed(seed, node)})
+	// The LSTM's weights are loaded once and shared read-only by every
+	// node of every run.
+	opts := model.Options{}
+	if name == "lstm" || name == "lstm-raw" {
+		n, err := model.DefaultNet()
+		if err != nil {
+			return sim.Strategy{}, err
+		}
+		opts.LSTM = model.NewInference(n)
+	}
+	st := sim.Strategy{Name: name, NewRecommender: func(node string, seed uint64) model.Recommender {
+		o := opts
+		o.Seed = nodeSeed(seed, node)
+		r, _ := model.New(name, o)
 		return r
-	}}, nil
+	}}
+	// lstm runs through the safety policy (neural proposal, symbolic
+	// bounds); lstm-raw shows what the bounds add.
+	if name == "lstm" {
+		pol := policy.Default()
+		st.NewGovernor = func(string) sim.Governor { return governor{policy.NewGovernor(pol)} }
+	}
+	return st, nil
+}
+
+// governor adapts policy.Governor to the simulator's Governor.
+type governor struct{ g *policy.Governor }
+
+func (g governor) Step(now time.Time, s collector.Sample, p model.Proposal) time.Duration {
+	return g.g.Step(now, s, p).Timeout
 }
 
 // loadScenarios resolves a suite and scenario files (or names of scenarios

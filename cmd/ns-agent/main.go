@@ -23,6 +23,7 @@ type command struct {
 func commands() []command {
 	cmds := []command{
 		{"version", "print the version", runVersion},
+		{"train", "train LSTM weights from simulated traces", runTrain},
 		{"sim", "one deterministic simulated run of a scenario with one strategy", runSim},
 		{"bench", "run every timeout strategy on simulated scenarios, side by side", runBench},
 		{"validate", "check policy files; print ok or file:line,col: message per problem", runValidate},

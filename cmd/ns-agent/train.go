@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nsraft/nsraft/collector"
+	"github.com/nsraft/nsraft/configs"
+	"github.com/nsraft/nsraft/model"
+	"github.com/nsraft/nsraft/sim"
+)
+
+// trainTimeouts are the fixed timeouts the training runs use, one per run
+// in turn: the traces must show the gaps a node sees under short and long
+// timeouts alike (short ones cause elections that long ones never show).
+var trainTimeouts = [...]time.Duration{150 * time.Millisecond, 400 * time.Millisecond, time.Second}
+
+func runTrain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		suite  = fs.String("suite", "train", "scenario suite to train on (disjoint from the evaluation suites)")
+		out    = fs.String("out", "", "weights `file` to write (required)")
+		seeds  = fs.Int("seeds", 3, "simulated runs per scenario, seeds 1…N (evaluation uses 1000 and up)")
+		epochs = fs.Int("epochs", 6, "passes over the traces")
+		seed   = fs.Uint64("seed", 1, "training seed (initial weights, chunk order)")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: ns-agent train -suite NAME -out FILE [-seeds N] [-epochs N] [-seed S]")
+		fmt.Fprintln(stderr, "\nSimulates the suite, records every node's samples with the simulator's ground")
+		fmt.Fprintln(stderr, "truth, and fits the LSTM to the coming heartbeat gaps (pinball loss, truncated")
+		fmt.Fprintln(stderr, "BPTT, Adam). Deterministic: the same flags write the same file.")
+		fmt.Fprintln(stderr, "\nThe embedded default weights are reproduced by:\n  ns-agent train -suite train -out model/default.nsw")
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *out == "" {
+		fmt.Fprintln(stderr, "ns-agent train: -out is required")
+		return 2
+	}
+	scs, err := sim.LoadSuite(configs.Scenarios, *suite)
+	if err != nil {
+		fmt.Fprintf(stderr, "ns-agent train: %v\n", err)
+		return 1
+	}
+	start := time.Now()
+
+	type runKey struct{ sc, seed int }
+	var keys []runKey
+	for i := range scs {
+		for s := 1; s <= *seeds; s++ {
+			keys = append(keys, runKey{i, s})
+		}
+	}
+	results := make([][]model.Sequence, len(keys))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				results[k] = traceRun(scs[keys[k].sc], uint64(keys[k].seed), trainTimeouts[k%len(trainTimeouts)])
+			}
+		}()
+	}
+	for k := range keys {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	var seqs []model.Sequence
+	steps, scored := 0, 0
+	for _, r := range results {
+		for _, s := range r {
+			seqs = append(seqs, s)
+			steps += len(s.X)
+			for _, m := range s.Mask {
+				if m {
+					scored++
+				}
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "traces: %d scenarios × %d seeds, %d node sequences, %d samples (%d with a target) in %s\n",
+		len(scs), *seeds, len(seqs), steps, scored, time.Since(start).Round(100*time.Millisecond))
+
+	trainStart := time.Now()
+	net, err := model.Train(seqs, model.TrainConfig{Epochs: *epochs, Seed: *seed, Progress: func(ep, eps int, loss float64) {
+		el := time.Since(trainStart)
+		eta := time.Duration(float64(el) / float64(ep) * float64(eps-ep))
+		fmt.Fprintf(stdout, "epoch %d/%d  loss %.5f  elapsed %s  eta %s\n", ep, eps, loss, el.Round(time.Second), eta.Round(time.Second))
+	}})
+	if err != nil {
+		fmt.Fprintf(stderr, "ns-agent train: %v\n", err)
+		return 1
+	}
+	var buf bytes.Buffer
+	if err := model.SaveWeights(&buf, net); err != nil {
+		fmt.Fprintf(stderr, "ns-agent train: %v\n", err)
+		return 1
+	}
+	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
+		fmt.Fprintf(stderr, "ns-agent train: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d parameters, %d bytes, total %s\n", *out, net.NumParams(), buf.Len(), time.Since(start).Round(time.Second))
+	return 0
+}
+
+// traceRun simulates one scenario at a fixed timeout and returns one
+// training sequence per node.
+func traceRun(sc *sim.Scenario, seed uint64, timeout time.Duration) []model.Sequence {
+	samples := map[string][]collector.Sample{}
+	alive := map[string][]bool{}
+	sim.Run(sc, sim.Options{Seed: seed, FixedTimeout: timeout, OnSample: func(node string, s collector.Sample, tr sim.Truth) {
+		samples[node] = append(samples[node], s)
+		alive[node] = append(alive[node], tr.LeaderAlive)
+	}})
+	var out []model.Sequence
+	for _, id := range sc.NodeIDs() {
+		if len(samples[id]) > 0 {
+			out = append(out, model.NewSequence(samples[id], alive[id]))
+		}
+	}
+	return out
+}

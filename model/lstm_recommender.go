@@ -1,0 +1,158 @@
+package model
+
+import (
+	"math"
+	"time"
+
+	"github.com/nsraft/nsraft/collector"
+)
+
+const lstmCols = NumFeatures + lstmHidden
+
+// Inference holds a network's weights in float32 for the per-tick step:
+// fixed-size arrays, so a step allocates nothing. It is read-only once
+// built and may be shared by many recommenders.
+type Inference struct {
+	w  [4 * lstmHidden * lstmCols]float32
+	b  [4 * lstmHidden]float32
+	u  [headHidden * lstmHidden]float32
+	ub [headHidden]float32
+	v  [numQ * headHidden]float32
+	vb [numQ]float32
+}
+
+// NewInference converts a trained network.
+func NewInference(n *Net) *Inference {
+	m := &Inference{}
+	conv := func(dst []float32, src []float64) {
+		for i := range dst {
+			dst[i] = float32(src[i])
+		}
+	}
+	conv(m.w[:], n.W)
+	conv(m.b[:], n.B)
+	conv(m.u[:], n.U)
+	conv(m.ub[:], n.Ub)
+	conv(m.v[:], n.V)
+	conv(m.vb[:], n.Vb)
+	return m
+}
+
+// lstmState is one node's recurrent state and scratch space.
+type lstmState struct {
+	xh [lstmCols]float32
+	c  [lstmHidden]float32
+	a  [headHidden]float32
+	y  [numQ]float32
+}
+
+func sig32(x float32) float32 { return 1 / (1 + float32(math.Exp(float64(-x)))) }
+func tanh32(x float32) float32 {
+	return float32(math.Tanh(float64(x)))
+}
+
+// step advances the state by one input and leaves the quantiles in st.y.
+func (m *Inference) step(st *lstmState, x *[NumFeatures]float64) {
+	for i, v := range x {
+		st.xh[i] = float32(v)
+	}
+	var gates [4 * lstmHidden]float32
+	xh := &st.xh
+	for j := 0; j < 4*lstmHidden; j++ {
+		row := (*[lstmCols]float32)(m.w[j*lstmCols : (j+1)*lstmCols])
+		// Four independent sums let the CPU overlap the multiply-adds.
+		var z0, z1, z2, z3 float32
+		k := 0
+		for ; k+4 <= lstmCols; k += 4 {
+			z0 += row[k] * xh[k]
+			z1 += row[k+1] * xh[k+1]
+			z2 += row[k+2] * xh[k+2]
+			z3 += row[k+3] * xh[k+3]
+		}
+		for ; k < lstmCols; k++ {
+			z0 += row[k] * xh[k]
+		}
+		gates[j] = m.b[j] + (z0 + z1) + (z2 + z3)
+	}
+	h := st.xh[NumFeatures:]
+	for j := 0; j < lstmHidden; j++ {
+		i := sig32(gates[j])
+		f := sig32(gates[lstmHidden+j])
+		g := tanh32(gates[2*lstmHidden+j])
+		o := sig32(gates[3*lstmHidden+j])
+		st.c[j] = f*st.c[j] + i*g
+		h[j] = o * tanh32(st.c[j])
+	}
+	for k := 0; k < headHidden; k++ {
+		z := m.ub[k]
+		row := m.u[k*lstmHidden : (k+1)*lstmHidden]
+		for j, v := range h {
+			z += row[j] * v
+		}
+		st.a[k] = tanh32(z)
+	}
+	for q := 0; q < numQ; q++ {
+		z := m.vb[q]
+		for k, v := range st.a {
+			z += m.v[q*headHidden+k] * v
+		}
+		st.y[q] = z
+	}
+}
+
+// LSTM is the product's recommender. Every sample advances the network one
+// step; the head predicts quantiles (0.5, 0.9, 0.99) of log(G/hb), where G
+// is the longest heartbeat gap the node will see over the next two seconds
+// while its leader is alive.
+//
+// Why that target: a follower's timer must not fire while the leader is
+// alive, so T must sit above the high tail of the coming gaps — but no
+// higher, since every millisecond of T is a millisecond of detection delay
+// when the leader really dies. The proposal is T = Margin × q99 (the host
+// then randomizes in [T, 2T), which adds headroom and breaks vote ties);
+// confidence falls as the spread between q50 and q99 widens and while the
+// state is still warming up.
+type LSTM struct {
+	name   string
+	m      *Inference
+	st     lstmState
+	x      [NumFeatures]float64
+	hb     time.Duration
+	seen   int
+	Margin float64
+}
+
+// NewLSTM returns an LSTM recommender over shared weights.
+func NewLSTM(name string, m *Inference) *LSTM {
+	return &LSTM{name: name, m: m, hb: 50 * time.Millisecond, Margin: 1.2}
+}
+
+// Name implements Recommender.
+func (l *LSTM) Name() string { return l.name }
+
+// Observe implements Recommender: one network step per sample.
+func (l *LSTM) Observe(s collector.Sample) {
+	l.hb = heartbeatInterval(&s, l.hb)
+	if Silent(&s, l.hb) {
+		return // hold the forecast: see Silent
+	}
+	Features(&s, l.hb, &l.x)
+	l.m.step(&l.st, &l.x)
+	l.seen++
+}
+
+// Propose implements Recommender.
+func (l *LSTM) Propose() Proposal {
+	if l.seen == 0 {
+		return Proposal{Timeout: time.Second, Confidence: 0, Reason: "no sample yet: host default"}
+	}
+	q50 := math.Exp(float64(l.st.y[0]))
+	q99 := math.Exp(float64(max(l.st.y[0], l.st.y[1], l.st.y[2])))
+	t := time.Duration(l.Margin * q99 * float64(l.hb))
+	if t <= 0 || t > time.Hour {
+		t = time.Hour
+	}
+	warm := math.Min(1, float64(l.seen)/50)
+	conf := warm / (1 + math.Log(q99/q50))
+	return Proposal{Timeout: t, Confidence: conf, Reason: "LSTM: 1.2 × forecast p99 heartbeat gap"}
+}

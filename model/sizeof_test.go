@@ -1,0 +1,5 @@
+package model
+
+import "unsafe"
+
+func unsafeSizeof[T any](v T) uintptr { return unsafe.Sizeof(v) }
