@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/nsraft/nsraft/configs"
 )
 
 // HostKind names the Raft implementation a policy is written for; it sets
@@ -182,74 +184,20 @@ type fileRule struct {
 	DefRange   hcl.Range      `hcl:",def_range"`
 }
 
-type parser struct{ diags hcl.Diagnostics }
-
-func (p *parser) errf(rng hcl.Range, format string, args ...any) {
-	r := rng
-	p.diags = append(p.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf(format, args...), Subject: &r})
-}
-
-func absent(e hcl.Expression) bool {
-	if e == nil {
-		return true
-	}
-	v, d := e.Value(nil)
-	return !d.HasErrors() && v.IsNull() && len(e.Variables()) == 0
-}
-
-// constant evaluates a constant expression of the wanted type.
-func (p *parser) constant(e hcl.Expression, name string, want cty.Type) (cty.Value, bool) {
-	if absent(e) {
-		return cty.NilVal, false
-	}
-	if len(e.Variables()) > 0 {
-		p.errf(e.Range(), "%s must be a constant, not an expression over variables", name)
-		return cty.NilVal, false
-	}
-	v, d := e.Value(nil)
-	if d.HasErrors() {
-		p.diags = append(p.diags, d...)
-		return cty.NilVal, false
-	}
-	if !v.Type().Equals(want) {
-		p.errf(e.Range(), "%s must be a %s, got %s", name, want.FriendlyName(), v.Type().FriendlyName())
-		return cty.NilVal, false
-	}
-	return v, true
-}
+// parser adds the policy's "store into the default" convenience to the
+// shared value checks; policy durations must be positive.
+type parser struct{ configs.Decoder }
 
 func (p *parser) duration(e hcl.Expression, name string, dst *time.Duration) {
-	v, ok := p.constant(e, name, cty.String)
-	if !ok {
-		return
+	if v, ok := p.Duration(e, name, true); ok {
+		*dst = v
 	}
-	d, err := time.ParseDuration(v.AsString())
-	if err != nil || d <= 0 {
-		p.errf(e.Range(), "%s must be a positive duration like \"150ms\", got %q", name, v.AsString())
-		return
-	}
-	*dst = d
 }
 
 func (p *parser) number(e hcl.Expression, name string, min, max float64, dst *float64) {
-	v, ok := p.constant(e, name, cty.Number)
-	if !ok {
-		return
+	if v, ok := p.Number(e, name, min, max); ok {
+		*dst = v
 	}
-	f, _ := v.AsBigFloat().Float64()
-	if f < min || f > max {
-		p.errf(e.Range(), "%s must be within [%g, %g], got %g", name, min, max, f)
-		return
-	}
-	*dst = f
-}
-
-func (p *parser) flag(e hcl.Expression, name string) (bool, bool) {
-	v, ok := p.constant(e, name, cty.Bool)
-	if !ok {
-		return false, false
-	}
-	return v.True(), true
 }
 
 func posOf(r hcl.Range) Pos { return Pos{File: r.Filename, Line: r.Start.Line, Col: r.Start.Column} }
@@ -262,7 +210,7 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		return nil, diags
 	}
 	var root fileRoot
-	p := &parser{diags: gohcl.DecodeBody(f.Body, nil, &root)}
+	p := &parser{configs.Decoder{Diags: gohcl.DecodeBody(f.Body, nil, &root)}}
 	pol := &Policy{Name: filename, File: filename, Bounds: DefaultBounds(), Host: Host{Kind: HostHashicorp}, Stability: Stability{MaxElections: 1}}
 	if root.Name != nil {
 		pol.Name = *root.Name
@@ -273,7 +221,7 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		for _, b := range body.Blocks {
 			if b.Type == kind {
 				if n++; n > 1 {
-					p.errf(b.DefRange(), "only one %s block is allowed", kind)
+					p.Errf(b.DefRange(), "only one %s block is allowed", kind)
 				}
 			}
 		}
@@ -298,29 +246,29 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		b.Hysteresis = int(h)
 		p.duration(fb.StaleAfter, "stale_after", &b.StaleAfter)
 		p.number(fb.MinConfidence, "min_confidence", 0, 1, &b.MinConfidence)
-		if v, ok := p.flag(fb.Freeze, "freeze"); ok {
+		if v, ok := p.Bool(fb.Freeze, "freeze"); ok {
 			b.Freeze = v
 		}
-		if !absent(fb.ElectionMin) {
+		if !configs.Absent(fb.ElectionMin) {
 			minRange = fb.ElectionMin.Range()
 		}
-		if !absent(fb.ElectionMax) {
+		if !configs.Absent(fb.ElectionMax) {
 			maxRange = fb.ElectionMax.Range()
 		}
 		if b.ElectionMin > b.ElectionMax {
-			p.errf(fb.ElectionMin.Range(), "election_min (%s) is above election_max (%s)", b.ElectionMin, b.ElectionMax)
+			p.Errf(fb.ElectionMin.Range(), "election_min (%s) is above election_max (%s)", b.ElectionMin, b.ElectionMax)
 		}
 		if b.HeartbeatMin > b.HeartbeatMax {
-			p.errf(fb.HeartbeatMin.Range(), "heartbeat_min (%s) is above heartbeat_max (%s)", b.HeartbeatMin, b.HeartbeatMax)
+			p.Errf(fb.HeartbeatMin.Range(), "heartbeat_min (%s) is above heartbeat_max (%s)", b.HeartbeatMin, b.HeartbeatMax)
 		}
 	}
 	for _, fh := range root.Host[:min(1, len(root.Host))] {
-		if v, ok := p.constant(fh.Kind, "kind", cty.String); ok {
+		if v, ok := p.Value(fh.Kind, "kind", cty.String); ok {
 			switch k := HostKind(v.AsString()); k {
 			case HostHashicorp, HostConsul, HostEtcd, HostEtcdRaft:
 				pol.Host.Kind = k
 			default:
-				p.errf(fh.Kind.Range(), "unknown host kind %q; want hashicorp, consul, etcd or etcd-raft", v.AsString())
+				p.Errf(fh.Kind.Range(), "unknown host kind %q; want hashicorp, consul, etcd or etcd-raft", v.AsString())
 			}
 		}
 		p.duration(fh.LeaderLeaseTimeout, "leader_lease_timeout", &pol.Host.LeaderLeaseTimeout)
@@ -332,17 +280,17 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 	}
 	if pol.Host.Kind == HostHashicorp || pol.Host.Kind == HostConsul {
 		if b.ElectionMin < HashicorpMinTimeout {
-			p.errf(minRange, "election_min %s is below hashicorp/raft's hard limit of %s", b.ElectionMin, HashicorpMinTimeout)
+			p.Errf(minRange, "election_min %s is below hashicorp/raft's hard limit of %s", b.ElectionMin, HashicorpMinTimeout)
 		}
 		if l := pol.Host.LeaderLeaseTimeout; l > 0 && b.ElectionMax < l {
-			p.errf(maxRange, "election_max %s is below the leader lease timeout %s, which hashicorp/raft requires HeartbeatTimeout to stay above", b.ElectionMax, l)
+			p.Errf(maxRange, "election_max %s is below the leader lease timeout %s, which hashicorp/raft requires HeartbeatTimeout to stay above", b.ElectionMax, l)
 		}
 	}
 
 	names := map[string]bool{}
 	for _, fr := range root.Rules {
 		if names[fr.Name] {
-			p.errf(fr.DefRange, "rule %q is defined twice", fr.Name)
+			p.Errf(fr.DefRange, "rule %q is defined twice", fr.Name)
 		}
 		names[fr.Name] = true
 		r := Rule{Name: fr.Name, Pos: posOf(fr.DefRange)}
@@ -361,7 +309,7 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 			e    hcl.Expression
 			kind ActionKind
 		}{{fr.Floor, ActionFloor}, {fr.Ceiling, ActionCeiling}} {
-			if absent(a.e) {
+			if configs.Absent(a.e) {
 				continue
 			}
 			nActions++
@@ -377,24 +325,24 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 			kind ActionKind
 			name string
 		}{{fr.Hold, ActionHold, "hold"}, {fr.NoDecrease, ActionNoDecrease, "no_decrease"}} {
-			if v, ok := p.flag(a.e, a.name); ok && v {
+			if v, ok := p.Bool(a.e, a.name); ok && v {
 				nActions++
 				r.Action = a.kind
 			}
 		}
-		p.diags = append(p.diags, c.diags...)
+		p.Diags = append(p.Diags, c.diags...)
 		if nActions != 1 {
-			p.errf(fr.DefRange, "rule %q needs exactly one action: floor, ceiling, hold = true or no_decrease = true", fr.Name)
+			p.Errf(fr.DefRange, "rule %q needs exactly one action: floor, ceiling, hold = true or no_decrease = true", fr.Name)
 		}
 		pol.Rules = append(pol.Rules, r)
 	}
 	if len(pol.Rules) > MaxRules {
-		p.errf(body.SrcRange, "%d rules; at most %d are allowed", len(pol.Rules), MaxRules)
+		p.Errf(body.SrcRange, "%d rules; at most %d are allowed", len(pol.Rules), MaxRules)
 	}
-	if p.diags.HasErrors() {
-		return nil, p.diags
+	if p.Diags.HasErrors() {
+		return nil, p.Diags
 	}
-	return pol, p.diags
+	return pol, p.Diags
 }
 
 // ParseFile reads and parses a policy file.

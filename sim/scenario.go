@@ -217,63 +217,23 @@ type filePartition struct {
 	Isolate  hcl.Expression `hcl:"isolate"`
 }
 
-// decoder accumulates diagnostics so one run reports every problem.
-type decoder struct{ diags hcl.Diagnostics }
+// decoder adds the scenario grammar's defaults to the shared value checks.
+type decoder struct{ configs.Decoder }
 
-func (d *decoder) errf(rng hcl.Range, format string, args ...any) {
-	r := rng
-	d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf(format, args...), Subject: &r})
-}
-
-// value evaluates a constant expression; ok is false when absent or bad.
-func (d *decoder) value(e hcl.Expression, name string, want cty.Type) (cty.Value, bool) {
-	if e == nil {
-		return cty.NilVal, false
-	}
-	v, diags := e.Value(nil)
-	if diags.HasErrors() {
-		d.diags = append(d.diags, diags...)
-		return cty.NilVal, false
-	}
-	if v.IsNull() {
-		return cty.NilVal, false
-	}
-	if !v.Type().Equals(want) {
-		d.errf(e.Range(), "%s must be a %s, got %s", name, want.FriendlyName(), v.Type().FriendlyName())
-		return cty.NilVal, false
-	}
-	return v, true
-}
-
-// duration decodes a Go duration string ("40ms", "0.4ms", "10m") ≥ 0.
+// duration decodes an optional non-negative duration, def when absent.
 func (d *decoder) duration(e hcl.Expression, name string, def time.Duration) (time.Duration, bool) {
-	v, ok := d.value(e, name, cty.String)
-	if !ok {
-		return def, false
+	if v, ok := d.Duration(e, name, false); ok {
+		return v, true
 	}
-	dur, err := time.ParseDuration(v.AsString())
-	if err != nil {
-		d.errf(e.Range(), "%s: %q is not a duration like \"40ms\" or \"1.5s\"", name, v.AsString())
-		return def, false
-	}
-	if dur < 0 {
-		d.errf(e.Range(), "%s must not be negative, got %s", name, dur)
-		return def, false
-	}
-	return dur, true
+	return def, false
 }
 
+// number decodes an optional number in [min, max], def when absent.
 func (d *decoder) number(e hcl.Expression, name string, def, min, max float64) (float64, bool) {
-	v, ok := d.value(e, name, cty.Number)
-	if !ok {
-		return def, false
+	if v, ok := d.Number(e, name, min, max); ok {
+		return v, true
 	}
-	f, _ := v.AsBigFloat().Float64()
-	if f < min || f > max {
-		d.errf(e.Range(), "%s must be within [%g, %g], got %g", name, min, max, f)
-		return def, false
-	}
-	return f, true
+	return def, false
 }
 
 // Parse parses every scenario block of an HCL file.
@@ -283,18 +243,18 @@ func Parse(src []byte, filename string) ([]*Scenario, hcl.Diagnostics) {
 		return nil, diags
 	}
 	var root fileRoot
-	d := &decoder{diags: gohcl.DecodeBody(f.Body, nil, &root)}
-	if len(root.Scenarios) == 0 && !d.diags.HasErrors() {
-		d.errf(f.Body.MissingItemRange(), "no scenario block in %s", filename)
+	d := &decoder{configs.Decoder{Diags: gohcl.DecodeBody(f.Body, nil, &root)}}
+	if len(root.Scenarios) == 0 && !d.Diags.HasErrors() {
+		d.Errf(f.Body.MissingItemRange(), "no scenario block in %s", filename)
 	}
 	var out []*Scenario
 	for _, fs := range root.Scenarios {
 		out = append(out, d.scenario(fs))
 	}
-	if d.diags.HasErrors() {
-		return nil, d.diags
+	if d.Diags.HasErrors() {
+		return nil, d.Diags
 	}
-	return out, d.diags
+	return out, d.Diags
 }
 
 func (d *decoder) network(fn fileNetwork) Network {
@@ -311,23 +271,19 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 	s := &Scenario{Name: fs.Name, Nodes: 5, Duration: 10 * time.Minute, Heartbeat: 50 * time.Millisecond, PreVote: true}
 	if n, ok := d.number(fs.Nodes, "nodes", 5, 3, 9); ok {
 		if n != float64(int(n)) {
-			d.errf(fs.Nodes.Range(), "nodes must be a whole number, got %g", n)
+			d.Errf(fs.Nodes.Range(), "nodes must be a whole number, got %g", n)
 		}
 		s.Nodes = int(n)
 	}
 	s.Duration, _ = d.duration(fs.Duration, "duration", s.Duration)
 	if s.Duration == 0 {
-		d.errf(fs.DefRange, "scenario %q: duration must be positive", fs.Name)
+		d.Errf(fs.DefRange, "scenario %q: duration must be positive", fs.Name)
 	}
-	if hb, ok := d.duration(fs.Heartbeat, "heartbeat", s.Heartbeat); ok {
-		if hb <= 0 {
-			d.errf(fs.Heartbeat.Range(), "heartbeat must be positive")
-		} else {
-			s.Heartbeat = hb
-		}
+	if hb, ok := d.Duration(fs.Heartbeat, "heartbeat", true); ok {
+		s.Heartbeat = hb
 	}
-	if v, ok := d.value(fs.PreVote, "prevote", cty.Bool); ok {
-		s.PreVote = v.True()
+	if v, ok := d.Bool(fs.PreVote, "prevote"); ok {
+		s.PreVote = v
 	}
 	known := map[string]bool{}
 	for _, id := range s.NodeIDs() {
@@ -335,11 +291,11 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 	}
 	checkNode := func(id string, rng hcl.Range) {
 		if !known[id] {
-			d.errf(rng, "unknown node %q: this scenario has nodes n1…n%d", id, s.Nodes)
+			d.Errf(rng, "unknown node %q: this scenario has nodes n1…n%d", id, s.Nodes)
 		}
 	}
 	if len(fs.Crash) > 1 {
-		d.errf(fs.Crash[1].DefRange, "only one crash block is allowed")
+		d.Errf(fs.Crash[1].DefRange, "only one crash block is allowed")
 	}
 	for _, c := range fs.Crash[:min(1, len(fs.Crash))] {
 		cr := &Crash{}
@@ -347,17 +303,17 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 		cr.At, _ = d.duration(c.At, "at", 0)
 		cr.Downtime, _ = d.duration(c.Downtime, "downtime", 0)
 		if (cr.MeanInterval > 0) == (cr.At > 0) {
-			d.errf(c.DefRange, "crash needs exactly one of mean_interval (repeated crashes) or at (one crash)")
+			d.Errf(c.DefRange, "crash needs exactly one of mean_interval (repeated crashes) or at (one crash)")
 		}
 		s.Crash = cr
 	}
 	if len(fs.Network) > 1 {
-		d.errf(fs.Network[1].DefRange, "only one network block is allowed")
+		d.Errf(fs.Network[1].DefRange, "only one network block is allowed")
 	}
 	for _, fn := range fs.Network[:min(1, len(fs.Network))] {
 		s.Network = d.network(fn)
 		if len(fn.Burst) > 1 {
-			d.errf(fn.DefRange, "only one burst block is allowed")
+			d.Errf(fn.DefRange, "only one burst block is allowed")
 		}
 		for _, b := range fn.Burst[:min(1, len(fn.Burst))] {
 			bu := &Burst{}
@@ -366,7 +322,7 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 			bu.ExtraDelay, _ = d.duration(b.ExtraDelay, "extra_delay", 0)
 			bu.Loss, _ = d.number(b.Loss, "loss", 0, 0, 1)
 			if bu.MeanInterval <= 0 || bu.MeanLength <= 0 {
-				d.errf(fn.DefRange, "burst.mean_interval and burst.mean_length must be positive")
+				d.Errf(fn.DefRange, "burst.mean_interval and burst.mean_length must be positive")
 			}
 			s.Network.Burst = bu
 		}
@@ -375,7 +331,7 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 		checkNode(fl.From, fl.DefRange)
 		checkNode(fl.To, fl.DefRange)
 		if fl.From == fl.To {
-			d.errf(fl.DefRange, "link %q %q connects a node to itself", fl.From, fl.To)
+			d.Errf(fl.DefRange, "link %q %q connects a node to itself", fl.From, fl.To)
 		}
 		l := Link{From: fl.From, To: fl.To, Set: map[string]bool{}}
 		var ok bool
@@ -403,10 +359,10 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 		n.PauseEvery, _ = d.duration(fn.PauseEvery, "pause_every", 0)
 		n.Pause, _ = d.duration(fn.Pause, "pause", 0)
 		if n.PauseEvery > 0 && n.Pause >= n.PauseEvery {
-			d.errf(fn.DefRange, "node %q: pause (%s) must be shorter than pause_every (%s)", fn.Name, n.Pause, n.PauseEvery)
+			d.Errf(fn.DefRange, "node %q: pause (%s) must be shorter than pause_every (%s)", fn.Name, n.Pause, n.PauseEvery)
 		}
 		if (n.PauseEvery > 0) != (n.Pause > 0) {
-			d.errf(fn.DefRange, "node %q: pause and pause_every go together", fn.Name)
+			d.Errf(fn.DefRange, "node %q: pause and pause_every go together", fn.Name)
 		}
 		s.NodeSpecs = append(s.NodeSpecs, n)
 	}
@@ -415,14 +371,14 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 		p.At, _ = d.duration(fp.At, "at", 0)
 		p.Duration, _ = d.duration(fp.Duration, "duration", 0)
 		if p.At >= s.Duration {
-			d.errf(fp.At.Range(), "partition at %s starts after the scenario ends (%s)", p.At, s.Duration)
+			d.Errf(fp.At.Range(), "partition at %s starts after the scenario ends (%s)", p.At, s.Duration)
 		}
 		iso := d.stringList(fp.Isolate, "isolate")
 		for _, id := range iso {
 			checkNode(id, fp.Isolate.Range())
 		}
 		if len(iso) == 0 || len(iso) >= s.Nodes {
-			d.errf(fp.Isolate.Range(), "isolate must name between 1 and %d nodes", s.Nodes-1)
+			d.Errf(fp.Isolate.Range(), "isolate must name between 1 and %d nodes", s.Nodes-1)
 		}
 		p.Isolate = iso
 		s.Partitions = append(s.Partitions, p)
@@ -435,18 +391,18 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 func (d *decoder) stringList(e hcl.Expression, name string) []string {
 	v, diags := e.Value(nil)
 	if diags.HasErrors() {
-		d.diags = append(d.diags, diags...)
+		d.Diags = append(d.Diags, diags...)
 		return nil
 	}
 	if v.IsNull() || !(v.Type().IsTupleType() || v.Type().IsListType()) {
-		d.errf(e.Range(), "%s must be a list of node names like [\"n1\"]", name)
+		d.Errf(e.Range(), "%s must be a list of node names like [\"n1\"]", name)
 		return nil
 	}
 	var out []string
 	for it := v.ElementIterator(); it.Next(); {
 		_, el := it.Element()
 		if el.IsNull() || !el.Type().Equals(cty.String) {
-			d.errf(e.Range(), "%s must be a list of node names like [\"n1\"]", name)
+			d.Errf(e.Range(), "%s must be a list of node names like [\"n1\"]", name)
 			return nil
 		}
 		out = append(out, el.AsString())
