@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -226,13 +225,7 @@ func printTable(w io.Writer, rows []sim.Row, names []string, seeds []uint64) {
 			base[r.Scenario] = r.UnavailabilityMS
 		}
 	}
-	var scenarios []string
-	seen := map[string]bool{}
 	for _, r := range rows {
-		if !seen[r.Scenario] {
-			seen[r.Scenario] = true
-			scenarios = append(scenarios, r.Scenario)
-		}
 		name := r.Recommender
 		if r.ChosenTimeoutMS > 0 {
 			name = fmt.Sprintf("%s (%gms)", name, r.ChosenTimeoutMS)
@@ -240,7 +233,6 @@ func printTable(w io.Writer, rows []sim.Row, names []string, seeds []uint64) {
 		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%d\t%d\t%.0f\t%.0f\t%.1f\t%.0f\t\n", r.Scenario, name, r.UnavailabilityMS, ratio(r.UnavailabilityMS, base[r.Scenario]),
 			r.Elections, r.UnnecessaryElections, r.DetectionMSP50, r.DetectionMSP99, r.CommitMSMean, r.CommitMSP99)
 	}
-	sort.Strings(scenarios)
 	randomTotal := sim.Total(rows, "random")
 	fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t\t")
 	for _, n := range names {
