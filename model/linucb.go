@@ -182,7 +182,6 @@ func (l *LinUCB) choose(x [linucbDim]float64) int {
 
 // Propose implements Recommender.
 func (l *LinUCB) Propose() Proposal {
-	m, w := l.score(l.arm, l.ctx)
-	_ = m
+	_, w := l.score(l.arm, l.ctx)
 	return Proposal{Timeout: l.Arms[l.arm], Confidence: 1 / (1 + w), Reason: "LinUCB arm"}
 }

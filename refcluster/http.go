@@ -111,7 +111,7 @@ func (n *Node) forward(w http.ResponseWriter, req *http.Request, body []byte) {
 		return
 	}
 	out.Header.Set(forwardHeader, n.cfg.ID)
-	resp, err := forwardClient.Do(out)
+	resp, err := n.forwarder.Do(out)
 	if err != nil {
 		// The leader may have applied the operation before the
 		// connection failed: the outcome is unknown.
@@ -123,8 +123,6 @@ func (n *Node) forward(w http.ResponseWriter, req *http.Request, body []byte) {
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
 }
-
-var forwardClient = &http.Client{Timeout: 2 * applyTimeout}
 
 func (n *Node) handleWrite(w http.ResponseWriter, req *http.Request) {
 	key := req.PathValue("key")

@@ -124,6 +124,7 @@ type Node struct {
 	httpLn    net.Listener
 	log       hclog.Logger
 	peersByID map[string]Peer
+	forwarder *http.Client // to the leader's HTTP API
 }
 
 // dialProvider routes the dial of each peer to its override address, so
@@ -148,7 +149,8 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: cfg.ID, Output: os.Stderr, Level: hclog.Info})
 	}
 	cfg.Timing = cfg.Timing.withDefaults()
-	n := &Node{cfg: cfg, fsm: newKVFSM(), log: cfg.Logger, peersByID: map[string]Peer{}}
+	n := &Node{cfg: cfg, fsm: newKVFSM(), log: cfg.Logger, peersByID: map[string]Peer{},
+		forwarder: &http.Client{Timeout: 2 * applyTimeout}}
 	for _, p := range cfg.Peers {
 		n.peersByID[p.ID] = p
 	}
