@@ -1,0 +1,291 @@
+// Package hashicorp connects a node of a Go service on hashicorp/raft to
+// the agent: it samples the node (observer events, Stats, LastContact and a
+// fast poll of the heartbeat gap) into collector.Samples, applies decided
+// timeouts live with ReloadConfig, and holds a lease: when no decision
+// arrives within the lease TTL it restores the node's own configuration, so
+// an agent that dies or hangs can never leave a node on stale timing.
+//
+// It never blocks Raft: the observer drops events when the adapter is
+// slow, and the poller only reads.
+//
+// hashicorp imports collector; it must not import the agent or policy.
+package hashicorp
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/nsraft/nsraft/collector"
+)
+
+// Config configures an Adapter.
+type Config struct {
+	// NodeID is the node's Raft server ID.
+	NodeID string
+	// LeaseTTL is how long a decision stays in force without a fresh one
+	// (default 3s).
+	LeaseTTL time.Duration
+	// LeaderLeaseTimeout is the node's (non-reloadable) lease, a floor for
+	// HeartbeatTimeout that ReloadConfig enforces.
+	LeaderLeaseTimeout time.Duration
+	// PreVote says whether the node runs pre-vote (hashicorp/raft v1.8
+	// does unless disabled).
+	PreVote bool
+	// Poll is how often the heartbeat gap is polled (default 10ms).
+	Poll time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// electionWindow is how far back elections count in a sample.
+const electionWindow = 30 * time.Second
+
+// Adapter samples and steers one hashicorp/raft node.
+type Adapter struct {
+	r    *raft.Raft
+	cfg  Config
+	orig raft.ReloadableConfig
+
+	obsCh chan raft.Observation
+	obs   *raft.Observer
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+
+	mu          sync.Mutex
+	lastContact time.Time
+	maxGap      time.Duration // longest gap since the last sample, open or closed
+	failedHB    int
+	unreachable map[raft.ServerID]bool
+	elections   []election
+	lastTerm    uint64
+	stableKey   string
+	stableSince time.Time
+	decidedAt   time.Time
+	applied     bool
+	restores    int
+}
+
+type election struct {
+	at     time.Time
+	term   uint64
+	leader bool
+}
+
+// New returns an adapter for r; Start begins observing.
+func New(r *raft.Raft, cfg Config) *Adapter {
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 3 * time.Second
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 10 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Adapter{r: r, cfg: cfg, orig: r.ReloadableConfig(), obsCh: make(chan raft.Observation, 64),
+		stop: make(chan struct{}), done: make(chan struct{}), unreachable: map[raft.ServerID]bool{}}
+}
+
+// Start registers the observer and starts the poller.
+func (a *Adapter) Start() {
+	a.obs = raft.NewObserver(a.obsCh, false, nil) // non-blocking: Raft never waits for us
+	a.r.RegisterObserver(a.obs)
+	go a.loop()
+}
+
+// Close stops the adapter and restores the node's own configuration. It
+// may be called more than once.
+func (a *Adapter) Close() error {
+	a.once.Do(func() {
+		close(a.stop)
+		<-a.done
+		a.r.DeregisterObserver(a.obs)
+	})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.applied {
+		a.applied = false
+		return a.r.ReloadConfig(a.orig)
+	}
+	return nil
+}
+
+func (a *Adapter) loop() {
+	defer close(a.done)
+	t := time.NewTicker(a.cfg.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case o := <-a.obsCh:
+			a.observe(o)
+		case <-t.C:
+			a.poll()
+		}
+	}
+}
+
+func (a *Adapter) observe(o raft.Observation) {
+	term := a.currentTerm()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch d := o.Data.(type) {
+	case raft.FailedHeartbeatObservation:
+		a.failedHB++
+		a.unreachable[d.PeerID] = true
+	case raft.ResumedHeartbeatObservation:
+		delete(a.unreachable, d.PeerID)
+	case raft.LeaderObservation:
+		if d.LeaderID != "" {
+			for i := range a.elections {
+				if a.elections[i].term == term {
+					a.elections[i].leader = true
+				}
+			}
+		}
+	}
+}
+
+func (a *Adapter) currentTerm() uint64 {
+	t, _ := strconv.ParseUint(a.r.Stats()["term"], 10, 64)
+	return t
+}
+
+// poll tracks the heartbeat gap, term changes and the lease.
+func (a *Adapter) poll() {
+	now := a.cfg.Now()
+	lc := a.r.LastContact()
+	term := a.currentTerm()
+	_, lid := a.r.LeaderWithID()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if key := string(lid) + "/" + strconv.FormatUint(term, 10); key != a.stableKey {
+		a.stableKey, a.stableSince = key, now
+	}
+	if a.r.State() != raft.Leader && !lc.IsZero() {
+		if gap := now.Sub(lc); gap > a.maxGap {
+			a.maxGap = gap // the open interval
+		}
+		if !a.lastContact.IsZero() && lc.After(a.lastContact) {
+			if gap := lc.Sub(a.lastContact); gap > a.maxGap {
+				a.maxGap = gap // a closed interval
+			}
+		}
+		a.lastContact = lc
+	}
+	if term != a.lastTerm {
+		if a.lastTerm != 0 {
+			a.elections = append(a.elections, election{at: now, term: term})
+		}
+		a.lastTerm = term
+	}
+	if a.applied && now.Sub(a.decidedAt) > a.cfg.LeaseTTL {
+		if err := a.r.ReloadConfig(a.orig); err == nil {
+			a.applied = false
+			a.restores++
+		}
+	}
+}
+
+// Sample takes one sample of the node and starts a new gap window.
+func (a *Adapter) Sample() collector.Sample {
+	now := a.cfg.Now()
+	s := collector.Sample{Node: a.cfg.NodeID, At: now, PreVote: a.cfg.PreVote}
+	s.Role = collector.ParseRole(a.r.State().String())
+	stats := a.r.Stats()
+	s.Term, _ = strconv.ParseUint(stats["term"], 10, 64)
+	_, lid := a.r.LeaderWithID()
+	s.Leader = string(lid)
+	commit, _ := strconv.ParseUint(stats["commit_index"], 10, 64)
+	if applied := a.r.AppliedIndex(); commit > applied {
+		s.ReplicationGap = commit - applied
+	}
+	rc := a.r.ReloadableConfig()
+	s.HeartbeatTimeout, s.ElectionTimeout = rc.HeartbeatTimeout, rc.ElectionTimeout
+	s.LeaderLeaseTimeout = a.cfg.LeaderLeaseTimeout
+	// The leader heartbeats every HeartbeatTimeout/10 of its own config.
+	s.HeartbeatInterval = rc.HeartbeatTimeout / 10
+	s.Set(collector.FieldRole | collector.FieldTerm | collector.FieldLeader | collector.FieldPreVote |
+		collector.FieldReplicationGap | collector.FieldHostTimeouts | collector.FieldRPCRetries | collector.FieldElections)
+	if f := a.r.GetConfiguration(); f.Error() == nil {
+		voters := 0
+		for _, srv := range f.Configuration().Servers {
+			if srv.Suffrage == raft.Voter {
+				voters++
+			}
+		}
+		s.ClusterSize = voters
+		s.Set(collector.FieldClusterSize)
+	}
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s.Role == collector.RoleLeader {
+		s.UnreachableVoters = len(a.unreachable)
+		s.Set(collector.FieldUnreachableVoters | collector.FieldLastContact | collector.FieldHeartbeatGap)
+	} else if lc := a.r.LastContact(); !lc.IsZero() {
+		s.LastContact = now.Sub(lc)
+		s.HeartbeatGap = max(a.maxGap, s.LastContact)
+		s.Set(collector.FieldLastContact | collector.FieldHeartbeatGap)
+	}
+	a.maxGap = 0
+	s.RPCRetries = a.failedHB
+	a.failedHB = 0
+	keep := a.elections[:0]
+	for _, e := range a.elections {
+		if now.Sub(e.at) <= electionWindow {
+			keep = append(keep, e)
+			s.ElectionsInWindow++
+			if !e.leader && now.Sub(e.at) > 2*s.HeartbeatTimeout {
+				s.FailedElectionsInWindow++
+			}
+		}
+	}
+	a.elections = keep
+	if s.Leader != "" && !a.stableSince.IsZero() {
+		s.LeaderStableFor = now.Sub(a.stableSince)
+		s.Set(collector.FieldLeaderStableFor)
+	}
+	return s
+}
+
+// ErrBelowLease is returned for a timeout hashicorp/raft would reject
+// because it is below the node's LeaderLeaseTimeout.
+var ErrBelowLease = errors.New("timeout below the leader lease timeout")
+
+// Apply puts a decided base timeout into force with ReloadConfig:
+// HeartbeatTimeout (the follower's failure detector, and the leader's
+// heartbeat at a tenth of it) and ElectionTimeout (the candidate's round).
+// It renews the lease.
+func (a *Adapter) Apply(timeout time.Duration) error {
+	if timeout < a.cfg.LeaderLeaseTimeout {
+		return fmt.Errorf("%w: %s < %s", ErrBelowLease, timeout, a.cfg.LeaderLeaseTimeout)
+	}
+	rc := a.r.ReloadableConfig()
+	rc.HeartbeatTimeout, rc.ElectionTimeout = timeout, timeout
+	if err := a.r.ReloadConfig(rc); err != nil {
+		return fmt.Errorf("reload config: %w", err)
+	}
+	a.mu.Lock()
+	a.decidedAt, a.applied = a.cfg.Now(), true
+	a.mu.Unlock()
+	return nil
+}
+
+// Live reports that decisions are applied to the host, not just advised.
+func (a *Adapter) Live() bool { return true }
+
+// Restores counts how often the lease ran out and the node's own
+// configuration was restored.
+func (a *Adapter) Restores() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.restores
+}
