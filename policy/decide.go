@@ -481,6 +481,11 @@ func (g *Governor) SetCurrent(d time.Duration) { g.current = d }
 // Step decides for one sample at time now and remembers the outcome as the
 // value in force.
 func (g *Governor) Step(now time.Time, s collector.Sample, prop model.Proposal) Decision {
+	// Before its first decision, what is in force is the host's own
+	// setting: rate limits apply from there.
+	if g.current == 0 && s.Has(collector.FieldHostTimeouts) && s.HeartbeatTimeout > 0 {
+		g.current = s.HeartbeatTimeout
+	}
 	d := g.p.Decide(State{Sample: s, Now: now, Current: g.current, CalmSamples: g.calm}, prop)
 	if d.Unstable || d.Held {
 		g.calm = 0

@@ -1,73 +1,22 @@
 package hashicorp
 
 import (
-	"fmt"
-	"io"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"github.com/nsraft/nsraft/collector"
 )
 
-type nopFSM struct{}
-
-func (nopFSM) Apply(*raft.Log) any                 { return nil }
-func (nopFSM) Snapshot() (raft.FSMSnapshot, error) { return nil, fmt.Errorf("no snapshots") }
-func (nopFSM) Restore(io.ReadCloser) error         { return nil }
-
-// cluster starts n real hashicorp/raft nodes in this process over TCP on
-// loopback (in-memory log stores: persistence is not what is tested here).
 func cluster(t *testing.T, n int, hb time.Duration) []*raft.Raft {
 	t.Helper()
-	var trans []*raft.NetworkTransport
-	var servers []raft.Server
-	for i := 0; i < n; i++ {
-		tr, err := raft.NewTCPTransport("127.0.0.1:0", nil, 3, time.Second, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		trans = append(trans, tr)
-		servers = append(servers, raft.Server{ID: raft.ServerID(fmt.Sprintf("n%d", i+1)), Address: tr.LocalAddr()})
+	rs, stop, err := LocalCluster(n, hb)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var rs []*raft.Raft
-	for i := 0; i < n; i++ {
-		c := raft.DefaultConfig()
-		c.LocalID = servers[i].ID
-		c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout = hb, hb, hb/2
-		c.Logger = hclog.NewNullLogger()
-		store := raft.NewInmemStore()
-		snaps := raft.NewInmemSnapshotStore()
-		if err := raft.BootstrapCluster(c, store, store, snaps, trans[i], raft.Configuration{Servers: servers}); err != nil {
-			t.Fatal(err)
-		}
-		r, err := raft.NewRaft(c, nopFSM{}, store, store, snaps, trans[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs = append(rs, r)
-	}
-	t.Cleanup(func() {
-		for _, r := range rs {
-			r.Shutdown().Error()
-		}
-		for _, tr := range trans {
-			tr.Close()
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, r := range rs {
-			if r.State() == raft.Leader {
-				return rs
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("no leader")
-	return nil
+	t.Cleanup(stop)
+	return rs
 }
 
 func follower(rs []*raft.Raft) *raft.Raft {
