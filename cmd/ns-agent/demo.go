@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/nsraft/nsraft/configs"
+	"github.com/nsraft/nsraft/model"
 	"github.com/nsraft/nsraft/refcluster"
 	"github.com/nsraft/nsraft/sim"
 )
@@ -26,6 +28,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		scenFile = fs.String("scenario", "", "scenario `file` to inject instead of the built-in demo scenario")
 		hbTO     = fs.Duration("heartbeat-timeout", 0, "Raft HeartbeatTimeout of every node (default hashicorp/raft's 1s)")
 		keep     = fs.Bool("keep", false, "keep the cluster's data dir and logs after the run")
+		strategy = fs.String("strategy", "", "run an agent in each node with this recommender (lstm, linucb, …); empty: the host's own timing")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ns-agent demo [flags]")
@@ -43,6 +46,12 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if *nodes < 3 || *nodes > 9 {
 		fmt.Fprintf(stderr, "ns-agent demo: -nodes %d: want 3 to 9\n", *nodes)
 		return 2
+	}
+	if *strategy != "" {
+		if _, err := model.New(*strategy, model.Options{}); err != nil {
+			fmt.Fprintf(stderr, "ns-agent demo: -strategy: %v\n", err)
+			return 2
+		}
 	}
 	if *duration <= 0 {
 		fmt.Fprintf(stderr, "ns-agent demo: -duration must be positive\n")
@@ -100,7 +109,13 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	timing := refcluster.Timing{HeartbeatTimeout: *hbTO, ElectionTimeout: *hbTO}
 	say("starting %d nodes (hashicorp/raft + raft-boltdb, one process each) in %s", *nodes, dir)
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	cluster, err := refcluster.Start(sctx, refcluster.ClusterConfig{Nodes: *nodes, Binary: self, Dir: dir, Timing: timing, Dial: mesh.Dial})
+	ccfg := refcluster.ClusterConfig{Nodes: *nodes, Binary: self, Dir: dir, Timing: timing, Dial: mesh.Dial}
+	if *strategy != "" {
+		// The agent runs in each node process and logs its decisions as
+		// JSON lines into the node's log in the data dir.
+		ccfg.ExtraArgs = func(string) []string { return []string{"-agent", *strategy} }
+	}
+	cluster, err := refcluster.Start(sctx, ccfg)
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "ns-agent demo: %v\n", err)
@@ -144,6 +159,22 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	// About 150 operations per second on this cluster: 1 key per second
 	// of run keeps each key's history short enough for porcupine.
 	keys := int(scen.Duration/time.Second) + 8
+	if *strategy != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(5 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-runCtx.Done():
+					return
+				case <-t.C:
+					say("timeouts (%s agent): %s", *strategy, timeouts(runCtx, cluster))
+				}
+			}
+		}()
+	}
 	rep := refcluster.RunWorkload(runCtx, cluster, refcluster.WorkloadConfig{Seed: *seed, Keys: keys, OnLeaderChange: func(ch refcluster.LeaderChange) {
 		say("leader: %s (term %d)", ch.Leader, ch.Term)
 	}})
@@ -159,6 +190,11 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout)
 	fmt.Fprintln(stdout, "summary")
 	fmt.Fprintf(stdout, "  ran                  %s, %d nodes, heartbeat timeout %s\n", rep.Duration.Round(100*time.Millisecond), *nodes, effectiveTimeout(*hbTO))
+	if *strategy != "" {
+		fctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		fmt.Fprintf(stdout, "  agent timeouts now   %s (%s through the default policy)\n", timeouts(fctx, cluster), *strategy)
+		cancel()
+	}
 	fmt.Fprintf(stdout, "  writes               %d ok of %d (%d unknown outcome)\n", rep.WritesOK, rep.Writes, rep.WritesUnknown)
 	fmt.Fprintf(stdout, "  reads                %d ok of %d\n", rep.ReadsOK, rep.Reads)
 	fmt.Fprintf(stdout, "  write unavailability %s total, %s longest\n", rep.Unavailable.Round(time.Millisecond), rep.LongestUnavailable.Round(time.Millisecond))
@@ -172,6 +208,20 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// timeouts reads every running node's HeartbeatTimeout from its status.
+func timeouts(ctx context.Context, c *refcluster.Cluster) string {
+	var parts []string
+	for _, id := range c.IDs() {
+		st, err := c.Status(ctx, id)
+		if err != nil {
+			parts = append(parts, id+"=?")
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s=%dms", id, st.HeartbeatTimeoutMS))
+	}
+	return strings.Join(parts, " ")
 }
 
 func effectiveTimeout(d time.Duration) string {

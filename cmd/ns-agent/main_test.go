@@ -192,3 +192,35 @@ func TestBenchBadInput(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }
+
+// TestDemoWithAgentsChangesRealTimeouts runs an in-process agent beside
+// each node: the nodes' HeartbeatTimeout leaves hashicorp/raft's 1s default.
+func TestDemoWithAgentsChangesRealTimeouts(t *testing.T) {
+	out, code := runCLI(t, 3*time.Minute, "demo", "-duration", "10s", "-nodes", "3", "-strategy", "linucb")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	i := strings.Index(out, "agent timeouts now")
+	if i < 0 {
+		t.Fatalf("no agent timeouts in:\n%s", out)
+	}
+	line := out[i : i+strings.Index(out[i:], "\n")]
+	if strings.Count(line, "=1000ms") == 3 {
+		t.Fatalf("every node still runs the default 1s: %s\n%s", line, out)
+	}
+	if !strings.Contains(out, "linearizability      linearizable") {
+		t.Fatalf("history not linearizable:\n%s", out)
+	}
+}
+
+func TestNodeAgentBadInput(t *testing.T) {
+	if out, code := runCLI(t, 10*time.Second, "node", "-id", "n1", "-data", t.TempDir(), "-raft", "127.0.0.1:0", "-http", "127.0.0.1:0", "-agent", "psychic"); code != 2 || !strings.Contains(out, "unknown recommender") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "p.hcl")
+	os.WriteFile(bad, []byte("bounds {\n  election_min = \"1ms\"\n}\n"), 0o644)
+	out, code := runCLI(t, 10*time.Second, "node", "-id", "n1", "-data", t.TempDir(), "-raft", "127.0.0.1:0", "-http", "127.0.0.1:0", "-agent", "linucb", "-policy", bad)
+	if code != 1 || !strings.Contains(out, bad+":2,18: election_min 1ms is below hashicorp/raft's hard limit") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}

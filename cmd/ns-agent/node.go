@@ -13,7 +13,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/nsraft/nsraft/adapter/hashicorp"
+	"github.com/nsraft/nsraft/agent"
 	"github.com/nsraft/nsraft/configs"
+	"github.com/nsraft/nsraft/model"
+	"github.com/nsraft/nsraft/policy"
 	"github.com/nsraft/nsraft/refcluster"
 )
 
@@ -48,6 +52,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		snapEvery = fs.Duration("snapshot-interval", 0, "how often to check the snapshot threshold (default hashicorp/raft's 120s)")
 		logLevel  = fs.String("log-level", "info", "log `level`: trace, debug, info, warn, error")
 		logJSON   = fs.Bool("log-json", false, "log as JSON lines")
+		agentRec  = fs.String("agent", "", "run the timing agent in-process with this `recommender` (lstm, linucb, …); empty: none")
+		polFile   = fs.String("policy", "", "policy `file` for -agent (default: the embedded policy)")
+		agentTick = fs.Duration("agent-tick", 100*time.Millisecond, "the agent's sampling period")
 	)
 	peers, peerHTTP, dials := repeated{}, repeated{}, repeated{}
 	fs.Var(peers, "peer", "a voter as `id=raft-address` (repeatable; include this node)")
@@ -135,6 +142,27 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: cfg.ID, Output: stderr, Level: level, JSONFormat: *logJSON})
 
+	// Check the agent's inputs before the node starts, so a bad policy
+	// file never leaves a node running without the agent it asked for.
+	var rec model.Recommender
+	pol := policy.Default()
+	if *agentRec != "" {
+		r, err := model.New(*agentRec, model.Options{Seed: nodeSeed(1, cfg.ID)})
+		if err != nil {
+			fmt.Fprintf(stderr, "ns-agent node: -agent: %v\n", err)
+			return 2
+		}
+		rec = r
+		if *polFile != "" {
+			p, diags := policy.ParseFile(*polFile)
+			if diags.HasErrors() {
+				fmt.Fprint(stderr, configs.FormatDiagnostics(diags))
+				return 1
+			}
+			pol = p
+		}
+	}
+
 	node, err := refcluster.StartNode(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ns-agent node: %v\n", err)
@@ -142,9 +170,24 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "node %s ready: raft %s, http %s\n", cfg.ID, cfg.RaftAddr, node.HTTPAddr())
 
+	agentCtx, stopAgent := context.WithCancel(context.Background())
+	var adapter *hashicorp.Adapter
+	if rec != nil {
+		rc := node.RaftConfig()
+		adapter = hashicorp.New(node.Raft(), hashicorp.Config{NodeID: cfg.ID, LeaderLeaseTimeout: rc.LeaderLeaseTimeout,
+			PreVote: !rc.PreVoteDisabled, LeaseTTL: max(time.Second, 10**agentTick)})
+		adapter.Start()
+		logger := hclog.New(&hclog.LoggerOptions{Name: cfg.ID + ".agent", Output: stderr, Level: hclog.Info, JSONFormat: true})
+		go agent.New(adapter, agent.Config{Tick: *agentTick, Recommender: rec, Policy: pol, Log: logger}).Run(agentCtx)
+	}
+
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
+	stopAgent()
+	if adapter != nil {
+		adapter.Close() // restores the node's own timing
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := node.Shutdown(ctx); err != nil {
