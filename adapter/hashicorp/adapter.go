@@ -6,7 +6,8 @@
 // an agent that dies or hangs can never leave a node on stale timing.
 //
 // It never blocks Raft: the observer drops events when the adapter is
-// slow, and the poller only reads.
+// slow, and the poller only reads cheap accessors (CurrentTerm,
+// LastContact, LeaderWithID), never Stats.
 //
 // hashicorp imports collector; it must not import the agent or policy.
 package hashicorp
@@ -133,7 +134,7 @@ func (a *Adapter) loop() {
 }
 
 func (a *Adapter) observe(o raft.Observation) {
-	term := a.currentTerm()
+	term := a.r.CurrentTerm()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch d := o.Data.(type) {
@@ -153,16 +154,11 @@ func (a *Adapter) observe(o raft.Observation) {
 	}
 }
 
-func (a *Adapter) currentTerm() uint64 {
-	t, _ := strconv.ParseUint(a.r.Stats()["term"], 10, 64)
-	return t
-}
-
 // poll tracks the heartbeat gap, term changes and the lease.
 func (a *Adapter) poll() {
 	now := a.cfg.Now()
 	lc := a.r.LastContact()
-	term := a.currentTerm()
+	term := a.r.CurrentTerm()
 	_, lid := a.r.LeaderWithID()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -199,12 +195,10 @@ func (a *Adapter) Sample() collector.Sample {
 	now := a.cfg.Now()
 	s := collector.Sample{Node: a.cfg.NodeID, At: now, PreVote: a.cfg.PreVote}
 	s.Role = collector.ParseRole(a.r.State().String())
-	stats := a.r.Stats()
-	s.Term, _ = strconv.ParseUint(stats["term"], 10, 64)
+	s.Term = a.r.CurrentTerm()
 	_, lid := a.r.LeaderWithID()
 	s.Leader = string(lid)
-	commit, _ := strconv.ParseUint(stats["commit_index"], 10, 64)
-	if applied := a.r.AppliedIndex(); commit > applied {
+	if commit, applied := a.r.CommitIndex(), a.r.AppliedIndex(); commit > applied {
 		s.ReplicationGap = commit - applied
 	}
 	rc := a.r.ReloadableConfig()
