@@ -41,6 +41,9 @@ type Config struct {
 	Poll time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// ProcStat is where CPU accounting is read (default /proc/stat); where
+	// it cannot be read, samples mark CPU idle as missing.
+	ProcStat string
 }
 
 // electionWindow is how far back elections count in a sample.
@@ -70,6 +73,7 @@ type Adapter struct {
 	decidedAt   time.Time
 	applied     bool
 	restores    int
+	cpu         collector.CPU
 }
 
 type election struct {
@@ -90,7 +94,8 @@ func New(r *raft.Raft, cfg Config) *Adapter {
 		cfg.Now = time.Now
 	}
 	return &Adapter{r: r, cfg: cfg, orig: r.ReloadableConfig(), obsCh: make(chan raft.Observation, 64),
-		stop: make(chan struct{}), done: make(chan struct{}), unreachable: map[raft.ServerID]bool{}}
+		stop: make(chan struct{}), done: make(chan struct{}), unreachable: map[raft.ServerID]bool{},
+		cpu: collector.CPU{Path: cfg.ProcStat}}
 }
 
 // Start registers the observer and starts the poller.
@@ -230,6 +235,10 @@ func (a *Adapter) Sample() collector.Sample {
 		s.Set(collector.FieldLastContact | collector.FieldHeartbeatGap)
 	}
 	a.maxGap = 0
+	if pct, ok, err := a.cpu.IdlePct(); err == nil && ok {
+		s.CPUIdlePct = pct
+		s.Set(collector.FieldCPUIdle)
+	}
 	s.RPCRetries = a.failedHB
 	a.failedHB = 0
 	keep := a.elections[:0]

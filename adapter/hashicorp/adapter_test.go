@@ -35,8 +35,12 @@ func TestSampleOfAFollower(t *testing.T) {
 	a := New(f, Config{NodeID: "f", LeaderLeaseTimeout: hb / 2, PreVote: true})
 	a.Start()
 	defer a.Close()
+	a.Sample() // the first sample starts the CPU accounting window
 	time.Sleep(time.Second)
 	s := a.Sample()
+	if !s.Has(collector.FieldCPUIdle) || s.CPUIdlePct < 0 || s.CPUIdlePct > 100 {
+		t.Fatalf("cpu idle %v (present %v)", s.CPUIdlePct, s.Has(collector.FieldCPUIdle))
+	}
 	if s.Role != collector.RoleFollower || s.Leader == "" || s.Term == 0 || s.ClusterSize != 3 {
 		t.Fatalf("sample %+v", s)
 	}
