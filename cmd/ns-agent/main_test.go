@@ -193,23 +193,48 @@ func TestBenchBadInput(t *testing.T) {
 	}
 }
 
-// TestDemoWithAgentsChangesRealTimeouts runs an in-process agent beside
-// each node: the nodes' HeartbeatTimeout leaves hashicorp/raft's 1s default.
-func TestDemoWithAgentsChangesRealTimeouts(t *testing.T) {
-	out, code := runCLI(t, 3*time.Minute, "demo", "-duration", "10s", "-nodes", "3", "-strategy", "linucb")
+// TestDemoWithAgentsAppliesBoundedDecisions runs an in-process agent beside
+// each node and reads the nodes' logs: every tick's decision is logged as a
+// JSON line, applied to the real node, and inside the default policy's
+// bounds.
+func TestDemoWithAgentsAppliesBoundedDecisions(t *testing.T) {
+	out, code := runCLI(t, 3*time.Minute, "demo", "-duration", "8s", "-nodes", "3", "-strategy", "linucb", "-keep")
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	i := strings.Index(out, "agent timeouts now")
+	if !strings.Contains(out, "agent timeouts now") || !strings.Contains(out, "linearizability      linearizable") {
+		t.Fatalf("summary:\n%s", out)
+	}
+	i := strings.Index(out, "data and logs")
 	if i < 0 {
-		t.Fatalf("no agent timeouts in:\n%s", out)
+		t.Fatalf("no data dir in:\n%s", out)
 	}
-	line := out[i : i+strings.Index(out[i:], "\n")]
-	if strings.Count(line, "=1000ms") == 3 {
-		t.Fatalf("every node still runs the default 1s: %s\n%s", line, out)
-	}
-	if !strings.Contains(out, "linearizability      linearizable") {
-		t.Fatalf("history not linearizable:\n%s", out)
+	dir := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(out[i:], "\n", 2)[0], "data and logs"))
+	defer os.RemoveAll(dir)
+	for _, id := range []string{"n1", "n2", "n3"} {
+		b, err := os.ReadFile(filepath.Join(dir, id+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		decisions := 0
+		for _, line := range strings.Split(string(b), "\n") {
+			if !strings.Contains(line, `"@message":"decision"`) {
+				continue
+			}
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("%s: %v: %s", id, err, line)
+			}
+			d := rec["decision_ms"].(float64)
+			if d < 150 || d > 5000 || rec["applied"] != true || rec["recommender"] != "linucb" {
+				t.Fatalf("%s: decision outside the default policy or not applied: %s", id, line)
+			}
+			decisions++
+		}
+		// 8s at a 100ms tick, after start-up: dozens of decisions.
+		if decisions < 30 {
+			t.Fatalf("%s logged %d decisions", id, decisions)
+		}
 	}
 }
 
