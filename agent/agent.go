@@ -1,14 +1,18 @@
-// Package agent is the sidecar's control loop: every tick it takes one
-// sample from its host, lets the recommender propose, lets the policy
-// decide, hands the decision to the host adapter and writes one JSON line
-// saying what was observed, proposed, decided and why.
+// Package agent is the sidecar: every tick it takes one sample of its host
+// node, lets the recommender propose, lets the policy decide, hands the
+// decision to the host and writes one JSON line saying what was observed,
+// proposed, decided and why. It also serves the gRPC protocol (hosts
+// stream samples in; followers Watch decisions), Prometheus metrics and
+// health endpoints.
 //
-// agent imports collector, model and policy; host adapters satisfy its Host
-// interface without importing it.
+// agent imports collector, model, policy and api; host adapters satisfy
+// its Host interface (in-process) or speak the gRPC protocol (out of
+// process) without importing it.
 package agent
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -18,7 +22,7 @@ import (
 	"github.com/nsraft/nsraft/policy"
 )
 
-// Host is what the agent needs from a host adapter.
+// Host is what the agent needs from an in-process host adapter.
 type Host interface {
 	// Sample takes one sample of the host node.
 	Sample() collector.Sample
@@ -31,8 +35,15 @@ type Host interface {
 
 // Config configures an Agent.
 type Config struct {
+	// Node names the agent's host node in logs when samples carry none.
+	Node string
+	// HostKind is hashicorp, consul, etcd or etcd-raft (for the log).
+	HostKind string
 	// Tick is the sampling period (default 100ms).
 	Tick time.Duration
+	// LeaseTTL is how long a decision stays in force on the host without
+	// a fresh one (default 10 ticks, at least 1s).
+	LeaseTTL time.Duration
 	// Recommender proposes; Policy bounds (default: the embedded policy).
 	Recommender model.Recommender
 	Policy      *policy.Policy
@@ -40,19 +51,29 @@ type Config struct {
 	Log hclog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// History is how many recent decisions Watch can replay (default 256).
+	History int
 }
 
-// Agent runs the loop for one host node.
+// Agent runs the loop for one host node. Its methods are safe for
+// concurrent use.
 type Agent struct {
-	host Host
-	cfg  Config
-	gov  *policy.Governor
+	cfg     Config
+	hub     *hub
+	metrics *Metrics
+
+	mu  sync.Mutex
+	rec model.Recommender
+	gov *policy.Governor
 }
 
-// New returns an agent for host.
-func New(host Host, cfg Config) *Agent {
+// New returns an agent. cfg.Recommender must be set.
+func New(cfg Config) *Agent {
 	if cfg.Tick <= 0 {
 		cfg.Tick = 100 * time.Millisecond
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = max(time.Second, 10*cfg.Tick)
 	}
 	if cfg.Policy == nil {
 		cfg.Policy = policy.Default()
@@ -63,54 +84,100 @@ func New(host Host, cfg Config) *Agent {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Agent{host: host, cfg: cfg, gov: policy.NewGovernor(cfg.Policy)}
+	if cfg.History <= 0 {
+		cfg.History = 256
+	}
+	if cfg.HostKind == "" {
+		cfg.HostKind = "hashicorp"
+	}
+	return &Agent{cfg: cfg, rec: cfg.Recommender, gov: policy.NewGovernor(cfg.Policy),
+		hub: newHub(cfg.History), metrics: newMetrics()}
 }
 
-// Step runs one tick: sample, propose, decide, apply, log.
-func (a *Agent) Step() (policy.Decision, error) {
-	s := a.host.Sample()
-	a.cfg.Recommender.Observe(s)
-	prop := a.cfg.Recommender.Propose()
-	d := a.gov.Step(a.cfg.Now(), s, prop)
-	var err error
-	applied := false
-	if a.host.Live() {
-		if err = a.host.Apply(d.Timeout); err == nil {
-			applied = true
-		} else {
+// Tick is the agent's sampling period.
+func (a *Agent) Tick() time.Duration { return a.cfg.Tick }
+
+// LeaseTTL is how long the host keeps a decision without a fresh one.
+func (a *Agent) LeaseTTL() time.Duration { return a.cfg.LeaseTTL }
+
+// Metrics returns the agent's Prometheus collectors.
+func (a *Agent) Metrics() *Metrics { return a.metrics }
+
+// Record is one decision with everything the recommendation log says
+// about it. The agent fills it in Decide; Finish adds the outcome.
+type Record struct {
+	At          time.Time
+	Node        string
+	HostKind    string
+	Sample      collector.Sample
+	Recommender string
+	Proposal    model.Proposal
+	Decision    policy.Decision
+	Previous    time.Duration // the decision before (0 for the first)
+	Min, Max    time.Duration // the policy's hard bounds
+	Live        bool
+	Applied     bool
+	Err         string
+}
+
+// Decide runs one sample through the recommender and the policy. The
+// caller applies the decision and reports the outcome with Finish.
+func (a *Agent) Decide(s collector.Sample, live bool) *Record {
+	now := a.cfg.Now()
+	if s.Node == "" {
+		s.Node = a.cfg.Node
+	}
+	a.mu.Lock()
+	prev := a.gov.Current()
+	a.rec.Observe(s)
+	prop := a.rec.Propose()
+	d := a.gov.Step(now, s, prop)
+	b := a.gov.Policy().Bounds
+	name := a.rec.Name()
+	a.mu.Unlock()
+	return &Record{At: now, Node: s.Node, HostKind: a.cfg.HostKind, Sample: s, Recommender: name, Proposal: prop,
+		Decision: d, Previous: prev, Min: b.ElectionMin, Max: b.ElectionMax, Live: live}
+}
+
+// Finish records the outcome of a decision: the host applied it (or
+// refused, err), or only took it as advice. It writes the log line,
+// updates the metrics and publishes the decision to watchers.
+func (a *Agent) Finish(r *Record, applied bool, err error) {
+	r.Applied = applied
+	if err != nil {
+		r.Err = err.Error()
+		if r.Live {
 			// The host refused: what is in force is what the host
 			// reports, not what was decided.
-			a.gov.SetCurrent(s.HeartbeatTimeout)
+			a.mu.Lock()
+			a.gov.SetCurrent(r.Sample.HeartbeatTimeout)
+			a.mu.Unlock()
 		}
 	}
-	a.log(s, prop, &d, applied, err)
-	return d, err
+	a.log(r)
+	a.metrics.observe(r)
+	a.hub.publish(r)
 }
 
-func (a *Agent) log(s collector.Sample, p model.Proposal, d *policy.Decision, applied bool, err error) {
-	var rules []map[string]string
-	for _, c := range d.Checks() {
-		rules = append(rules, map[string]string{"name": c.Name, "pos": c.Pos.String(), "effect": c.Effect.String(), "reason": c.Reason()})
+// Step runs one tick against an in-process host: sample, propose,
+// decide, apply, log.
+func (a *Agent) Step(h Host) (policy.Decision, error) {
+	r := a.Decide(h.Sample(), h.Live())
+	var err error
+	applied := false
+	if r.Live {
+		if err = h.Apply(r.Decision.Timeout); err == nil {
+			applied = true
+		}
 	}
-	args := []any{
-		"node", s.Node, "role", s.Role.String(), "term", s.Term, "leader", s.Leader,
-		"last_contact_ms", ms(s.LastContact), "heartbeat_gap_ms", ms(s.HeartbeatGap),
-		"elections", s.ElectionsInWindow, "rpc_retries", s.RPCRetries,
-		"recommender", a.cfg.Recommender.Name(), "proposal_ms", ms(p.Timeout), "confidence", p.Confidence, "proposal_reason", p.Reason,
-		"decision_ms", ms(d.Timeout), "held", d.Held, "unstable", d.Unstable, "checks", rules,
-		"live", a.host.Live(), "applied", applied,
-	}
-	if err != nil {
-		args = append(args, "error", err.Error())
-	}
-	a.cfg.Log.Info("decision", args...)
+	a.Finish(r, applied, err)
+	return r.Decision, err
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// Run steps every tick until ctx ends. Errors from the host are logged and
-// the loop goes on: the adapter's lease keeps the host safe meanwhile.
-func (a *Agent) Run(ctx context.Context) {
+// Run steps an in-process host every tick until ctx ends. Errors from the
+// host are logged and the loop goes on: the adapter's lease keeps the host
+// safe meanwhile.
+func (a *Agent) Run(ctx context.Context, h Host) {
 	t := time.NewTicker(a.cfg.Tick)
 	defer t.Stop()
 	for {
@@ -118,7 +185,54 @@ func (a *Agent) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			a.Step()
+			a.Step(h)
 		}
 	}
 }
+
+// SetPolicy replaces the policy (SIGHUP). The value in force carries over,
+// so the new policy's rate limits apply from it.
+func (a *Agent) SetPolicy(p *policy.Policy) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cur := a.gov.Current()
+	a.gov = policy.NewGovernor(p)
+	a.gov.SetCurrent(cur)
+}
+
+// SetRecommender replaces the recommender (SIGHUP with new weights).
+func (a *Agent) SetRecommender(r model.Recommender) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.rec = r
+}
+
+// Policy returns the policy in use.
+func (a *Agent) Policy() *policy.Policy {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.gov.Policy()
+}
+
+func (a *Agent) log(r *Record) {
+	s, p, d := &r.Sample, &r.Proposal, &r.Decision
+	var rules []map[string]string
+	for _, c := range d.Checks() {
+		rules = append(rules, map[string]string{"name": c.Name, "pos": c.Pos.String(), "effect": c.Effect.String(), "reason": c.Reason()})
+	}
+	args := []any{
+		"node", r.Node, "host", r.HostKind, "role", s.Role.String(), "term", s.Term, "leader", s.Leader,
+		"last_contact_ms", ms(s.LastContact), "heartbeat_gap_ms", ms(s.HeartbeatGap),
+		"rtt_p99_ms", ms(s.RTTP99), "replication_gap", s.ReplicationGap, "cpu_idle_pct", s.CPUIdlePct,
+		"elections", s.ElectionsInWindow, "rpc_retries", s.RPCRetries, "present", s.Present.String(),
+		"recommender", r.Recommender, "proposal_ms", ms(p.Timeout), "confidence", p.Confidence, "proposal_reason", p.Reason,
+		"previous_ms", ms(r.Previous), "decision_ms", ms(d.Timeout), "held", d.Held, "unstable", d.Unstable, "checks", rules,
+		"live", r.Live, "applied", r.Applied,
+	}
+	if r.Err != "" {
+		args = append(args, "error", r.Err)
+	}
+	a.cfg.Log.Info("decision", args...)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -65,10 +65,10 @@ host { leader_lease_timeout = "250ms" }
 	log := hclog.New(&hclog.LoggerOptions{Output: &out, JSONFormat: true})
 	// A recommender that wants 10s: the policy must cap it at 2s, reached
 	// by doublings from the node's 500ms.
-	a := New(ad, Config{Recommender: model.Static{T: 10 * time.Second}, Policy: pol, Log: log})
+	a := New(Config{Recommender: model.Static{T: 10 * time.Second}, Policy: pol, Log: log})
 	var got []time.Duration
 	for i := 0; i < 5; i++ {
-		d, err := a.Step()
+		d, err := a.Step(ad)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -478,6 +478,9 @@ func (g *Governor) Policy() *Policy { return g.p }
 // when the host was changed behind its back).
 func (g *Governor) SetCurrent(d time.Duration) { g.current = d }
 
+// Current returns the value in force (zero before the first decision).
+func (g *Governor) Current() time.Duration { return g.current }
+
 // Step decides for one sample at time now and remembers the outcome as the
 // value in force.
 func (g *Governor) Step(now time.Time, s collector.Sample, prop model.Proposal) Decision {

@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/nsraft/nsraft/adapter/hashicorp"
 )
 
 // Timing is the Raft timing of a node. A zero field means hashicorp/raft's
@@ -119,6 +121,8 @@ type Node struct {
 	raftCfg   *raft.Config
 	fsm       *kvFSM
 	transport *raft.NetworkTransport
+	wrapped   raft.Transport // transport as Raft sees it: measured
+	rtts      *hashicorp.RTTs
 	store     *raftboltdb.BoltStore
 	http      *http.Server
 	httpLn    net.Listener
@@ -234,7 +238,9 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
 	}
-	r, err := raft.NewRaft(rc, n.fsm, store, store, snaps, trans)
+	n.rtts = &hashicorp.RTTs{}
+	n.wrapped = hashicorp.WrapTransport(trans, n.rtts)
+	r, err := raft.NewRaft(rc, n.fsm, store, store, snaps, n.wrapped)
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
@@ -282,6 +288,10 @@ func (n *Node) Raft() *raft.Raft { return n.raft }
 
 // RaftConfig returns the configuration the node started with.
 func (n *Node) RaftConfig() raft.Config { return *n.raftCfg }
+
+// Transport is the node's transport as Raft sees it (measured), and RTTs
+// what it measures: both for the hashicorp adapter.
+func (n *Node) Transport() (raft.Transport, *hashicorp.RTTs) { return n.wrapped, n.rtts }
 
 // HTTPAddr returns the address the HTTP API listens on.
 func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }

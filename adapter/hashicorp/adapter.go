@@ -44,6 +44,13 @@ type Config struct {
 	// ProcStat is where CPU accounting is read (default /proc/stat); where
 	// it cannot be read, samples mark CPU idle as missing.
 	ProcStat string
+	// Transport is the node's transport as returned by WrapTransport, and
+	// RTTs what it measures into. With them, samples carry RPC round-trip
+	// times and failures, and a follower probes its leader every
+	// ProbeEvery (default 100ms). Without them, RTT is marked missing.
+	Transport  raft.Transport
+	RTTs       *RTTs
+	ProbeEvery time.Duration
 }
 
 // electionWindow is how far back elections count in a sample.
@@ -74,6 +81,8 @@ type Adapter struct {
 	applied     bool
 	restores    int
 	cpu         collector.CPU
+	lastProbe   time.Time
+	probing     bool
 }
 
 type election struct {
@@ -92,6 +101,9 @@ func New(r *raft.Raft, cfg Config) *Adapter {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ProbeEvery <= 0 {
+		cfg.ProbeEvery = 100 * time.Millisecond
 	}
 	return &Adapter{r: r, cfg: cfg, orig: r.ReloadableConfig(), obsCh: make(chan raft.Observation, 64),
 		stop: make(chan struct{}), done: make(chan struct{}), unreachable: map[raft.ServerID]bool{},
@@ -187,7 +199,19 @@ func (a *Adapter) poll() {
 		}
 		a.lastTerm = term
 	}
-	if a.applied && now.Sub(a.decidedAt) > a.cfg.LeaseTTL {
+	if p, ok := a.cfg.Transport.(prober); ok && a.cfg.RTTs != nil && !a.probing && lid != "" &&
+		string(lid) != a.cfg.NodeID && now.Sub(a.lastProbe) >= a.cfg.ProbeEvery {
+		if addr, _ := a.r.LeaderWithID(); addr != "" {
+			a.probing, a.lastProbe = true, now
+			go func() {
+				p.probe(raft.ServerID(a.cfg.NodeID), lid, addr)
+				a.mu.Lock()
+				a.probing = false
+				a.mu.Unlock()
+			}()
+		}
+	}
+	if a.applied && now.Sub(a.decidedAt) > a.leaseTTL() {
 		if err := a.r.ReloadConfig(a.orig); err == nil {
 			a.applied = false
 			a.restores++
@@ -241,6 +265,15 @@ func (a *Adapter) Sample() collector.Sample {
 	}
 	s.RPCRetries = a.failedHB
 	a.failedHB = 0
+	if a.cfg.RTTs != nil {
+		mean, sd, p99, ok, failures := a.cfg.RTTs.stats()
+		if ok {
+			s.RTTMean, s.RTTStdDev, s.RTTP99 = mean, sd, p99
+			s.Set(collector.FieldRTT)
+		}
+		s.RPCFailures = failures
+		s.Set(collector.FieldRPCFailures)
+	}
 	keep := a.elections[:0]
 	for _, e := range a.elections {
 		if now.Sub(e.at) <= electionWindow {
@@ -281,6 +314,22 @@ func (a *Adapter) Apply(timeout time.Duration) error {
 	a.mu.Unlock()
 	return nil
 }
+
+// SetLeaseTTL changes the lease (the agent announces its own on connect).
+func (a *Adapter) SetLeaseTTL(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	a.mu.Lock()
+	a.cfg.LeaseTTL = d
+	a.mu.Unlock()
+}
+
+// leaseTTL is called with a.mu held.
+func (a *Adapter) leaseTTL() time.Duration { return a.cfg.LeaseTTL }
+
+// Original returns the node's own timing, restored when the lease runs out.
+func (a *Adapter) Original() raft.ReloadableConfig { return a.orig }
 
 // Live reports that decisions are applied to the host, not just advised.
 func (a *Adapter) Live() bool { return true }

@@ -55,6 +55,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		agentRec  = fs.String("agent", "", "run the timing agent in-process with this `recommender` (lstm, linucb, …); empty: none")
 		polFile   = fs.String("policy", "", "policy `file` for -agent (default: the embedded policy)")
 		agentTick = fs.Duration("agent-tick", 100*time.Millisecond, "the agent's sampling period")
+		agentAddr = fs.String("agent-addr", "", "link the node to a running `ns-agent run` at this address (unix:///path or host:port)")
 	)
 	peers, peerHTTP, dials := repeated{}, repeated{}, repeated{}
 	fs.Var(peers, "peer", "a voter as `id=raft-address` (repeatable; include this node)")
@@ -146,6 +147,10 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	// file never leaves a node running without the agent it asked for.
 	var rec model.Recommender
 	pol := policy.Default()
+	if *agentRec != "" && *agentAddr != "" {
+		fmt.Fprintln(stderr, "ns-agent node: -agent and -agent-addr exclude each other: run the agent in-process or link to one")
+		return 2
+	}
 	if *agentRec != "" {
 		r, err := model.New(*agentRec, model.Options{Seed: nodeSeed(1, cfg.ID)})
 		if err != nil {
@@ -171,20 +176,34 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "node %s ready: raft %s, http %s\n", cfg.ID, cfg.RaftAddr, node.HTTPAddr())
 
 	agentCtx, stopAgent := context.WithCancel(context.Background())
-	var adapter *hashicorp.Adapter
-	if rec != nil {
+	var (
+		adapter *hashicorp.Adapter
+		link    *hashicorp.Link
+	)
+	if rec != nil || *agentAddr != "" {
 		rc := node.RaftConfig()
+		trans, rtts := node.Transport()
 		adapter = hashicorp.New(node.Raft(), hashicorp.Config{NodeID: cfg.ID, LeaderLeaseTimeout: rc.LeaderLeaseTimeout,
-			PreVote: !rc.PreVoteDisabled, LeaseTTL: max(time.Second, 10**agentTick)})
+			PreVote: !rc.PreVoteDisabled, LeaseTTL: max(time.Second, 10**agentTick), Transport: trans, RTTs: rtts})
 		adapter.Start()
+	}
+	if rec != nil {
 		logger := hclog.New(&hclog.LoggerOptions{Name: cfg.ID + ".agent", Output: stderr, Level: hclog.Info, JSONFormat: true})
-		go agent.New(adapter, agent.Config{Tick: *agentTick, Recommender: rec, Policy: pol, Log: logger}).Run(agentCtx)
+		a := agent.New(agent.Config{Node: cfg.ID, Tick: *agentTick, Recommender: rec, Policy: pol, Log: logger})
+		go a.Run(agentCtx, adapter)
+	}
+	if *agentAddr != "" {
+		link = hashicorp.Connect(adapter, hashicorp.LinkConfig{Target: *agentAddr, Seed: nodeSeed(2, cfg.ID),
+			Log: hclog.New(&hclog.LoggerOptions{Name: cfg.ID + ".link", Output: stderr, Level: hclog.Info, JSONFormat: *logJSON})})
 	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
 	stopAgent()
+	if link != nil {
+		link.Close()
+	}
 	if adapter != nil {
 		adapter.Close() // restores the node's own timing
 	}

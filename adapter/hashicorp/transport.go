@@ -1,0 +1,148 @@
+package hashicorp
+
+import (
+	"io"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// RTTs measures a node's Raft RPCs: round-trip times of AppendEntries
+// (the leader's heartbeats and appends, a follower's probes of its
+// leader) and the RPCs that failed. WrapTransport feeds it; the Adapter
+// reads it into each Sample.
+type RTTs struct {
+	mu       sync.Mutex
+	ring     [128]time.Duration
+	n, next  int
+	failures int
+}
+
+func (m *RTTs) record(d time.Duration, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		m.failures++
+		return
+	}
+	m.ring[m.next] = d
+	m.next = (m.next + 1) % len(m.ring)
+	m.n = min(m.n+1, len(m.ring))
+}
+
+// stats returns mean, standard deviation and p99 of the remembered RTTs
+// (ok is false when there are none) and the failures since the last call.
+func (m *RTTs) stats() (mean, sd, p99 time.Duration, ok bool, failures int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	failures, m.failures = m.failures, 0
+	if m.n == 0 {
+		return 0, 0, 0, false, failures
+	}
+	xs := make([]float64, m.n)
+	var sum float64
+	for i := 0; i < m.n; i++ {
+		xs[i] = float64(m.ring[i])
+		sum += xs[i]
+	}
+	mu := sum / float64(m.n)
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mu) * (x - mu)
+	}
+	sort.Float64s(xs)
+	idx := int(math.Ceil(0.99*float64(len(xs)))) - 1
+	return time.Duration(mu), time.Duration(math.Sqrt(ss / float64(m.n))), time.Duration(xs[max(idx, 0)]), true, failures
+}
+
+// WrapTransport returns a transport that behaves as t and measures its
+// RPCs into rtts. It keeps t's optional capabilities (pre-vote, Close), so
+// Raft sees the same transport it would have seen.
+func WrapTransport(t raft.Transport, rtts *RTTs) raft.Transport {
+	w := &wrapped{Transport: t, m: rtts}
+	if _, ok := t.(raft.WithPreVote); ok {
+		return &wrappedPreVote{w}
+	}
+	return w
+}
+
+type wrapped struct {
+	raft.Transport
+	m *RTTs
+}
+
+func (w *wrapped) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	start := time.Now()
+	err := w.Transport.AppendEntries(id, target, args, resp)
+	w.m.record(time.Since(start), err)
+	return err
+}
+
+func (w *wrapped) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
+	err := w.Transport.RequestVote(id, target, args, resp)
+	if err != nil {
+		w.m.record(0, err)
+	}
+	return err
+}
+
+func (w *wrapped) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, args *raft.InstallSnapshotRequest, resp *raft.InstallSnapshotResponse, data io.Reader) error {
+	err := w.Transport.InstallSnapshot(id, target, args, resp, data)
+	if err != nil {
+		w.m.record(0, err)
+	}
+	return err
+}
+
+func (w *wrapped) TimeoutNow(id raft.ServerID, target raft.ServerAddress, args *raft.TimeoutNowRequest, resp *raft.TimeoutNowResponse) error {
+	err := w.Transport.TimeoutNow(id, target, args, resp)
+	if err != nil {
+		w.m.record(0, err)
+	}
+	return err
+}
+
+// Close closes the underlying transport when it can be closed.
+func (w *wrapped) Close() error {
+	if c, ok := w.Transport.(raft.WithClose); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// probe measures the round trip to the leader with an AppendEntries of
+// term 0. Raft rejects an older term before touching any state (it only
+// answers with its own term), so the probe is harmless; it travels the
+// same connection pool and the same main loop as real heartbeats, so it
+// also sees a leader whose loop is stalled.
+func (w *wrapped) probe(local raft.ServerID, leaderID raft.ServerID, leader raft.ServerAddress) {
+	req := &raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax,
+		ID: []byte(local), Addr: w.EncodePeer(local, w.LocalAddr())}}
+	var resp raft.AppendEntriesResponse
+	start := time.Now()
+	err := w.Transport.AppendEntries(leaderID, leader, req, &resp)
+	w.m.record(time.Since(start), err)
+}
+
+type wrappedPreVote struct{ *wrapped }
+
+func (w *wrappedPreVote) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
+	err := w.Transport.(raft.WithPreVote).RequestPreVote(id, target, args, resp)
+	if err != nil {
+		w.m.record(0, err)
+	}
+	return err
+}
+
+// prober is what the Adapter needs to probe its leader.
+type prober interface {
+	probe(local, leaderID raft.ServerID, leader raft.ServerAddress)
+}
+
+var (
+	_ prober = (*wrapped)(nil)
+	_ prober = (*wrappedPreVote)(nil)
+)

@@ -1,0 +1,200 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/nsraft/nsraft/configs"
+	"github.com/nsraft/nsraft/model"
+)
+
+// FileConfig is an agent configuration file (configs/agent.hcl):
+//
+//	node        = "n1"
+//	recommender = "lstm"              # any of `ns-agent bench`'s deployable ones
+//	policy      = "policy.hcl"        # default: the embedded policy
+//	weights     = "model.nsw"         # default: the embedded weights
+//	tick        = "100ms"
+//	lease_ttl   = "2s"
+//	host   { kind = "hashicorp" }
+//	listen { grpc = "unix:///run/ns-agent/n1.sock"  http = "127.0.0.1:9464" }
+//	log    { file = "/var/log/ns-agent/n1.jsonl"  max_size_mb = 64  max_backups = 5  stderr = false }
+//
+// Relative paths are relative to the file's directory.
+type FileConfig struct {
+	Path        string
+	Node        string
+	HostKind    string
+	HostAddress string
+	Recommender string
+	PolicyFile  string
+	WeightsFile string
+	Tick        time.Duration
+	LeaseTTL    time.Duration
+	GRPC        string // "unix:///path", "unix:path" or "host:port"
+	HTTP        string // host:port of /metrics and health; "" for none
+	TLS         *TLSFiles
+	LogFile     string
+	LogMaxMB    int
+	LogBackups  int
+	LogStderr   bool
+}
+
+// TLSFiles configure TLS on a TCP gRPC listener.
+type TLSFiles struct {
+	Cert, Key, ClientCA string
+}
+
+// HostKinds are the host kinds an agent configuration may name.
+var HostKinds = []string{"hashicorp", "consul", "etcd", "etcd-raft"}
+
+type fileAgent struct {
+	Node        hcl.Expression `hcl:"node"`
+	Recommender hcl.Expression `hcl:"recommender,optional"`
+	Policy      hcl.Expression `hcl:"policy,optional"`
+	Weights     hcl.Expression `hcl:"weights,optional"`
+	Tick        hcl.Expression `hcl:"tick,optional"`
+	LeaseTTL    hcl.Expression `hcl:"lease_ttl,optional"`
+	Host        []struct {
+		Kind    hcl.Expression `hcl:"kind"`
+		Address hcl.Expression `hcl:"address,optional"`
+	} `hcl:"host,block"`
+	Listen []struct {
+		GRPC hcl.Expression `hcl:"grpc,optional"`
+		HTTP hcl.Expression `hcl:"http,optional"`
+		TLS  []struct {
+			Cert     hcl.Expression `hcl:"cert_file"`
+			Key      hcl.Expression `hcl:"key_file"`
+			ClientCA hcl.Expression `hcl:"client_ca_file,optional"`
+		} `hcl:"tls,block"`
+	} `hcl:"listen,block"`
+	Log []struct {
+		File    hcl.Expression `hcl:"file,optional"`
+		MaxMB   hcl.Expression `hcl:"max_size_mb,optional"`
+		Backups hcl.Expression `hcl:"max_backups,optional"`
+		Stderr  hcl.Expression `hcl:"stderr,optional"`
+	} `hcl:"log,block"`
+}
+
+// ParseConfig parses an agent configuration. Every problem is reported
+// with its position.
+func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
+	f, diags := hclparse.NewParser().ParseHCL(src, filename)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var raw fileAgent
+	if d := gohcl.DecodeBody(f.Body, nil, &raw); d.HasErrors() {
+		return nil, d
+	}
+	dir := filepath.Dir(filename)
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	cfg := &FileConfig{Path: filename, Recommender: "lstm", HostKind: "hashicorp", Tick: 100 * time.Millisecond,
+		LogMaxMB: 64, LogBackups: 5, LogStderr: true}
+	var dec configs.Decoder
+	str := func(e hcl.Expression, name string, dst *string) bool {
+		if v, ok := dec.Value(e, name, cty.String); ok {
+			*dst = v.AsString()
+			return true
+		}
+		return false
+	}
+	if str(raw.Node, "node", &cfg.Node) && strings.TrimSpace(cfg.Node) == "" {
+		dec.Errf(raw.Node.Range(), "node must not be empty")
+	}
+	if str(raw.Recommender, "recommender", &cfg.Recommender) {
+		if _, err := model.New(cfg.Recommender, model.Options{}); err != nil {
+			dec.Errf(raw.Recommender.Range(), "%v", err)
+		}
+	}
+	if str(raw.Policy, "policy", &cfg.PolicyFile) {
+		cfg.PolicyFile = rel(cfg.PolicyFile)
+	}
+	if str(raw.Weights, "weights", &cfg.WeightsFile) {
+		cfg.WeightsFile = rel(cfg.WeightsFile)
+	}
+	if d, ok := dec.Duration(raw.Tick, "tick", true); ok {
+		cfg.Tick = d
+	}
+	if d, ok := dec.Duration(raw.LeaseTTL, "lease_ttl", true); ok {
+		cfg.LeaseTTL = d
+	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = max(time.Second, 10*cfg.Tick)
+	} else if cfg.LeaseTTL < 2*cfg.Tick {
+		dec.Errf(raw.LeaseTTL.Range(), "lease_ttl %s must be at least two ticks (%s): a single late sample would drop the lease", cfg.LeaseTTL, 2*cfg.Tick)
+	}
+	if len(raw.Host) > 1 {
+		dec.Errf(f.Body.MissingItemRange(), "only one host block is allowed")
+	}
+	for _, h := range raw.Host[:min(1, len(raw.Host))] {
+		if str(h.Kind, "host.kind", &cfg.HostKind) && !contains(HostKinds, cfg.HostKind) {
+			dec.Errf(h.Kind.Range(), "host.kind %q is not one of %s", cfg.HostKind, strings.Join(HostKinds, ", "))
+		}
+		str(h.Address, "host.address", &cfg.HostAddress)
+	}
+	cfg.GRPC = "unix://" + filepath.Join(os.TempDir(), "ns-agent-"+cfg.Node+".sock")
+	for _, l := range raw.Listen[:min(1, len(raw.Listen))] {
+		str(l.GRPC, "listen.grpc", &cfg.GRPC)
+		str(l.HTTP, "listen.http", &cfg.HTTP)
+		for _, t := range l.TLS[:min(1, len(l.TLS))] {
+			cfg.TLS = &TLSFiles{}
+			str(t.Cert, "tls.cert_file", &cfg.TLS.Cert)
+			str(t.Key, "tls.key_file", &cfg.TLS.Key)
+			str(t.ClientCA, "tls.client_ca_file", &cfg.TLS.ClientCA)
+			cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.ClientCA = rel(cfg.TLS.Cert), rel(cfg.TLS.Key), rel(cfg.TLS.ClientCA)
+			if strings.HasPrefix(cfg.GRPC, "unix:") {
+				dec.Errf(t.Cert.Range(), "tls applies to a TCP listener; listen.grpc is the unix socket %s", cfg.GRPC)
+			}
+		}
+		if strings.HasPrefix(cfg.GRPC, "unix:") && strings.TrimPrefix(strings.TrimPrefix(cfg.GRPC, "unix://"), "unix:") == "" {
+			dec.Errf(l.GRPC.Range(), "listen.grpc %q names no socket path", cfg.GRPC)
+		}
+	}
+	for _, l := range raw.Log[:min(1, len(raw.Log))] {
+		if str(l.File, "log.file", &cfg.LogFile) {
+			cfg.LogFile = rel(cfg.LogFile)
+		}
+		if v, ok := dec.Number(l.MaxMB, "log.max_size_mb", 1, 1<<20); ok {
+			cfg.LogMaxMB = int(v)
+		}
+		if v, ok := dec.Number(l.Backups, "log.max_backups", 0, 1000); ok {
+			cfg.LogBackups = int(v)
+		}
+		if v, ok := dec.Bool(l.Stderr, "log.stderr"); ok {
+			cfg.LogStderr = v
+		}
+	}
+	return cfg, dec.Diags
+}
+
+// LoadConfig reads and parses an agent configuration file.
+func LoadConfig(path string) (*FileConfig, hcl.Diagnostics) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s: %v", path, err)}}
+	}
+	return ParseConfig(src, path)
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,100 @@
+package agent
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nsraft/nsraft/policy"
+)
+
+// Metrics are the agent's Prometheus collectors, all named ns_agent_* in
+// base units.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	decisions     *prometheus.CounterVec
+	timeout       *prometheus.GaugeVec
+	proposal      *prometheus.GaugeVec
+	confidence    *prometheus.GaugeVec
+	rules         *prometheus.CounterVec
+	held          *prometheus.CounterVec
+	applyErrors   *prometheus.CounterVec
+	badSamples    *prometheus.CounterVec
+	latency       prometheus.Histogram
+	hostConnected prometheus.Gauge
+	connects      prometheus.Counter
+	reloads       *prometheus.CounterVec
+	watchers      prometheus.GaugeFunc
+}
+
+func newMetrics() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ns_agent_decisions_total",
+		Help: "Decisions made, by host node and whether the host applied them."}, []string{"node", "applied"})
+	m.timeout = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ns_agent_election_timeout_seconds",
+		Help: "The decided base election timeout."}, []string{"node"})
+	m.proposal = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ns_agent_proposal_seconds",
+		Help: "The recommender's proposed timeout, before the policy."}, []string{"node", "recommender"})
+	m.confidence = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ns_agent_proposal_confidence_ratio",
+		Help: "The recommender's confidence in its proposal, 0 to 1."}, []string{"node"})
+	m.rules = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ns_agent_rule_changes_total",
+		Help: "Times an invariant or rule changed or held the value."}, []string{"node", "rule"})
+	m.held = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ns_agent_held_total",
+		Help: "Decisions that kept the value in force on purpose."}, []string{"node"})
+	m.applyErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ns_agent_apply_errors_total",
+		Help: "Decisions the host refused or did not acknowledge."}, []string{"node"})
+	m.badSamples = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ns_agent_bad_samples_total",
+		Help: "Samples with unusable or stale telemetry (held, not acted on)."}, []string{"node"})
+	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ns_agent_decision_latency_seconds",
+		Help:    "Time from the host sending a sample to the decision being in force.",
+		Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3}})
+	m.hostConnected = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ns_agent_host_connected",
+		Help: "1 while a host node is connected over the protocol."})
+	m.connects = prometheus.NewCounter(prometheus.CounterOpts{Name: "ns_agent_host_connects_total",
+		Help: "Host connections accepted."})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ns_agent_reloads_total",
+		Help: "Configuration reloads (SIGHUP), by result."}, []string{"result"})
+	m.reg.MustRegister(m.decisions, m.timeout, m.proposal, m.confidence, m.rules, m.held, m.applyErrors,
+		m.badSamples, m.latency, m.hostConnected, m.connects, m.reloads,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{Namespace: "ns_agent"}))
+	return m
+}
+
+// Registry is where the agent's collectors are registered.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+func (m *Metrics) observe(r *Record) {
+	applied := "advisory"
+	if r.Live {
+		applied = "false"
+		if r.Applied {
+			applied = "true"
+		}
+	}
+	m.decisions.WithLabelValues(r.Node, applied).Inc()
+	m.timeout.WithLabelValues(r.Node).Set(r.Decision.Timeout.Seconds())
+	m.proposal.WithLabelValues(r.Node, r.Recommender).Set(r.Proposal.Timeout.Seconds())
+	m.confidence.WithLabelValues(r.Node).Set(r.Proposal.Confidence)
+	if r.Decision.Held {
+		m.held.WithLabelValues(r.Node).Inc()
+	}
+	if r.Live && !r.Applied {
+		m.applyErrors.WithLabelValues(r.Node).Inc()
+	}
+	for _, c := range r.Decision.Checks() {
+		if c.Effect == policy.Changed || c.Effect == policy.Held {
+			m.rules.WithLabelValues(r.Node, c.Name).Inc()
+		}
+		if c.ID == policy.CheckTelemetry {
+			m.badSamples.WithLabelValues(r.Node).Inc()
+		}
+	}
+}
+
+// Reloaded counts a configuration reload.
+func (m *Metrics) Reloaded(ok bool) {
+	if ok {
+		m.reloads.WithLabelValues("ok").Inc()
+	} else {
+		m.reloads.WithLabelValues("error").Inc()
+	}
+}
