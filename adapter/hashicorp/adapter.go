@@ -199,6 +199,16 @@ func (a *Adapter) poll() {
 		}
 		a.lastTerm = term
 	}
+	// An election succeeded once a leader is known in its term. The
+	// observer's LeaderObservation can arrive before this poll has seen
+	// the term change, so the poll marks it too.
+	if lid != "" {
+		for i := range a.elections {
+			if a.elections[i].term == term {
+				a.elections[i].leader = true
+			}
+		}
+	}
 	if p, ok := a.cfg.Transport.(prober); ok && a.cfg.RTTs != nil && !a.probing && lid != "" &&
 		string(lid) != a.cfg.NodeID && now.Sub(a.lastProbe) >= a.cfg.ProbeEvery {
 		if addr, _ := a.r.LeaderWithID(); addr != "" {

@@ -125,4 +125,10 @@ func TestLeaderLossShowsInSamples(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// It produced a leader, so once its round is long over it must not
+	// count as failed (a failed election makes the policy hold).
+	time.Sleep(3 * hb)
+	if s = a.Sample(); s.FailedElectionsInWindow != 0 || s.ElectionsInWindow < 1 {
+		t.Fatalf("a successful election counted as failed: %d failed of %d", s.FailedElectionsInWindow, s.ElectionsInWindow)
+	}
 }

@@ -1,0 +1,214 @@
+package refcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// AgentsConfig configures one `ns-agent run` process per node.
+type AgentsConfig struct {
+	// Binary is the ns-agent executable.
+	Binary string
+	// Dir holds each agent's configuration, socket and decision log.
+	Dir string
+	// IDs are the nodes the agents sit beside.
+	IDs []string
+	// Recommender is the strategy every agent runs (default lstm).
+	Recommender string
+	// Policy is a policy file for every agent ("" the embedded default).
+	Policy string
+	// Tick and LeaseTTL are the agents' (default 100ms and 1s).
+	Tick, LeaseTTL time.Duration
+	// HTTP gives agents a /metrics listener on a free loopback port.
+	HTTP bool
+}
+
+// Agents is a set of running agent processes, one per node.
+type Agents struct {
+	cfg   AgentsConfig
+	mu    sync.Mutex
+	procs map[string]*nodeProc
+	http  map[string]string
+}
+
+// StartAgents writes each agent's configuration and starts the agents.
+// A node links to its agent with `-agent-addr Socket(id)`; the order of
+// starting does not matter because the link reconnects.
+func StartAgents(ctx context.Context, cfg AgentsConfig) (*Agents, error) {
+	if cfg.Recommender == "" {
+		cfg.Recommender = "lstm"
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 100 * time.Millisecond
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = time.Second
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	a := &Agents{cfg: cfg, procs: map[string]*nodeProc{}, http: map[string]string{}}
+	var ports []string
+	if cfg.HTTP {
+		var err error
+		if ports, err = freePorts(len(cfg.IDs)); err != nil {
+			return nil, err
+		}
+	}
+	for i, id := range cfg.IDs {
+		http := ""
+		if cfg.HTTP {
+			http = ports[i]
+			a.http[id] = http
+		}
+		pol := ""
+		if cfg.Policy != "" {
+			pol = fmt.Sprintf("policy = %q\n", cfg.Policy)
+		}
+		src := fmt.Sprintf("node = %q\nrecommender = %q\ntick = %q\nlease_ttl = %q\n%slisten {\n  grpc = %q\n  http = %q\n}\nlog {\n  file = %q\n  stderr = false\n}\n",
+			id, cfg.Recommender, cfg.Tick.String(), cfg.LeaseTTL.String(), pol, a.Socket(id), http, a.LogFile(id))
+		if err := os.WriteFile(a.ConfigFile(id), []byte(src), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range cfg.IDs {
+		if err := a.Restart(ctx, id); err != nil {
+			a.Stop()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Socket is the address node id links to.
+func (a *Agents) Socket(id string) string {
+	return "unix://" + filepath.Join(a.cfg.Dir, id+".agent.sock")
+}
+
+// ConfigFile is agent id's configuration file.
+func (a *Agents) ConfigFile(id string) string { return filepath.Join(a.cfg.Dir, id+".agent.hcl") }
+
+// LogFile is agent id's recommendation log (JSON lines).
+func (a *Agents) LogFile(id string) string { return filepath.Join(a.cfg.Dir, id+".decisions.jsonl") }
+
+// HTTPAddr is agent id's /metrics address ("" without HTTP).
+func (a *Agents) HTTPAddr(id string) string { return a.http[id] }
+
+// Restart starts agent id (again) and waits until its socket answers.
+func (a *Agents) Restart(ctx context.Context, id string) error {
+	a.mu.Lock()
+	if p := a.procs[id]; p != nil {
+		select {
+		case <-p.done:
+		default:
+			a.mu.Unlock()
+			return fmt.Errorf("agent %s: still running", id)
+		}
+	}
+	a.mu.Unlock()
+	f, err := os.OpenFile(filepath.Join(a.cfg.Dir, id+".agent.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(a.cfg.Binary, "run", "-config", a.ConfigFile(id))
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return fmt.Errorf("start agent %s: %w", id, err)
+	}
+	p := &nodeProc{cmd: cmd, done: make(chan struct{}), logf: f}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	a.mu.Lock()
+	a.procs[id] = p
+	a.mu.Unlock()
+	sock := strings.TrimPrefix(a.Socket(id), "unix://")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c, err := net.DialTimeout("unix", sock, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-p.done:
+			b, _ := os.ReadFile(filepath.Join(a.cfg.Dir, id+".agent.out"))
+			return fmt.Errorf("agent %s exited during start (%v): %s", id, p.err, b)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("agent %s: socket not ready after 20s", id)
+		}
+	}
+}
+
+func (a *Agents) signal(id string, s syscall.Signal) (*nodeProc, error) {
+	a.mu.Lock()
+	p := a.procs[id]
+	a.mu.Unlock()
+	if p == nil {
+		return nil, fmt.Errorf("agent %s: %w", id, ErrNodeDown)
+	}
+	select {
+	case <-p.done:
+		return nil, fmt.Errorf("agent %s: %w", id, ErrNodeDown)
+	default:
+	}
+	return p, p.cmd.Process.Signal(s)
+}
+
+// Kill SIGKILLs agent id and waits for it to be gone.
+func (a *Agents) Kill(id string) error {
+	p, err := a.signal(id, syscall.SIGKILL)
+	if err != nil {
+		return err
+	}
+	<-p.done
+	return nil
+}
+
+// Pause SIGSTOPs agent id: a hung agent.
+func (a *Agents) Pause(id string) error { _, err := a.signal(id, syscall.SIGSTOP); return err }
+
+// Resume SIGCONTs agent id.
+func (a *Agents) Resume(id string) error { _, err := a.signal(id, syscall.SIGCONT); return err }
+
+// Reload SIGHUPs agent id.
+func (a *Agents) Reload(id string) error { _, err := a.signal(id, syscall.SIGHUP); return err }
+
+// Stop terminates every agent (SIGCONT first), waiting up to 5s each.
+func (a *Agents) Stop() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var errs []error
+	for id, p := range a.procs {
+		select {
+		case <-p.done:
+			continue
+		default:
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			errs = append(errs, fmt.Errorf("agent %s did not stop on SIGTERM", id))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,178 @@
+package refcluster
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// timeouts reads every running node's HeartbeatTimeout (ms) and term.
+func timeouts(t *testing.T, c *Cluster) (map[string]int64, map[string]uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	hb, terms := map[string]int64{}, map[string]uint64{}
+	for _, id := range c.IDs() {
+		st, err := c.Status(ctx, id)
+		if err != nil {
+			t.Fatalf("status %s: %v", id, err)
+		}
+		hb[id], terms[id] = st.HeartbeatTimeoutMS, st.Term
+	}
+	return hb, terms
+}
+
+// pollUntil reads the nodes' timeouts every 100ms until ok holds, checking
+// on every read that each value is within [lo, hi] ms.
+func pollUntil(t *testing.T, c *Cluster, d time.Duration, lo, hi int64, what string, ok func(map[string]int64) bool) map[string]int64 {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		hb, _ := timeouts(t, c)
+		for id, v := range hb {
+			if v < lo || v > hi {
+				t.Fatalf("%s runs %dms, outside the policy's [%d, %d]ms", id, v, lo, hi)
+			}
+		}
+		if ok(hb) {
+			return hb
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s, still waiting for %s: %v", d, what, hb)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func all(hb map[string]int64, f func(int64) bool) bool {
+	for _, v := range hb {
+		if !f(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestAgentsSteerRealNodes runs three node processes, each linked over a
+// unix socket to its own `ns-agent run` process (lstm through the default
+// policy), with every Raft link through toxiproxy. The timeouts follow
+// injected latency up and back down, always inside the policy's bounds;
+// a SIGKILLed or SIGSTOPped agent hands its node back to the node's own
+// timing within the lease and causes no election; a restarted agent is
+// found again. tail and /metrics serve the live agents.
+func TestAgentsSteerRealNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts six processes")
+	}
+	dir := t.TempDir()
+	if d := os.Getenv("NSRAFT_KEEP"); d != "" {
+		dir = d
+	}
+	mesh := NewMesh()
+	defer mesh.Close()
+	ids := []string{"n1", "n2", "n3"}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	agents, err := StartAgents(ctx, AgentsConfig{Binary: binary, Dir: dir + "/agents", IDs: ids, Recommender: "lstm",
+		Tick: 100 * time.Millisecond, LeaseTTL: time.Second, HTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agents.Stop()
+	c, err := Start(ctx, ClusterConfig{Nodes: 3, Binary: binary, Dir: dir + "/nodes", Dial: mesh.Dial,
+		ExtraArgs: func(id string) []string { return []string{"-agent-addr", agents.Socket(id)} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	waitLeader(t, c)
+
+	// The embedded policy: [150ms, 5s], and hashicorp's 500ms leader lease
+	// is a floor. The nodes' own timing is hashicorp's 1s.
+	const lo, hi, own = 500, 5000, 1000
+	calm := pollUntil(t, c, 30*time.Second, lo, hi, "calm loopback to bring every timeout to 700ms or less",
+		func(hb map[string]int64) bool { return all(hb, func(v int64) bool { return v <= 700 }) })
+	t.Logf("calm: %v", calm)
+
+	// 120ms each way on every link: RTT ≥ 240ms, and the RTT floor
+	// (4 × p99) lifts every timeout to ≥ 960ms.
+	for _, l := range mesh.Links() {
+		if err := mesh.SetLink(l[0], l[1], LinkFault{Latency: 120 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slow := pollUntil(t, c, 20*time.Second, lo, hi, "injected latency to raise every timeout above 960ms",
+		func(hb map[string]int64) bool { return all(hb, func(v int64) bool { return v >= 960 }) })
+	t.Logf("latency 120ms: %v", slow)
+	for _, l := range mesh.Links() {
+		if err := mesh.SetLink(l[0], l[1], LinkFault{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	back := pollUntil(t, c, 45*time.Second, lo, hi, "timeouts to fall back to 700ms or less once latency is gone",
+		func(hb map[string]int64) bool { return all(hb, func(v int64) bool { return v <= 700 }) })
+	t.Logf("latency removed: %v", back)
+
+	// tail follows a live agent.
+	out, err := exec.Command(binary, "tail", "-addr", agents.Socket("n1"), "-n", "3", "-color", "never").CombinedOutput()
+	if err != nil || strings.Count(string(out), "n1 ") < 3 || !strings.Contains(string(out), "→") {
+		t.Fatalf("tail: %v\n%s", err, out)
+	}
+	// /metrics scrapes as Prometheus text.
+	resp, err := http.Get("http://" + agents.HTTPAddr("n1") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	resp.Body.Close()
+	if err != nil || fams["ns_agent_decisions_total"] == nil {
+		t.Fatalf("metrics: %v", err)
+	}
+
+	// Agent failures: each leaves its node on its own timing within the
+	// lease (1s, plus the link's 250ms answer deadline) and no election.
+	for _, fail := range []struct {
+		name      string
+		do, undo  func(id string) error
+		afterUndo string
+	}{
+		{"SIGKILL", agents.Kill, func(id string) error { return agents.Restart(ctx, id) }, "restarted"},
+		{"SIGSTOP", agents.Pause, agents.Resume, "resumed"},
+	} {
+		leader, _ := waitLeader(t, c)
+		id := leader // the hardest case: the leader's agent
+		_, terms := timeouts(t, c)
+		if err := fail.do(id); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		pollUntil(t, c, 5*time.Second, lo, hi, fmt.Sprintf("%s of %s's agent to restore its own timing", fail.name, id),
+			func(hb map[string]int64) bool { return hb[id] == own })
+		took := time.Since(start)
+		if took > 2500*time.Millisecond {
+			t.Fatalf("%s: restored after %v; lease 1s", fail.name, took)
+		}
+		t.Logf("%s of %s's agent: own timing back after %v", fail.name, id, took.Round(10*time.Millisecond))
+		time.Sleep(2 * time.Second)
+		_, now := timeouts(t, c)
+		for n, term := range now {
+			if term != terms[n] {
+				t.Fatalf("%s of %s's agent: %s moved from term %d to %d", fail.name, id, n, terms[n], term)
+			}
+		}
+		if err := fail.undo(id); err != nil {
+			t.Fatal(err)
+		}
+		pollUntil(t, c, 15*time.Second, lo, hi, fmt.Sprintf("the %s agent of %s to steer again", fail.afterUndo, id),
+			func(hb map[string]int64) bool { return hb[id] != own })
+	}
+}
