@@ -56,6 +56,8 @@ func newMetrics() *Metrics {
 	m.reg.MustRegister(m.decisions, m.timeout, m.proposal, m.confidence, m.rules, m.held, m.applyErrors,
 		m.badSamples, m.latency, m.hostConnected, m.connects, m.reloads,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{Namespace: "ns_agent"}))
+	m.reloads.WithLabelValues("ok").Add(0)
+	m.reloads.WithLabelValues("error").Add(0)
 	return m
 }
 
@@ -71,6 +73,11 @@ func (m *Metrics) observe(r *Record) {
 		}
 	}
 	m.decisions.WithLabelValues(r.Node, applied).Inc()
+	// Counters a node may not have incremented yet still export a zero,
+	// so dashboards and alerts see the series from the start.
+	m.held.WithLabelValues(r.Node).Add(0)
+	m.applyErrors.WithLabelValues(r.Node).Add(0)
+	m.badSamples.WithLabelValues(r.Node).Add(0)
 	m.timeout.WithLabelValues(r.Node).Set(r.Decision.Timeout.Seconds())
 	m.proposal.WithLabelValues(r.Node, r.Recommender).Set(r.Proposal.Timeout.Seconds())
 	m.confidence.WithLabelValues(r.Node).Set(r.Proposal.Confidence)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,7 +29,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		scenFile = fs.String("scenario", "", "scenario `file` to inject instead of the built-in demo scenario")
 		hbTO     = fs.Duration("heartbeat-timeout", 0, "Raft HeartbeatTimeout of every node (default hashicorp/raft's 1s)")
 		keep     = fs.Bool("keep", false, "keep the cluster's data dir and logs after the run")
-		strategy = fs.String("strategy", "", "run an agent in each node with this recommender (lstm, linucb, …); empty: the host's own timing")
+		strategy = fs.String("strategy", "lstm", "recommender of the agent beside each node (lstm, linucb, …); none: no agents, the host's own timing")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ns-agent demo [flags]")
@@ -46,6 +47,9 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if *nodes < 3 || *nodes > 9 {
 		fmt.Fprintf(stderr, "ns-agent demo: -nodes %d: want 3 to 9\n", *nodes)
 		return 2
+	}
+	if *strategy == "none" {
+		*strategy = ""
 	}
 	if *strategy != "" {
 		if _, err := model.New(*strategy, model.Options{}); err != nil {
@@ -111,9 +115,24 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	ccfg := refcluster.ClusterConfig{Nodes: *nodes, Binary: self, Dir: dir, Timing: timing, Dial: mesh.Dial}
 	if *strategy != "" {
-		// The agent runs in each node process and logs its decisions as
-		// JSON lines into the node's log in the data dir.
-		ccfg.ExtraArgs = func(string) []string { return []string{"-agent", *strategy} }
+		// One `ns-agent run` process beside each node, as in production:
+		// the node links to it over a unix socket, and the agent writes
+		// its recommendation log into the data dir.
+		ids := make([]string, *nodes)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("n%d", i+1)
+		}
+		agents, err := refcluster.StartAgents(sctx, refcluster.AgentsConfig{Binary: self, Dir: filepath.Join(dir, "agents"),
+			IDs: ids, Recommender: *strategy})
+		if err != nil {
+			cancel()
+			fmt.Fprintf(stderr, "ns-agent demo: %v\n", err)
+			return 1
+		}
+		defer agents.Stop()
+		ccfg.ExtraArgs = func(id string) []string { return []string{"-agent-addr", agents.Socket(id)} }
+		say("started %d agents (%s through the default policy); follow them with:", *nodes, *strategy)
+		say("  ns-agent tail -addr %s", agents.Socket("n1"))
 	}
 	cluster, err := refcluster.Start(sctx, ccfg)
 	cancel()

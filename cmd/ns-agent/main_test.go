@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -70,7 +72,7 @@ func TestHelpListsOnlyWorkingCommands(t *testing.T) {
 }
 
 func TestDemoRunsClusterUnderFaults(t *testing.T) {
-	out, code := runCLI(t, 3*time.Minute, "demo", "-duration", "8s", "-nodes", "3", "-seed", "3")
+	out, code := runCLI(t, 3*time.Minute, "demo", "-duration", "8s", "-nodes", "3", "-seed", "3", "-strategy", "none")
 	if code != 0 {
 		t.Fatalf("demo exit %d:\n%s", code, out)
 	}
@@ -193,10 +195,10 @@ func TestBenchBadInput(t *testing.T) {
 	}
 }
 
-// TestDemoWithAgentsAppliesBoundedDecisions runs an in-process agent beside
-// each node and reads the nodes' logs: every tick's decision is logged as a
-// JSON line, applied to the real node, and inside the default policy's
-// bounds.
+// TestDemoWithAgentsAppliesBoundedDecisions runs the demo with an agent
+// process beside each node and reads the agents' recommendation logs:
+// every tick's decision is logged as a JSON line, applied to the real
+// node, and inside the default policy's bounds.
 func TestDemoWithAgentsAppliesBoundedDecisions(t *testing.T) {
 	out, code := runCLI(t, 3*time.Minute, "demo", "-duration", "8s", "-nodes", "3", "-strategy", "linucb", "-keep")
 	if code != 0 {
@@ -212,7 +214,7 @@ func TestDemoWithAgentsAppliesBoundedDecisions(t *testing.T) {
 	dir := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(out[i:], "\n", 2)[0], "data and logs"))
 	defer os.RemoveAll(dir)
 	for _, id := range []string{"n1", "n2", "n3"} {
-		b, err := os.ReadFile(filepath.Join(dir, id+".log"))
+		b, err := os.ReadFile(filepath.Join(dir, "agents", id+".decisions.jsonl"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,5 +249,88 @@ func TestNodeAgentBadInput(t *testing.T) {
 	out, code := runCLI(t, 10*time.Second, "node", "-id", "n1", "-data", t.TempDir(), "-raft", "127.0.0.1:0", "-http", "127.0.0.1:0", "-agent", "linucb", "-policy", bad)
 	if code != 1 || !strings.Contains(out, bad+":2,18: election_min 1ms is below hashicorp/raft's hard limit") {
 		t.Fatalf("exit %d: %s", code, out)
+	}
+}
+
+func TestRunBadConfig(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "agent.hcl")
+	os.WriteFile(bad, []byte("node = \"n1\"\ntick = \"soon\"\nhost { kind = \"zookeeper\" }\n"), 0o644)
+	out, code := runCLI(t, 10*time.Second, "run", "-config", bad)
+	if code != 1 || !strings.Contains(out, bad+":2,8: tick") || !strings.Contains(out, bad+":3,15: host.kind") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if out, code := runCLI(t, 10*time.Second, "run"); code != 2 {
+		t.Fatalf("run without -config: exit %d: %s", code, out)
+	}
+	// tail with no -addr looks for agents' sockets; none is an error.
+	tail := exec.Command(binary, "tail")
+	tail.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+	b, err := tail.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(b), "no agent found") {
+		t.Fatalf("tail without agents: %v: %s", err, b)
+	}
+}
+
+// TestRunReloadsAndStops: SIGHUP with a broken policy keeps the agent
+// running on the old one and says why; SIGTERM stops it cleanly and
+// removes its socket.
+func TestRunReloadsAndStops(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.hcl")
+	os.WriteFile(pol, []byte("bounds {\n  election_min = \"200ms\"\n  election_max = \"3s\"\n}\n"), 0o644)
+	sock := filepath.Join(dir, "a.sock")
+	cfg := filepath.Join(dir, "agent.hcl")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("node = \"n1\"\npolicy = \"policy.hcl\"\nlisten { grpc = \"unix://%s\" }\n", sock)), 0o644)
+	var out syncWriter
+	cmd := exec.Command(binary, "run", "-config", cfg)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitOutput(t, &out, "agent n1 ready")
+	os.WriteFile(pol, []byte("bounds {\n  election_min = \n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitOutput(t, &out, "reload failed: keeping the policy and weights in force")
+	if !strings.Contains(out.String(), pol+":2,") {
+		t.Fatalf("reload error has no position:\n%s", out.String())
+	}
+	os.WriteFile(pol, []byte("bounds {\n  election_min = \"300ms\"\n}\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitOutput(t, &out, `"@message":"reloaded"`)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, out.String())
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Fatalf("socket left behind: %v", err)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func waitOutput(t *testing.T, w *syncWriter, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(w.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in:\n%s", want, w.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
