@@ -103,6 +103,16 @@ func (a *Agents) LogFile(id string) string { return filepath.Join(a.cfg.Dir, id+
 // HTTPAddr is agent id's /metrics address ("" without HTTP).
 func (a *Agents) HTTPAddr(id string) string { return a.http[id] }
 
+// PID is agent id's process ID (0 when it never started).
+func (a *Agents) PID(id string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if p := a.procs[id]; p != nil {
+		return p.cmd.Process.Pid
+	}
+	return 0
+}
+
 // Restart starts agent id (again) and waits until its socket answers.
 func (a *Agents) Restart(ctx context.Context, id string) error {
 	a.mu.Lock()

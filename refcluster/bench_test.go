@@ -3,7 +3,10 @@ package refcluster
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,4 +84,67 @@ func BenchmarkFailoverDefaultTiming(b *testing.B) {
 	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
 	b.ReportMetric(float64(samples[len(samples)/2].Milliseconds()), "ms-median")
 	b.ReportMetric(float64(samples[len(samples)-1].Milliseconds()), "ms-max")
+}
+
+// procUsage reads a process's CPU time (user+system) and resident set
+// size from /proc.
+func procUsage(b *testing.B, pid int) (cpu time.Duration, rssBytes int64) {
+	b.Helper()
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Skipf("no /proc: %v", err)
+	}
+	// Fields after the command name (which is in parentheses).
+	f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	rss, _ := strconv.ParseInt(f[21], 10, 64)
+	const clkTck = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clkTck, rss * int64(os.Getpagesize())
+}
+
+// BenchmarkAgentFootprint runs three nodes, each steered by its own
+// `ns-agent run` process at a 100ms tick with the LSTM and the default
+// policy, and reports each agent's CPU share of one core and its RSS
+// (budget: ≤ 1% and ≤ 30 MB). Each iteration observes 10 seconds.
+func BenchmarkAgentFootprint(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	ids := []string{"n1", "n2", "n3"}
+	agents, err := StartAgents(ctx, AgentsConfig{Binary: binary, Dir: dir + "/agents", IDs: ids})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer agents.Stop()
+	c, err := Start(ctx, ClusterConfig{Nodes: 3, Binary: binary, Dir: dir + "/nodes",
+		ExtraArgs: func(id string) []string { return []string{"-agent-addr", agents.Socket(id)} }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Stop()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_, _, err = c.WaitLeader(wctx)
+	cancel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // links up, models warm
+	var cpuShare, rssMB float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		before := map[string]time.Duration{}
+		for _, id := range ids {
+			before[id], _ = procUsage(b, agents.PID(id))
+		}
+		start := time.Now()
+		time.Sleep(10 * time.Second)
+		wall := time.Since(start)
+		for _, id := range ids {
+			cpu, rss := procUsage(b, agents.PID(id))
+			cpuShare = max(cpuShare, float64(cpu-before[id])/float64(wall)*100)
+			rssMB = max(rssMB, float64(rss)/(1<<20))
+		}
+	}
+	b.ReportMetric(cpuShare, "max-agent-cpu-%")
+	b.ReportMetric(rssMB, "max-agent-rss-MB")
 }

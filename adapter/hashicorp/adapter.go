@@ -83,6 +83,8 @@ type Adapter struct {
 	cpu         collector.CPU
 	lastProbe   time.Time
 	probing     bool
+	voters      int       // voters in the configuration, refreshed by the poller
+	votersAt    time.Time // when voters was last read
 }
 
 type election struct {
@@ -171,9 +173,30 @@ func (a *Adapter) observe(o raft.Observation) {
 	}
 }
 
+// configRefresh is how often the poller re-reads the voter count.
+// GetConfiguration is a round trip through Raft's main loop, too slow for
+// every sample.
+const configRefresh = time.Second
+
 // poll tracks the heartbeat gap, term changes and the lease.
 func (a *Adapter) poll() {
 	now := a.cfg.Now()
+	a.mu.Lock()
+	stale := now.Sub(a.votersAt) >= configRefresh
+	a.mu.Unlock()
+	if stale {
+		if f := a.r.GetConfiguration(); f.Error() == nil {
+			voters := 0
+			for _, srv := range f.Configuration().Servers {
+				if srv.Suffrage == raft.Voter {
+					voters++
+				}
+			}
+			a.mu.Lock()
+			a.voters, a.votersAt = voters, now
+			a.mu.Unlock()
+		}
+	}
 	lc := a.r.LastContact()
 	term := a.r.CurrentTerm()
 	_, lid := a.r.LeaderWithID()
@@ -247,19 +270,12 @@ func (a *Adapter) Sample() collector.Sample {
 	s.HeartbeatInterval = rc.HeartbeatTimeout / 10
 	s.Set(collector.FieldRole | collector.FieldTerm | collector.FieldLeader | collector.FieldPreVote |
 		collector.FieldReplicationGap | collector.FieldHostTimeouts | collector.FieldRPCRetries | collector.FieldElections)
-	if f := a.r.GetConfiguration(); f.Error() == nil {
-		voters := 0
-		for _, srv := range f.Configuration().Servers {
-			if srv.Suffrage == raft.Voter {
-				voters++
-			}
-		}
-		s.ClusterSize = voters
-		s.Set(collector.FieldClusterSize)
-	}
-
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.voters > 0 {
+		s.ClusterSize = a.voters
+		s.Set(collector.FieldClusterSize)
+	}
 	if s.Role == collector.RoleLeader {
 		s.UnreachableVoters = len(a.unreachable)
 		s.Set(collector.FieldUnreachableVoters | collector.FieldLastContact | collector.FieldHeartbeatGap)

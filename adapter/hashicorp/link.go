@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,6 +52,8 @@ type Link struct {
 
 	mu    sync.Mutex
 	stats LinkStats
+	lat   [512]time.Duration // recent sample-to-applied latencies
+	nlat  int
 }
 
 // LinkStats counts what a Link did.
@@ -60,6 +63,9 @@ type LinkStats struct {
 	Directives int // directives applied
 	Refused    int // directives refused (out of range, or the host said no)
 	LastError  string
+	// LatencyP50 and LatencyP99 are over the recent directives: from
+	// sending the sample to the directive being in force.
+	LatencyP50, LatencyP99 time.Duration
 }
 
 // Connect starts linking the adapter to the agent at cfg.Target.
@@ -92,7 +98,14 @@ func (l *Link) Close() {
 func (l *Link) Stats() LinkStats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.stats
+	st := l.stats
+	if n := min(l.nlat, len(l.lat)); n > 0 {
+		xs := append([]time.Duration(nil), l.lat[:n]...)
+		slices.Sort(xs)
+		st.LatencyP50 = xs[(n-1)/2]
+		st.LatencyP99 = xs[(n*99+99)/100-1]
+	}
+	return st
 }
 
 func (l *Link) run() {
@@ -208,8 +221,8 @@ func (l *Link) session() (welcomed bool, err error) {
 			return true, fmt.Errorf("agent %s: %w", l.cfg.Target, err)
 		case <-t.C:
 		}
-		sent := time.Now()
 		s := l.a.Sample()
+		sent := time.Now() // the sample goes in: the agent's part starts
 		if err := stream.Send(&nsraftv1.HostMessage{Msg: &nsraftv1.HostMessage_Sample{Sample: api.FromSample(s)}}); err != nil {
 			return true, fmt.Errorf("agent %s: sending a sample: %w", l.cfg.Target, err)
 		}
@@ -238,7 +251,12 @@ func (l *Link) session() (welcomed bool, err error) {
 		if err := l.apply(time.Duration(d.ElectionTimeoutNs)); err != nil {
 			ack.Ok, ack.Error = false, err.Error()
 		}
-		ack.LatencyNs = int64(time.Since(sent))
+		lat := time.Since(sent)
+		ack.LatencyNs = int64(lat)
+		l.mu.Lock()
+		l.lat[l.nlat%len(l.lat)] = lat
+		l.nlat++
+		l.mu.Unlock()
 		if err := stream.Send(&nsraftv1.HostMessage{Msg: &nsraftv1.HostMessage_Applied{Applied: ack}}); err != nil {
 			return true, fmt.Errorf("agent %s: acknowledging: %w", l.cfg.Target, err)
 		}
