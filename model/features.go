@@ -10,27 +10,32 @@ import (
 // NumFeatures is the size of the LSTM's per-sample input.
 const NumFeatures = 10
 
+// Unit is the fixed time scale of the LSTM's durations (inputs, target
+// and forecast). It is a constant on purpose: scaling by the host's own
+// heartbeat interval would feed the decided timeout back into the next
+// proposal, because hashicorp/raft heartbeats at a tenth of the node's
+// HeartbeatTimeout — a larger T would mean a larger unit, a larger
+// forecast and a larger T again.
+const Unit = 50 * time.Millisecond
+
 // Features turns a sample into the LSTM's input vector. Durations are
-// measured in heartbeat intervals and log-compressed, so one model serves a
-// LAN (50ms heartbeats, 1ms RTT) and a WAN (100ms, 80ms) alike. A missing
+// measured in Units (50ms) and log-compressed, so one model serves a LAN
+// (1ms RTT) and a WAN (80ms) alike. A missing
 // or bad field contributes 0 and sets the last feature, the share of
 // fields missing, so the network can tell "zero" from "unknown".
 //
-//	0 last_heartbeat_latency  log1p(last contact / heartbeat)
-//	1 heartbeat gap           log1p(longest gap in the tick / heartbeat)
+//	0 last_heartbeat_latency  log1p(last contact / Unit)
+//	1 heartbeat gap           log1p(longest gap in the tick / Unit)
 //	2 log_replication_gap     log1p(entries behind)
 //	3 RPC_retry_count         log1p(retries in the tick)
 //	4 node_cpu_idle_pct       idle / 100
-//	5 RTT p99                 log1p(p99 / heartbeat)
-//	6 RTT spread              log1p(stddev / heartbeat)
+//	5 RTT p99                 log1p(p99 / Unit)
+//	6 RTT spread              log1p(stddev / Unit)
 //	7 elections in window     min(n, 5) / 5
 //	8 leader stable for       log1p(seconds) / 5
 //	9 missing                 share of features 0–8 that were missing
-func Features(s *collector.Sample, hb time.Duration, out *[NumFeatures]float64) {
-	if hb <= 0 {
-		hb = 50 * time.Millisecond
-	}
-	unit := float64(hb)
+func Features(s *collector.Sample, out *[NumFeatures]float64) {
+	unit := float64(Unit)
 	missing := 0
 	dur := func(i int, f collector.Field, d time.Duration) {
 		if !s.Has(f) || d < 0 || d > 24*time.Hour {

@@ -101,7 +101,7 @@ func (m *Inference) step(st *lstmState, x *[NumFeatures]float64) {
 }
 
 // LSTM is the product's recommender. Every sample advances the network one
-// step; the head predicts quantiles (0.5, 0.9, 0.99) of log(G/hb), where G
+// step; the head predicts quantiles (0.5, 0.9, 0.99) of log(G/Unit), where G
 // is the longest heartbeat gap the node will see over the next two seconds
 // while its leader is alive.
 //
@@ -136,7 +136,7 @@ func (l *LSTM) Observe(s collector.Sample) {
 	if Silent(&s, l.hb) {
 		return // hold the forecast: see Silent
 	}
-	Features(&s, l.hb, &l.x)
+	Features(&s, &l.x)
 	l.m.step(&l.st, &l.x)
 	l.seen++
 }
@@ -148,7 +148,7 @@ func (l *LSTM) Propose() Proposal {
 	}
 	q50 := math.Exp(float64(l.st.y[0]))
 	q99 := math.Exp(float64(max(l.st.y[0], l.st.y[1], l.st.y[2])))
-	t := time.Duration(l.Margin * q99 * float64(l.hb))
+	t := time.Duration(l.Margin * q99 * float64(Unit))
 	if t <= 0 || t > time.Hour {
 		t = time.Hour
 	}

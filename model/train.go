@@ -46,9 +46,9 @@ func NewSequence(samples []collector.Sample, alive []bool) Sequence {
 		if Silent(&samples[t], hbs[t]) {
 			continue
 		}
-		Features(&samples[t], hbs[t], &x)
+		Features(&samples[t], &x)
 		seq.X = append(seq.X, append([]float64(nil), x[:]...))
-		y, ok := target(gaps, alive, hbs[t], t)
+		y, ok := target(gaps, alive, t)
 		seq.Y = append(seq.Y, y)
 		seq.Mask = append(seq.Mask, ok)
 	}
@@ -56,8 +56,8 @@ func NewSequence(samples []collector.Sample, alive []bool) Sequence {
 }
 
 // target is the log of the longest closed gap in samples t+1…t+Horizon, in
-// heartbeat intervals, if the leader was alive throughout.
-func target(gaps []time.Duration, alive []bool, hb time.Duration, t int) (float64, bool) {
+// Units, if the leader was alive throughout.
+func target(gaps []time.Duration, alive []bool, t int) (float64, bool) {
 	if t+Horizon >= len(gaps) {
 		return 0, false
 	}
@@ -71,7 +71,7 @@ func target(gaps []time.Duration, alive []bool, hb time.Duration, t int) (float6
 	if g == 0 {
 		return 0, false
 	}
-	return math.Log(float64(g) / float64(hb)), true
+	return math.Log(float64(g) / float64(Unit)), true
 }
 
 // TrainConfig configures Train.

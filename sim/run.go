@@ -121,6 +121,10 @@ type node struct {
 	lastContact  time.Duration
 	tickGapMax   time.Duration
 	leaderCommit uint64
+	// contactFrom and contactTerm say whose contact lastContact was: a
+	// closed gap counts only between contacts of one leader in one term.
+	contactFrom int
+	contactTerm uint64
 
 	lastIndex uint64
 	// leader state
@@ -211,7 +215,7 @@ func Run(s *Scenario, o Options) Result {
 	}
 	ids := s.NodeIDs()
 	for i := 0; i < s.Nodes; i++ {
-		n := &node{id: i, name: ids[i], up: true, votedFor: -1, leader: -1, slowdown: s.Node(ids[i]).Slowdown,
+		n := &node{id: i, name: ids[i], up: true, votedFor: -1, leader: -1, contactFrom: -1, slowdown: s.Node(ids[i]).Slowdown,
 			T: o.InitialTimeout, rtt: newWindow(64), heard: make([]time.Duration, s.Nodes),
 			match: make([]uint64, s.Nodes), lastAck: make([]time.Duration, s.Nodes), lastSent: make([]time.Duration, s.Nodes),
 			probeNext: (i + 1) % s.Nodes}
@@ -500,11 +504,13 @@ func (sm *simulation) deliver(m message) {
 			n.leader = m.from
 			sm.noteLeader(n)
 		}
-		gap := sm.now - n.lastContact
-		if gap > n.tickGapMax {
+		// The interval since the previous contact is a heartbeat gap only
+		// when both contacts came from this leader in this term; across
+		// a leader change it is an election outage, not lateness.
+		if gap := sm.now - n.lastContact; m.from == n.contactFrom && m.term == n.contactTerm && gap > n.tickGapMax {
 			n.tickGapMax = gap
 		}
-		n.lastContact = sm.now
+		n.lastContact, n.contactFrom, n.contactTerm = sm.now, m.from, m.term
 		n.lastIndex = m.index
 		n.leaderCommit = m.commit
 		sm.resetTimer(n)
@@ -768,7 +774,7 @@ func (sm *simulation) restart(n *node) {
 	n.up = true
 	n.role = follower
 	n.leader = -1
-	n.lastContact = sm.now
+	n.lastContact, n.contactFrom = sm.now, -1
 	sm.resetTimer(n)
 	if sm.o.Oracle {
 		sm.oracleUpdate()

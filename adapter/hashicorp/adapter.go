@@ -70,6 +70,7 @@ type Adapter struct {
 
 	mu          sync.Mutex
 	lastContact time.Time
+	contactKey  string // leader/term of lastContact
 	maxGap      time.Duration // longest gap since the last sample, open or closed
 	failedHB    int
 	unreachable map[raft.ServerID]bool
@@ -210,11 +211,14 @@ func (a *Adapter) poll() {
 			a.maxGap = gap // the open interval
 		}
 		if !a.lastContact.IsZero() && lc.After(a.lastContact) {
-			if gap := lc.Sub(a.lastContact); gap > a.maxGap {
-				a.maxGap = gap // a closed interval
+			// A closed interval is a heartbeat gap only between two
+			// contacts of one leader in one term; across a leader change
+			// it is an election outage, not lateness.
+			if gap := lc.Sub(a.lastContact); a.contactKey == a.stableKey && gap > a.maxGap {
+				a.maxGap = gap
 			}
 		}
-		a.lastContact = lc
+		a.lastContact, a.contactKey = lc, a.stableKey
 	}
 	if term != a.lastTerm {
 		if a.lastTerm != 0 {
