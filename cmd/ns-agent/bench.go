@@ -36,7 +36,9 @@ func strategyNames() []string {
 	return append(model.Names(), "best-static", "oracle")
 }
 
-func strategy(name string) (sim.Strategy, error) {
+// strategy builds a named strategy; lstm runs through pol (nil: the
+// embedded default policy).
+func strategy(name string, pol *policy.Policy) (sim.Strategy, error) {
 	switch name {
 	case "oracle":
 		return sim.Strategy{Name: name, Oracle: true}, nil
@@ -65,7 +67,9 @@ func strategy(name string) (sim.Strategy, error) {
 	// lstm runs through the safety policy (neural proposal, symbolic
 	// bounds); lstm-raw shows what the bounds add.
 	if name == "lstm" {
-		pol := policy.Default()
+		if pol == nil {
+			pol = policy.Default()
+		}
 		st.NewGovernor = func(string) sim.Governor { return governor{policy.NewGovernor(pol)} }
 	}
 	return st, nil
@@ -137,6 +141,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		asJSON   = fs.Bool("json", false, "print one JSON object {\"rows\": […]}")
 		plotDir  = fs.String("plot", "", "write PNG charts into `dir`")
 		workers  = fs.Int("workers", 0, "parallel runs (default GOMAXPROCS)")
+		polFile  = fs.String("policy", "", "policy `file` that lstm runs through (default: the embedded policy)")
 	)
 	fs.Var(&files, "scenario", "scenario `file` or built-in scenario name (repeatable)")
 	fs.Usage = func() {
@@ -163,13 +168,22 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ns-agent bench: %v\n", err)
 		return 1
 	}
+	var pol *policy.Policy
+	if *polFile != "" {
+		p, diags := policy.ParseFile(*polFile)
+		if diags.HasErrors() {
+			fmt.Fprint(stderr, configs.FormatDiagnostics(diags))
+			return 1
+		}
+		pol = p
+	}
 	names := strategyNames()
 	if *recs != "" {
 		names = strings.Split(*recs, ",")
 	}
 	var strategies []sim.Strategy
 	for _, n := range names {
-		st, err := strategy(strings.TrimSpace(n))
+		st, err := strategy(strings.TrimSpace(n), pol)
 		if err != nil {
 			fmt.Fprintf(stderr, "ns-agent bench: %v\n", err)
 			return 2

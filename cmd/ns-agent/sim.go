@@ -39,7 +39,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ns-agent sim: %v\n", err)
 		return 1
 	}
-	st, err := strategy(*rec)
+	st, err := strategy(*rec, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "ns-agent sim: %v\n", err)
 		return 2

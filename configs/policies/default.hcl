@@ -35,8 +35,9 @@ bounds {
 host {
   kind = "hashicorp"
   # hashicorp/raft's LeaderLeaseTimeout is not reloadable and
-  # HeartbeatTimeout may not go below it: the default lease is 500ms.
-  leader_lease_timeout = "500ms"
+  # HeartbeatTimeout may not go below it. The adapter reports each node's
+  # own lease in every sample and the policy floors at it, so nothing is
+  # set here; set leader_lease_timeout to floor at a fixed value as well.
 }
 
 stability {
