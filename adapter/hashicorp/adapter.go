@@ -70,7 +70,7 @@ type Adapter struct {
 
 	mu          sync.Mutex
 	lastContact time.Time
-	contactKey  string // leader/term of lastContact
+	contactKey  string        // leader/term of lastContact
 	maxGap      time.Duration // longest gap since the last sample, open or closed
 	failedHB    int
 	unreachable map[raft.ServerID]bool
