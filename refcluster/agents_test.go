@@ -102,16 +102,16 @@ func TestAgentsSteerRealNodes(t *testing.T) {
 		func(hb map[string]int64) bool { return all(hb, func(v int64) bool { return v <= 700 }) })
 	t.Logf("calm: %v", calm)
 
-	// 120ms each way on every link: RTT ≥ 240ms, and the RTT floor
-	// (4 × p99) lifts every timeout to ≥ 960ms.
+	// 200ms each way on every link: RTT ≥ 400ms, and the RTT floor
+	// (2 × p99) lifts every timeout to ≥ 800ms.
 	for _, l := range mesh.Links() {
-		if err := mesh.SetLink(l[0], l[1], LinkFault{Latency: 120 * time.Millisecond}); err != nil {
+		if err := mesh.SetLink(l[0], l[1], LinkFault{Latency: 200 * time.Millisecond}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	slow := pollUntil(t, c, 20*time.Second, lo, hi, "injected latency to raise every timeout above 960ms",
-		func(hb map[string]int64) bool { return all(hb, func(v int64) bool { return v >= 960 }) })
-	t.Logf("latency 120ms: %v", slow)
+	slow := pollUntil(t, c, 20*time.Second, lo, hi, "injected latency to raise every timeout to 800ms or more",
+		func(hb map[string]int64) bool { return all(hb, func(v int64) bool { return v >= 800 }) })
+	t.Logf("latency 200ms: %v", slow)
 	for _, l := range mesh.Links() {
 		if err := mesh.SetLink(l[0], l[1], LinkFault{}); err != nil {
 			t.Fatal(err)
