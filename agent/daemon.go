@@ -42,6 +42,8 @@ type Daemon struct {
 	httpLis  net.Listener
 	logFile  io.Closer
 	sockPath string
+	dash     *Dashboard
+	stopDash context.CancelFunc
 	wg       sync.WaitGroup
 	reloadMu sync.Mutex
 }
@@ -80,6 +82,19 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 	d.Agent = New(Config{Node: cfg.Node, HostKind: cfg.HostKind, Tick: cfg.Tick, LeaseTTL: cfg.LeaseTTL,
 		Recommender: rec, Policy: pol, Log: d.log})
 	d.svc = d.Agent.Service()
+	// The read-only live view of this agent's decisions, on the HTTP
+	// listener (loopback unless configured otherwise).
+	d.dash = NewDashboard("ns-agent "+cfg.Node, nil)
+	if cfg.PolicyFile != "" {
+		d.dash.ShowPolicy(cfg.PolicyFile)
+	}
+	var ctx context.Context
+	ctx, d.stopDash = context.WithCancel(context.Background())
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.dash.FollowHub(ctx, d.Agent)
+	}()
 
 	if d.grpcLis, d.sockPath, err = listen(cfg.GRPC); err != nil {
 		d.Close()
@@ -141,6 +156,7 @@ func (d *Daemon) HTTPAddr() string {
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(d.Agent.Metrics().Registry(), promhttp.HandlerOpts{}))
+	mux.Handle("/", d.dash)
 	live := func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }
 	mux.HandleFunc("/livez", live)
 	mux.HandleFunc("/healthz", live)
@@ -156,27 +172,51 @@ func (d *Daemon) handler() http.Handler {
 	return mux
 }
 
-// Reload re-reads the policy and weights files (SIGHUP). When either is
-// invalid the old ones stay in force and the error says why.
+// Reload re-reads the configuration file, and the policy and weights
+// files it names (SIGHUP): a changed recommender, policy or weights takes
+// effect; listeners, tick and lease need a restart. When anything is
+// invalid the old configuration stays in force and the error says why.
 func (d *Daemon) Reload() error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
-	pol, err := loadPolicy(d.cfg.PolicyFile)
-	if err == nil {
-		var rec model.Recommender
-		if rec, err = loadRecommender(d.cfg); err == nil {
-			d.Agent.SetPolicy(pol)
-			if d.cfg.WeightsFile != "" {
-				d.Agent.SetRecommender(rec)
-			}
-			d.Agent.Metrics().Reloaded(true)
-			d.log.Info("reloaded", "policy", pol.Name, "weights", d.cfg.WeightsFile)
-			return nil
-		}
+	err := d.reload()
+	if err != nil {
+		d.Agent.Metrics().Reloaded(false)
+		d.log.Error("reload failed: keeping the policy and weights in force", "error", err.Error())
+		return err
 	}
-	d.Agent.Metrics().Reloaded(false)
-	d.log.Error("reload failed: keeping the policy and weights in force", "error", err.Error())
-	return err
+	d.Agent.Metrics().Reloaded(true)
+	return nil
+}
+
+func (d *Daemon) reload() error {
+	cfg := d.cfg
+	if cfg.Path != "" {
+		c, diags := LoadConfig(cfg.Path)
+		if diags.HasErrors() {
+			return errors.New(strings.TrimSpace(configs.FormatDiagnostics(diags)))
+		}
+		if c.GRPC != cfg.GRPC || c.HTTP != cfg.HTTP || c.Tick != cfg.Tick || c.LeaseTTL != cfg.LeaseTTL || c.Node != cfg.Node {
+			d.log.Warn("listeners, node, tick and lease_ttl change only on restart; keeping the running ones")
+		}
+		c.GRPC, c.HTTP, c.Tick, c.LeaseTTL, c.Node, c.TLS = cfg.GRPC, cfg.HTTP, cfg.Tick, cfg.LeaseTTL, cfg.Node, cfg.TLS
+		cfg = c
+	}
+	pol, err := loadPolicy(cfg.PolicyFile)
+	if err != nil {
+		return err
+	}
+	rec, err := loadRecommender(cfg)
+	if err != nil {
+		return err
+	}
+	d.Agent.SetPolicy(pol)
+	if cfg.WeightsFile != "" || cfg.Recommender != d.cfg.Recommender || cfg.WeightsFile != d.cfg.WeightsFile {
+		d.Agent.SetRecommender(rec)
+	}
+	d.cfg = cfg
+	d.log.Info("reloaded", "recommender", cfg.Recommender, "policy", pol.Name, "weights", cfg.WeightsFile)
+	return nil
 }
 
 // Close stops serving: open streams end, the socket file is removed and
@@ -192,6 +232,9 @@ func (d *Daemon) Close() {
 		}
 	} else if d.grpcLis != nil {
 		d.grpcLis.Close()
+	}
+	if d.stopDash != nil {
+		d.stopDash()
 	}
 	if d.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

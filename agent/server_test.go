@@ -346,3 +346,80 @@ func TestHostSurvivesBadAgents(t *testing.T) {
 		t.Fatalf("the node moved from term %d to %d (%v)", term, f.CurrentTerm(), f.State())
 	}
 }
+
+// TestDashboardOfADeploymentIsReadOnly: `ns-agent run` serves the live
+// view on its HTTP listener without fault controls, streams its own
+// decisions, and shows only policy files it was configured with.
+func TestDashboardOfADeploymentIsReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.hcl")
+	os.WriteFile(pol, []byte("bounds {\n  election_min = \"200ms\"\n  election_max = \"3s\"\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("secret"), 0o644)
+	d := startDaemon(t, dir, `policy = "policy.hcl"`)
+	defer d.Close()
+	base := "http://" + d.HTTPAddr()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/"); code != 200 || !strings.Contains(body, "<canvas id=\"timeline\"") {
+		t.Fatalf("/: %d %.200s", code, body)
+	}
+	if code, body := get("/api/config"); code != 200 || !strings.Contains(body, `"controls":false`) {
+		t.Fatalf("/api/config: %d %s", code, body)
+	}
+	resp, err := http.Post(base+"/api/control", "application/json", strings.NewReader(`{"kind":"kill","node":"f"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("control on a read-only dashboard: %d", resp.StatusCode)
+	}
+	if code, body := get("/policy?pos=" + pol + ":2,3"); code != 200 || !strings.Contains(body, "election_min") {
+		t.Fatalf("policy source: %d %.300s", code, body)
+	}
+	if code, _ := get("/policy?pos=" + filepath.Join(dir, "secret.txt") + ":1,1"); code != 404 {
+		t.Fatalf("a file the agent was not configured with was served: %d", code)
+	}
+	if code, body := get("/policy?pos=configs/policies/default.hcl:6,1"); code != 200 || !strings.Contains(body, "bounds") {
+		t.Fatalf("embedded preset: %d", code)
+	}
+
+	// A host links; its decisions reach the page's event stream.
+	rs, stop, err := hashicorp.LocalCluster(3, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ad := hashicorp.New(follower(t, rs), hashicorp.Config{NodeID: "f", LeaderLeaseTimeout: 500 * time.Millisecond})
+	ad.Start()
+	defer ad.Close()
+	link := hashicorp.Connect(ad, hashicorp.LinkConfig{Target: d.GRPCAddr()})
+	defer link.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events", nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 1<<16)
+	var got strings.Builder
+	for !strings.Contains(got.String(), `"decision_ns"`) {
+		n, err := resp.Body.Read(buf)
+		if err != nil {
+			t.Fatalf("event stream ended before a decision: %v\n%s", err, got.String())
+		}
+		got.Write(buf[:n])
+	}
+	if !strings.Contains(got.String(), "event: decision") || !strings.Contains(got.String(), `"node":"f"`) {
+		t.Fatalf("stream: %.500s", got.String())
+	}
+}

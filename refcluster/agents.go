@@ -65,18 +65,10 @@ func StartAgents(ctx context.Context, cfg AgentsConfig) (*Agents, error) {
 		}
 	}
 	for i, id := range cfg.IDs {
-		http := ""
 		if cfg.HTTP {
-			http = ports[i]
-			a.http[id] = http
+			a.http[id] = ports[i]
 		}
-		pol := ""
-		if cfg.Policy != "" {
-			pol = fmt.Sprintf("policy = %q\n", cfg.Policy)
-		}
-		src := fmt.Sprintf("node = %q\nrecommender = %q\ntick = %q\nlease_ttl = %q\n%slisten {\n  grpc = %q\n  http = %q\n}\nlog {\n  file = %q\n  stderr = false\n}\n",
-			id, cfg.Recommender, cfg.Tick.String(), cfg.LeaseTTL.String(), pol, a.Socket(id), http, a.LogFile(id))
-		if err := os.WriteFile(a.ConfigFile(id), []byte(src), 0o644); err != nil {
+		if err := a.writeConfig(id, cfg.Recommender); err != nil {
 			return nil, err
 		}
 	}
@@ -87,6 +79,26 @@ func StartAgents(ctx context.Context, cfg AgentsConfig) (*Agents, error) {
 		}
 	}
 	return a, nil
+}
+
+// writeConfig writes agent id's configuration with the given recommender.
+func (a *Agents) writeConfig(id, recommender string) error {
+	pol := ""
+	if a.cfg.Policy != "" {
+		pol = fmt.Sprintf("policy = %q\n", a.cfg.Policy)
+	}
+	src := fmt.Sprintf("node = %q\nrecommender = %q\ntick = %q\nlease_ttl = %q\n%slisten {\n  grpc = %q\n  http = %q\n}\nlog {\n  file = %q\n  stderr = false\n}\n",
+		id, recommender, a.cfg.Tick.String(), a.cfg.LeaseTTL.String(), pol, a.Socket(id), a.http[id], a.LogFile(id))
+	return os.WriteFile(a.ConfigFile(id), []byte(src), 0o644)
+}
+
+// SetRecommender switches agent id to another recommender: it rewrites
+// the agent's configuration and sends SIGHUP, as an operator would.
+func (a *Agents) SetRecommender(id, recommender string) error {
+	if err := a.writeConfig(id, recommender); err != nil {
+		return err
+	}
+	return a.Reload(id)
 }
 
 // Socket is the address node id links to.

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nsraft/nsraft/agent"
 	"github.com/nsraft/nsraft/configs"
 	"github.com/nsraft/nsraft/model"
 	"github.com/nsraft/nsraft/refcluster"
@@ -23,7 +26,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		duration = fs.Duration("duration", 60*time.Second, "how long to run the workload under faults")
+		duration = fs.Duration("duration", 60*time.Second, "how long to run the workload under faults; 0: until interrupted, with faults only from the dashboard")
+		dashAddr = fs.String("dashboard", "127.0.0.1:0", "serve the live dashboard, with fault controls, on this `address`; off: none")
 		nodes    = fs.Int("nodes", 5, "cluster size, 3 to 9")
 		seed     = fs.Uint64("seed", 1, "seed of the fault schedule and the workload")
 		scenFile = fs.String("scenario", "", "scenario `file` to inject instead of the built-in demo scenario")
@@ -57,10 +61,11 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	if *duration <= 0 {
-		fmt.Fprintf(stderr, "ns-agent demo: -duration must be positive\n")
+	if *duration < 0 {
+		fmt.Fprintf(stderr, "ns-agent demo: -duration must not be negative\n")
 		return 2
 	}
+	interactive := *duration == 0
 
 	var scen *sim.Scenario
 	if *scenFile != "" {
@@ -81,6 +86,9 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	// The cluster size and length come from the flags; faults that name
 	// nodes beyond the cluster are dropped.
 	scen.Nodes, scen.Duration = *nodes, *duration
+	if interactive {
+		scen.Duration = 0 // no scheduled faults: the page injects them
+	}
 	scen = trimScenario(scen)
 
 	self, err := os.Executable()
@@ -114,6 +122,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	say("starting %d nodes (hashicorp/raft + raft-boltdb, one process each) in %s", *nodes, dir)
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	ccfg := refcluster.ClusterConfig{Nodes: *nodes, Binary: self, Dir: dir, Timing: timing, Dial: mesh.Dial}
+	var agents *refcluster.Agents
 	if *strategy != "" {
 		// One `ns-agent run` process beside each node, as in production:
 		// the node links to it over a unix socket, and the agent writes
@@ -122,7 +131,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		for i := range ids {
 			ids[i] = fmt.Sprintf("n%d", i+1)
 		}
-		agents, err := refcluster.StartAgents(sctx, refcluster.AgentsConfig{Binary: self, Dir: filepath.Join(dir, "agents"),
+		agents, err = refcluster.StartAgents(sctx, refcluster.AgentsConfig{Binary: self, Dir: filepath.Join(dir, "agents"),
 			IDs: ids, Recommender: *strategy})
 		if err != nil {
 			cancel()
@@ -150,6 +159,30 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	say("leader %s elected in term %d; %d links, each through its own proxy", leader, term, len(mesh.Links()))
 
+	var dash *agent.Dashboard
+	if *dashAddr != "off" && *dashAddr != "" {
+		dash = agent.NewDashboard(fmt.Sprintf("ns-agent demo: %d nodes", *nodes), &demoControls{cluster: cluster, mesh: mesh, agents: agents})
+		ln, err := net.Listen("tcp", *dashAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "ns-agent demo: -dashboard: %v\n", err)
+			return 1
+		}
+		srv := &http.Server{Handler: dash, ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		if agents != nil {
+			for _, id := range cluster.IDs() {
+				go dash.Follow(ctx, agents.Socket(id))
+			}
+		}
+		say("dashboard: http://%s/", ln.Addr())
+	}
+	note := func(err error, format string, a ...any) {
+		if dash != nil {
+			dash.Notef(err, format, a...)
+		}
+	}
+
 	sch := refcluster.BuildSchedule(scen, *seed)
 	say("scenario %q: %d fault events over %s (seed %d)", scen.Name, len(sch.Events), scen.Duration, *seed)
 	for _, n := range sch.NotInjected {
@@ -157,6 +190,10 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 
 	runCtx, cancelRun := context.WithTimeout(ctx, scen.Duration)
+	if interactive {
+		runCtx, cancelRun = context.WithCancel(ctx)
+		say("running until interrupted (Ctrl-C); inject faults from the dashboard")
+	}
 	defer cancelRun()
 	start = time.Now()
 	say("workload and fault schedule start (times below are since this line)")
@@ -173,11 +210,15 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 				msg += " — " + err.Error()
 			}
 			say("%s", msg)
+			note(err, "%s", strings.TrimPrefix(msg, "fault: "))
 		})
 	}()
 	// About 150 operations per second on this cluster: 1 key per second
 	// of run keeps each key's history short enough for porcupine.
 	keys := int(scen.Duration/time.Second) + 8
+	if interactive {
+		keys = 256 // an open-ended run: keep each key's history short
+	}
 	if *strategy != "" {
 		wg.Add(1)
 		go func() {
@@ -196,6 +237,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	rep := refcluster.RunWorkload(runCtx, cluster, refcluster.WorkloadConfig{Seed: *seed, Keys: keys, OnLeaderChange: func(ch refcluster.LeaderChange) {
 		say("leader: %s (term %d)", ch.Leader, ch.Term)
+		note(nil, "client sees leader %s (term %d)", ch.Leader, ch.Term)
 	}})
 	wg.Wait()
 	if ctx.Err() != nil {

@@ -1,0 +1,336 @@
+package agent
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io/fs"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/nsraft/nsraft/api/nsraftv1"
+	"github.com/nsraft/nsraft/configs"
+)
+
+//go:embed web
+var webFS embed.FS
+
+// Controls are the fault and strategy controls a dashboard may offer (the
+// demo's); a deployment's dashboard has none and is read-only.
+type Controls interface {
+	// Nodes lists the cluster's node IDs; Links its directed links.
+	Nodes() []string
+	Links() [][2]string
+	// Strategies lists what a node's agent can be switched to.
+	Strategies() []string
+	// Do carries out one action.
+	Do(ctx context.Context, a Action) error
+}
+
+// Action is one control from the page.
+type Action struct {
+	// Kind is latency, clear, stall, partition, heal, pause, resume,
+	// kill, restart or strategy.
+	Kind string `json:"kind"`
+	// Link is "from->to", or "" for every link (latency, clear, stall).
+	Link string `json:"link,omitempty"`
+	// Node is the node of pause, resume, kill, restart, strategy and
+	// partition (which isolates it).
+	Node string `json:"node,omitempty"`
+	// LatencyMS and JitterMS are the latency fault; DurationMS how long
+	// a stall lasts.
+	LatencyMS  int `json:"latency_ms,omitempty"`
+	JitterMS   int `json:"jitter_ms,omitempty"`
+	DurationMS int `json:"duration_ms,omitempty"`
+	// Strategy is the recommender to switch Node's agent to.
+	Strategy string `json:"strategy,omitempty"`
+}
+
+// Note is a non-decision event on the timeline: an injected fault, a
+// control action and its outcome.
+type Note struct {
+	AtUnixNano int64  `json:"at_unix_nano"`
+	Text       string `json:"text"`
+	Error      string `json:"error,omitempty"`
+}
+
+// Dashboard serves the live view: an embedded page fed by server-sent
+// events carrying every decision (as the protocol's DecisionEvent, in
+// JSON) and every note. It shows only what the agents decided: the page
+// draws the values of the events, it computes none.
+type Dashboard struct {
+	title    string
+	controls Controls
+
+	mu       sync.Mutex
+	policies map[string]bool // policy files the page may show, besides the embedded presets
+	clients  map[chan []byte]struct{}
+	recent   [][]byte // last events, replayed to a new page
+	dropped  uint64
+}
+
+// NewDashboard returns a dashboard; controls may be nil (read-only).
+func NewDashboard(title string, controls Controls) *Dashboard {
+	return &Dashboard{title: title, controls: controls, clients: map[chan []byte]struct{}{}, policies: map[string]bool{}}
+}
+
+// ShowPolicy lets the page show a policy file (the one the agent was
+// configured with), so a rule's position links to its source. Only such
+// files and the embedded presets are ever served.
+func (d *Dashboard) ShowPolicy(path string) {
+	d.mu.Lock()
+	d.policies[path] = true
+	d.mu.Unlock()
+}
+
+// policySource returns a policy file's text if the page may show it.
+func (d *Dashboard) policySource(file string) ([]byte, bool) {
+	if name, ok := strings.CutPrefix(file, "configs/"); ok && strings.HasPrefix(name, "policies/") {
+		b, err := fs.ReadFile(configs.Policies, name)
+		return b, err == nil
+	}
+	d.mu.Lock()
+	ok := d.policies[file]
+	d.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	b, err := os.ReadFile(file)
+	return b, err == nil
+}
+
+// servePolicy renders a policy file with numbered lines, the rule's line
+// highlighted: where a rule that fired is written.
+func (d *Dashboard) servePolicy(w http.ResponseWriter, r *http.Request) {
+	pos := r.URL.Query().Get("pos")
+	file, rest, _ := strings.Cut(pos, ":")
+	line, _ := strconv.Atoi(strings.SplitN(rest, ",", 2)[0])
+	src, ok := d.policySource(file)
+	if !ok {
+		http.Error(w, "no such policy file on this dashboard: "+file, http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, "<!doctype html><html lang=en><meta charset=utf-8><title>%s</title><link rel=stylesheet href=style.css><body><h1>%s</h1><pre>", html.EscapeString(file), html.EscapeString(pos))
+	for i, l := range strings.Split(string(src), "\n") {
+		style := ""
+		if i+1 == line {
+			style = ` style="background:#fff8c5;color:#1b1f24"`
+		}
+		fmt.Fprintf(w, "<span id=L%d%s>%4d  %s</span>\n", i+1, style, i+1, html.EscapeString(l))
+	}
+	fmt.Fprint(w, "</pre></body></html>")
+}
+
+const dashboardReplay = 2000
+
+// Publish sends one decision to every open page.
+func (d *Dashboard) Publish(ev *nsraftv1.DecisionEvent) {
+	b, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(ev)
+	if err != nil {
+		return
+	}
+	d.send("decision", b)
+}
+
+// Notef puts a note on every open page's timeline.
+func (d *Dashboard) Notef(err error, format string, args ...any) {
+	n := Note{AtUnixNano: time.Now().UnixNano(), Text: fmt.Sprintf(format, args...)}
+	if err != nil {
+		n.Error = err.Error()
+	}
+	b, _ := json.Marshal(n)
+	d.send("note", b)
+}
+
+func (d *Dashboard) send(kind string, data []byte) {
+	msg := []byte("event: " + kind + "\ndata: ")
+	msg = append(msg, data...)
+	msg = append(msg, '\n', '\n')
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.recent = append(d.recent, msg)
+	if len(d.recent) > dashboardReplay {
+		d.recent = append(d.recent[:0], d.recent[len(d.recent)-dashboardReplay/2:]...)
+	}
+	for c := range d.clients {
+		select {
+		case c <- msg:
+		default:
+			d.dropped++ // a page that cannot keep up misses events, nobody waits
+		}
+	}
+}
+
+// ServeHTTP serves the page, its assets, /events and (with controls)
+// /api/control.
+func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/events":
+		d.events(w, r)
+	case "/api/config":
+		cfg := map[string]any{"title": d.title, "controls": d.controls != nil}
+		if d.controls != nil {
+			var links []string
+			for _, l := range d.controls.Links() {
+				links = append(links, l[0]+"->"+l[1])
+			}
+			cfg["nodes"], cfg["links"], cfg["strategies"] = d.controls.Nodes(), links, d.controls.Strategies()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(cfg)
+	case "/api/control":
+		d.control(w, r)
+	case "/policy":
+		d.servePolicy(w, r)
+	default:
+		sub, _ := fs.Sub(webFS, "web")
+		http.FileServer(http.FS(sub)).ServeHTTP(w, r)
+	}
+}
+
+func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	c := make(chan []byte, 4096)
+	d.mu.Lock()
+	backlog := append([][]byte(nil), d.recent...)
+	d.clients[c] = struct{}{}
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		delete(d.clients, c)
+		d.mu.Unlock()
+	}()
+	for _, m := range backlog {
+		w.Write(m)
+	}
+	// What follows is live: the page measures decision-to-screen latency
+	// from here on, not on the replayed history.
+	w.Write([]byte("event: live\ndata: {}\n\n"))
+	fl.Flush()
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case m := <-c:
+			w.Write(m)
+			// Coalesce what is already queued into one flush.
+			for n := len(c); n > 0; n-- {
+				w.Write(<-c)
+			}
+			fl.Flush()
+		case <-ping.C:
+			w.Write([]byte(": ping\n\n"))
+			fl.Flush()
+		}
+	}
+}
+
+func (d *Dashboard) control(w http.ResponseWriter, r *http.Request) {
+	if d.controls == nil {
+		http.Error(w, "this dashboard is read-only", http.StatusForbidden)
+		return
+	}
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST an action", http.StatusMethodNotAllowed)
+		return
+	}
+	var a Action
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&a); err != nil {
+		http.Error(w, "bad action: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	err := d.controls.Do(ctx, a)
+	d.Notef(err, "%s", describe(a))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func describe(a Action) string {
+	where := a.Link
+	if where == "" {
+		where = "every link"
+	}
+	switch a.Kind {
+	case "latency":
+		return fmt.Sprintf("latency %dms ±%dms on %s", a.LatencyMS, a.JitterMS, where)
+	case "clear":
+		return "clear latency on " + where
+	case "stall":
+		return fmt.Sprintf("loss burst: %s stalls for %dms", where, a.DurationMS)
+	case "partition":
+		return "partition isolating " + a.Node
+	case "heal":
+		return "heal partitions"
+	case "strategy":
+		return fmt.Sprintf("switch %s's agent to %s", a.Node, a.Strategy)
+	default:
+		return a.Kind + " " + a.Node
+	}
+}
+
+// Follow feeds the dashboard from the agent at target (Watch), until ctx
+// ends, reconnecting when the agent goes away.
+func (d *Dashboard) Follow(ctx context.Context, target string) {
+	wait := 200 * time.Millisecond
+	replay := true
+	for ctx.Err() == nil {
+		conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err == nil {
+			var st nsraftv1.Agent_WatchClient
+			if st, err = nsraftv1.NewAgentClient(conn).Watch(ctx, &nsraftv1.WatchRequest{Replay: replay}); err == nil {
+				for {
+					ev, rerr := st.Recv()
+					if rerr != nil {
+						break
+					}
+					replay, wait = false, 200*time.Millisecond
+					d.Publish(ev)
+				}
+			}
+			conn.Close()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// FollowHub feeds the dashboard from this agent's own decisions.
+func (d *Dashboard) FollowHub(ctx context.Context, a *Agent) {
+	w, cancel := a.hub.subscribe("", true)
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-w.ch:
+			d.Publish(ev)
+		}
+	}
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium finds the browser, or skips (fails when NSRAFT_REQUIRE_BROWSER
+// is set, as CI sets it: there the browser is installed).
+func chromium(t *testing.T) string {
+	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("NSRAFT_REQUIRE_BROWSER") != "" {
+		t.Fatal("no Chromium found and NSRAFT_REQUIRE_BROWSER is set")
+	}
+	t.Skip("no Chromium: install Debian's chromium package")
+	return ""
+}
+
+// TestDashboardInjectsLatencyAndShowsTimeoutsRise starts the demo with its
+// dashboard, loads the page in headless Chromium, injects 200ms of latency
+// on every link with the page's own control, and waits until every node's
+// displayed timeout has risen — within the bounds the page displays, both
+// taken from the agents' decision events. It saves a screenshot (to
+// $NSRAFT_ARTIFACTS when set) and reports the page's decision-to-screen
+// latency.
+func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
+	browser := chromium(t)
+	demo := exec.Command(binary, "demo", "-nodes", "3", "-duration", "0", "-dashboard", "127.0.0.1:0")
+	demo.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := demo.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo.Stderr = os.Stderr
+	if err := demo.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		demo.Process.Signal(syscall.SIGINT)
+		done := make(chan struct{})
+		go func() { demo.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			syscall.Kill(-demo.Process.Pid, syscall.SIGKILL)
+		}
+	}()
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		re := regexp.MustCompile(`dashboard: (http://\S+)`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				urlc <- m[1]
+			}
+		}
+	}()
+	var url string
+	select {
+	case url = <-urlc:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the demo printed no dashboard address")
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1300, 1400),
+		chromedp.UserDataDir(t.TempDir()))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 150*time.Second)
+	defer cancel()
+
+	// displayed reads each node card's timeout and bounds, as shown.
+	displayed := func() map[string][3]float64 {
+		raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]map[string]string](`[...document.querySelectorAll("[data-node]")].map(c => {
+			const e = c.querySelector(".timeout"); return e ? {node: c.dataset.node, ms: e.dataset.ms, min: e.dataset.min, max: e.dataset.max} : {node: c.dataset.node}})`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][3]float64{}
+		for _, r := range raw {
+			v, _ := strconv.ParseFloat(r["ms"], 64)
+			lo, _ := strconv.ParseFloat(r["min"], 64)
+			hi, _ := strconv.ParseFloat(r["max"], 64)
+			got[r["node"]] = [3]float64{v, lo, hi}
+		}
+		return got
+	}
+	waitAll := func(what string, d time.Duration, ok func(v [3]float64) bool) map[string][3]float64 {
+		deadline := time.Now().Add(d)
+		for {
+			got := displayed()
+			good := len(got) == 3
+			for n, v := range got {
+				if v[0] < v[1] || v[0] > v[2] {
+					t.Fatalf("%s shows %vms outside its bounds [%v, %v]", n, v[0], v[1], v[2])
+				}
+				good = good && ok(v)
+			}
+			if good {
+				return got
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: the page shows %v", what, got)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("apply-latency"))); err != nil {
+		t.Fatal(err)
+	}
+	before := waitAll("three nodes settled below 800ms", 60*time.Second, func(v [3]float64) bool { return v[0] > 0 && v[0] < 800 })
+	t.Logf("before: %v", before)
+	// The page's own control: every link, 200ms.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("link"), ""),
+		chromedp.SetValue(chromedp.ID("latency"), "200"),
+		chromedp.Click(chromedp.ID("apply-latency")),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="control-msg" and contains(., "done")]`))); err != nil {
+		t.Fatal(err)
+	}
+	after := waitAll("every displayed timeout to rise to 800ms or more", 60*time.Second, func(v [3]float64) bool { return v[0] >= 800 })
+	t.Logf("after 200ms latency: %v", after)
+
+	stats, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]float64](`window.nsStats`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("page: %v decisions shown, decision-to-screen p50 %vms p99 %vms", stats["events"], stats["latP50"], stats["latP99"])
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := os.Getenv("NSRAFT_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	os.MkdirAll(dir, 0o755)
+	shot := filepath.Join(dir, "dashboard.png")
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
+}
