@@ -139,6 +139,15 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 	after := waitAll("every displayed timeout to rise to 800ms or more", 60*time.Second, func(v [3]float64) bool { return v[0] >= 800 })
 	t.Logf("after 200ms latency: %v", after)
 
+	// Switch n1's agent to another strategy from the page: its card then
+	// shows decisions by that recommender.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("node"), "n1"),
+		chromedp.SetValue(chromedp.ID("strategy"), "static"),
+		chromedp.Click(chromedp.ID("switch")),
+		chromedp.WaitVisible(chromedp.Search(`//article[@data-node="n1"]//div[contains(., "· static")]`))); err != nil {
+		t.Fatalf("strategy switch: %v", err)
+	}
 	stats, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]float64](`window.nsStats`))
 	if err != nil {
 		t.Fatal(err)
