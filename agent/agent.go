@@ -33,6 +33,13 @@ type Host interface {
 	Live() bool
 }
 
+// Advisor is implemented by hosts that can say in an operator's words
+// what to set for a decided timeout (Consul's raft_multiplier, etcd's
+// flags). The advice goes into the log and the decision stream.
+type Advisor interface {
+	Advice(s collector.Sample, timeout time.Duration) string
+}
+
 // Config configures an Agent.
 type Config struct {
 	// Node names the agent's host node in logs when samples carry none.
@@ -118,6 +125,7 @@ type Record struct {
 	Live        bool
 	Applied     bool
 	Err         string
+	Advice      string // what to set, for advisory hosts
 }
 
 // Decide runs one sample through the recommender and the policy. The
@@ -163,6 +171,9 @@ func (a *Agent) Finish(r *Record, applied bool, err error) {
 // decide, apply, log.
 func (a *Agent) Step(h Host) (policy.Decision, error) {
 	r := a.Decide(h.Sample(), h.Live())
+	if adv, ok := h.(Advisor); ok {
+		r.Advice = adv.Advice(r.Sample, r.Decision.Timeout)
+	}
 	var err error
 	applied := false
 	if r.Live {
@@ -231,6 +242,9 @@ func (a *Agent) log(r *Record) {
 	}
 	if r.Err != "" {
 		args = append(args, "error", r.Err)
+	}
+	if r.Advice != "" {
+		args = append(args, "advice", r.Advice)
 	}
 	a.cfg.Log.Info("decision", args...)
 }

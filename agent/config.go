@@ -34,6 +34,10 @@ type FileConfig struct {
 	Node        string
 	HostKind    string
 	HostAddress string
+	// HostLive opts a scraped host (consul) in to live apply; HostFragment
+	// is the config file it writes for that.
+	HostLive     bool
+	HostFragment string
 	Recommender string
 	PolicyFile  string
 	WeightsFile string
@@ -64,8 +68,10 @@ type fileAgent struct {
 	Tick        hcl.Expression `hcl:"tick,optional"`
 	LeaseTTL    hcl.Expression `hcl:"lease_ttl,optional"`
 	Host        []struct {
-		Kind    hcl.Expression `hcl:"kind"`
-		Address hcl.Expression `hcl:"address,optional"`
+		Kind     hcl.Expression `hcl:"kind"`
+		Address  hcl.Expression `hcl:"address,optional"`
+		Live     hcl.Expression `hcl:"live,optional"`
+		Fragment hcl.Expression `hcl:"fragment,optional"`
 	} `hcl:"host,block"`
 	Listen []struct {
 		GRPC hcl.Expression `hcl:"grpc,optional"`
@@ -145,6 +151,18 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 			dec.Errf(h.Kind.Range(), "host.kind %q is not one of %s", cfg.HostKind, strings.Join(HostKinds, ", "))
 		}
 		str(h.Address, "host.address", &cfg.HostAddress)
+		if v, ok := dec.Bool(h.Live, "host.live"); ok {
+			cfg.HostLive = v
+		}
+		if str(h.Fragment, "host.fragment", &cfg.HostFragment) {
+			cfg.HostFragment = rel(cfg.HostFragment)
+		}
+		if cfg.HostLive && cfg.HostKind != "consul" {
+			dec.Errf(h.Live.Range(), "host.live applies to consul; %s hosts link to the agent and apply live already", cfg.HostKind)
+		}
+		if cfg.HostLive && cfg.HostFragment == "" {
+			dec.Errf(h.Live.Range(), "host.live needs host.fragment: the file in Consul's config dir that ns-agent writes raft_multiplier into")
+		}
 	}
 	cfg.GRPC = "unix://" + filepath.Join(os.TempDir(), "ns-agent-"+cfg.Node+".sock")
 	for _, l := range raw.Listen[:min(1, len(raw.Listen))] {

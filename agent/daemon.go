@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"gopkg.in/natefinch/lumberjack.v2"
 
+	"github.com/nsraft/nsraft/adapter/hashicorp"
 	"github.com/nsraft/nsraft/api/nsraftv1"
 	"github.com/nsraft/nsraft/configs"
 	"github.com/nsraft/nsraft/model"
@@ -44,6 +45,8 @@ type Daemon struct {
 	sockPath string
 	dash     *Dashboard
 	stopDash context.CancelFunc
+	consul   *hashicorp.Consul
+	stopHost context.CancelFunc
 	wg       sync.WaitGroup
 	reloadMu sync.Mutex
 }
@@ -53,9 +56,9 @@ type Daemon struct {
 // configuration asks for it (and start-up problems always).
 func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 	switch cfg.HostKind {
-	case "hashicorp", "etcd-raft":
+	case "hashicorp", "etcd-raft", "consul":
 	default:
-		return nil, fmt.Errorf("%s: host kind %q: this agent drives hosts that connect to it over the protocol (hashicorp, etcd-raft); a %s host needs its scraping adapter, which this build does not have", cfg.Path, cfg.HostKind, cfg.HostKind)
+		return nil, fmt.Errorf("%s: host kind %q: this agent drives hosts that connect to it over the protocol (hashicorp, etcd-raft) and Consul servers; a %s host needs its scraping adapter, which this build does not have", cfg.Path, cfg.HostKind, cfg.HostKind)
 	}
 	pol, err := loadPolicy(cfg.PolicyFile)
 	if err != nil {
@@ -96,6 +99,25 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 		d.dash.FollowHub(ctx, d.Agent)
 	}()
 
+	if cfg.HostKind == "consul" {
+		// A Consul server does not link to us: the agent polls it.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := hashicorp.NewConsul(ctx, hashicorp.ConsulConfig{Address: cfg.HostAddress, Live: cfg.HostLive,
+			Fragment: cfg.HostFragment, Token: os.Getenv("CONSUL_HTTP_TOKEN")})
+		cancel()
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.consul = c
+		var runCtx context.Context
+		runCtx, d.stopHost = context.WithCancel(context.Background())
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.Agent.Run(runCtx, c)
+		}()
+	}
 	if d.grpcLis, d.sockPath, err = listen(cfg.GRPC); err != nil {
 		d.Close()
 		return nil, err
@@ -236,12 +258,20 @@ func (d *Daemon) Close() {
 	if d.stopDash != nil {
 		d.stopDash()
 	}
+	if d.stopHost != nil {
+		d.stopHost()
+	}
 	if d.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		d.httpSrv.Shutdown(ctx)
 		cancel()
 	}
 	d.wg.Wait()
+	if d.consul != nil {
+		if err := d.consul.Close(); err != nil && d.log != nil {
+			d.log.Error("restoring consul's own raft_multiplier", "error", err.Error())
+		}
+	}
 	if d.sockPath != "" {
 		os.Remove(d.sockPath)
 	}

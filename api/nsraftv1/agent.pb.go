@@ -957,7 +957,10 @@ type DecisionEvent struct {
 	MinNs int64 `protobuf:"varint,16,opt,name=min_ns,json=minNs,proto3" json:"min_ns,omitempty"`
 	MaxNs int64 `protobuf:"varint,17,opt,name=max_ns,json=maxNs,proto3" json:"max_ns,omitempty"`
 	// previous_ns is the decision before this one (0 for the first).
-	PreviousNs    int64 `protobuf:"varint,18,opt,name=previous_ns,json=previousNs,proto3" json:"previous_ns,omitempty"`
+	PreviousNs int64 `protobuf:"varint,18,opt,name=previous_ns,json=previousNs,proto3" json:"previous_ns,omitempty"`
+	// advice says, for an advisory host, what the operator should set
+	// (for Consul: the raft_multiplier; for etcd: the flags).
+	Advice        string `protobuf:"bytes,19,opt,name=advice,proto3" json:"advice,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1116,6 +1119,13 @@ func (x *DecisionEvent) GetPreviousNs() int64 {
 		return x.PreviousNs
 	}
 	return 0
+}
+
+func (x *DecisionEvent) GetAdvice() string {
+	if x != nil {
+		return x.Advice
+	}
+	return ""
 }
 
 type Check struct {
@@ -1282,7 +1292,7 @@ const file_nsraft_v1_agent_proto_rawDesc = "" +
 	"\x15heartbeat_interval_ns\x18\x04 \x01(\x03R\x13heartbeatIntervalNs\":\n" +
 	"\fWatchRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x16\n" +
-	"\x06replay\x18\x02 \x01(\bR\x06replay\"\xa7\x04\n" +
+	"\x06replay\x18\x02 \x01(\bR\x06replay\"\xbf\x04\n" +
 	"\rDecisionEvent\x12 \n" +
 	"\fat_unix_nano\x18\x01 \x01(\x03R\n" +
 	"atUnixNano\x12\x12\n" +
@@ -1308,7 +1318,8 @@ const file_nsraft_v1_agent_proto_rawDesc = "" +
 	"\x06min_ns\x18\x10 \x01(\x03R\x05minNs\x12\x15\n" +
 	"\x06max_ns\x18\x11 \x01(\x03R\x05maxNs\x12\x1f\n" +
 	"\vprevious_ns\x18\x12 \x01(\x03R\n" +
-	"previousNs\"]\n" +
+	"previousNs\x12\x16\n" +
+	"\x06advice\x18\x13 \x01(\tR\x06advice\"]\n" +
 	"\x05Check\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03pos\x18\x02 \x01(\tR\x03pos\x12\x16\n" +

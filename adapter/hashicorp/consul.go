@@ -1,0 +1,437 @@
+package hashicorp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/nsraft/nsraft/collector"
+)
+
+// ConsulConfig configures the Consul host.
+type ConsulConfig struct {
+	// Address is the Consul agent's HTTP API (default http://127.0.0.1:8500).
+	Address string
+	// Token is an ACL token with agent:read (and, for Live, agent:write).
+	Token string
+	// Live opts in to applying decisions: the host writes Fragment (a
+	// Consul config file holding performance.raft_multiplier) and asks
+	// Consul to reload. Off by default: decisions are recommendations.
+	Live     bool
+	Fragment string
+	// MinReloadInterval rate-limits live reloads (default 30s): a Consul
+	// reload re-reads every configuration file.
+	MinReloadInterval time.Duration
+	// Timeout bounds each HTTP request (default 2s).
+	Timeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// ProcStat is where CPU accounting is read (the agent runs beside the
+	// Consul server); default /proc/stat.
+	ProcStat string
+}
+
+// Consul samples a Consul server through its HTTP API and advises (or,
+// opted in, applies) the raft_multiplier that puts the decided timeout in
+// force. Consul v1.16 scales hashicorp/raft's 1s HeartbeatTimeout and
+// ElectionTimeout and its 500ms LeaderLeaseTimeout by
+// performance.raft_multiplier (1–10). On `consul reload` it re-applies
+// HeartbeatTimeout and ElectionTimeout from the multiplier through
+// raft.ReloadConfig; the lease keeps its start value, so a multiplier
+// whose timeout falls below it is refused by Consul. The consul.raft.*
+// timing fields are overridden by Consul's defaults and cannot be used.
+type Consul struct {
+	cfg  ConsulConfig
+	http *http.Client
+
+	mu          sync.Mutex
+	startMult   int           // the multiplier Consul started with
+	mult        int           // the multiplier in force
+	lease       time.Duration // LeaderLeaseTimeout, fixed at start
+	lastTerm    uint64
+	elections   []election
+	stableKey   string
+	stableSince time.Time
+	reloadedAt  time.Time
+	wrote       bool
+	cpu         collector.CPU
+	lastAdvice  string
+}
+
+// NewConsul returns a Consul host. It reads the server's start timing
+// once; an unreachable Consul is an error here and, later, a sample with
+// nothing present (the policy holds).
+func NewConsul(ctx context.Context, cfg ConsulConfig) (*Consul, error) {
+	if cfg.Address == "" {
+		cfg.Address = "http://127.0.0.1:8500"
+	}
+	cfg.Address = strings.TrimRight(cfg.Address, "/")
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Second
+	}
+	if cfg.MinReloadInterval <= 0 {
+		cfg.MinReloadInterval = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Live && cfg.Fragment == "" {
+		return nil, errors.New("consul live mode needs a fragment file in Consul's config dir to write raft_multiplier into")
+	}
+	c := &Consul{cfg: cfg, http: &http.Client{Timeout: cfg.Timeout}, cpu: collector.CPU{Path: cfg.ProcStat}}
+	self, err := c.self(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !self.Config.Server {
+		return nil, fmt.Errorf("consul at %s is a client agent: only servers run Raft", cfg.Address)
+	}
+	hb, err1 := time.ParseDuration(self.DebugConfig.ConsulRaftHeartbeatTimeout)
+	lease, err2 := time.ParseDuration(self.DebugConfig.ConsulRaftLeaderLeaseTimeout)
+	if err1 != nil || err2 != nil || hb <= 0 {
+		return nil, fmt.Errorf("consul at %s: cannot read its raft timing (DebugConfig.ConsulRaftHeartbeatTimeout %q)", cfg.Address, self.DebugConfig.ConsulRaftHeartbeatTimeout)
+	}
+	c.startMult = max(1, int(math.Round(float64(hb)/float64(time.Second))))
+	c.mult, c.lease = c.startMult, lease
+	if cfg.Live {
+		// A fragment left by an earlier agent is stale: the server runs
+		// what it read at start or last reload; start from the operator's
+		// own configuration again.
+		if _, err := os.Stat(cfg.Fragment); err == nil {
+			os.Remove(cfg.Fragment)
+			c.reload(ctx)
+		}
+	}
+	return c, nil
+}
+
+type consulSelf struct {
+	Config struct {
+		NodeName string
+		Server   bool
+		Version  string
+	}
+	DebugConfig struct {
+		ConsulRaftHeartbeatTimeout   string
+		ConsulRaftLeaderLeaseTimeout string
+	}
+	Stats map[string]map[string]string
+}
+
+func (c *Consul) get(ctx context.Context, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.Address+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.cfg.Token != "" {
+		req.Header.Set("X-Consul-Token", c.cfg.Token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("consul %s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("consul %s: %s", path, resp.Status)
+	}
+	return resp, nil
+}
+
+func (c *Consul) self(ctx context.Context) (*consulSelf, error) {
+	resp, err := c.get(ctx, "/v1/agent/self")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var s consulSelf
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return nil, fmt.Errorf("consul /v1/agent/self: %w", err)
+	}
+	return &s, nil
+}
+
+// ConsulMetrics is what the host reads from Consul's Prometheus output.
+type ConsulMetrics struct {
+	// HeartbeatP50, P90, P99 summarize the leader's heartbeat RPCs to its
+	// followers (consul_raft_replication_heartbeat, worst peer); ok is
+	// false on followers and when Consul has no recent observation.
+	HeartbeatP50, HeartbeatP90, HeartbeatP99 time.Duration
+	HeartbeatOK                              bool
+	// Candidacies counts elections this server started
+	// (consul_raft_state_candidate).
+	Candidacies float64
+	// StoreLogsP99 is the p99 of BoltDB log writes (disk sync).
+	StoreLogsP99 time.Duration
+	StoreLogsOK  bool
+}
+
+// ParseConsulMetrics reads Consul's /v1/agent/metrics?format=prometheus
+// text. Quantiles Consul reports as NaN (no observation in its window)
+// are missing, not zero.
+func ParseConsulMetrics(text string) (ConsulMetrics, error) {
+	var m ConsulMetrics
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		return m, fmt.Errorf("consul metrics: %w", err)
+	}
+	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	q := func(s *dto.Summary, want float64) (float64, bool) {
+		for _, x := range s.GetQuantile() {
+			if x.GetQuantile() == want && !math.IsNaN(x.GetValue()) && x.GetValue() >= 0 {
+				return x.GetValue(), true
+			}
+		}
+		return 0, false
+	}
+	if f := fams["consul_raft_replication_heartbeat"]; f != nil {
+		for _, mt := range f.GetMetric() {
+			p50, ok1 := q(mt.GetSummary(), 0.5)
+			p90, ok2 := q(mt.GetSummary(), 0.9)
+			p99, ok3 := q(mt.GetSummary(), 0.99)
+			if ok1 && ok2 && ok3 && ms(p99) >= m.HeartbeatP99 {
+				m.HeartbeatP50, m.HeartbeatP90, m.HeartbeatP99, m.HeartbeatOK = ms(p50), ms(p90), ms(p99), true
+			}
+		}
+	}
+	if f := fams["consul_raft_state_candidate"]; f != nil && len(f.GetMetric()) > 0 {
+		m.Candidacies = f.GetMetric()[0].GetCounter().GetValue()
+	}
+	if f := fams["consul_raft_boltdb_storeLogs"]; f != nil && len(f.GetMetric()) > 0 {
+		if v, ok := q(f.GetMetric()[0].GetSummary(), 0.99); ok {
+			m.StoreLogsP99, m.StoreLogsOK = ms(v), true
+		}
+	}
+	return m, nil
+}
+
+// Sample takes one sample of the Consul server. What cannot be read is
+// marked missing.
+func (c *Consul) Sample() collector.Sample {
+	now := c.cfg.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+	defer cancel()
+	s := collector.Sample{At: now}
+	self, err := c.self(ctx)
+	if err != nil {
+		return s
+	}
+	s.Node = self.Config.NodeName
+	r := self.Stats["raft"]
+	s.Role = collector.ParseRole(r["state"])
+	s.Set(collector.FieldRole)
+	if t, err := strconv.ParseUint(r["term"], 10, 64); err == nil {
+		s.Term = t
+		s.Set(collector.FieldTerm)
+	}
+	if n, err := strconv.Atoi(r["num_peers"]); err == nil {
+		s.ClusterSize = n + 1
+		s.Set(collector.FieldClusterSize)
+	}
+	commit, err1 := strconv.ParseUint(r["commit_index"], 10, 64)
+	applied, err2 := strconv.ParseUint(r["applied_index"], 10, 64)
+	if err1 == nil && err2 == nil {
+		if commit > applied {
+			s.ReplicationGap = commit - applied
+		}
+		s.Set(collector.FieldReplicationGap)
+	}
+	if s.Role != collector.RoleLeader {
+		// "0" right after contact, "never" before any, else a duration.
+		switch lc := r["last_contact"]; lc {
+		case "never", "":
+		case "0":
+			s.Set(collector.FieldLastContact | collector.FieldHeartbeatGap)
+		default:
+			if d, err := time.ParseDuration(lc); err == nil {
+				s.LastContact, s.HeartbeatGap = d, d
+				s.Set(collector.FieldLastContact | collector.FieldHeartbeatGap)
+			}
+		}
+	}
+	if resp, err := c.get(ctx, "/v1/agent/metrics?format=prometheus"); err == nil {
+		b, rerr := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+		resp.Body.Close()
+		if rerr == nil {
+			if m, err := ParseConsulMetrics(string(b)); err == nil {
+				if m.HeartbeatOK {
+					s.RTTMean, s.RTTP99 = m.HeartbeatP50, m.HeartbeatP99
+					s.RTTStdDev = time.Duration(float64(m.HeartbeatP90-m.HeartbeatP50) / 1.2816) // normal approximation
+					s.Set(collector.FieldRTT)
+				}
+				if m.StoreLogsOK {
+					s.DiskSyncP99 = m.StoreLogsP99
+					s.Set(collector.FieldDiskSync)
+				}
+			}
+		}
+	}
+	if pct, ok, err := c.cpu.IdlePct(); err == nil && ok {
+		s.CPUIdlePct = pct
+		s.Set(collector.FieldCPUIdle)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := r["state"] + "/" + r["term"]
+	if s.Role != collector.RoleLeader {
+		key = "follower/" + r["term"] // a follower's leader is not in Stats
+	}
+	if key != c.stableKey {
+		c.stableKey, c.stableSince = key, now
+	}
+	if s.Has(collector.FieldTerm) && s.Term != c.lastTerm {
+		if c.lastTerm != 0 {
+			c.elections = append(c.elections, election{at: now, term: s.Term})
+		}
+		c.lastTerm = s.Term
+	}
+	keep := c.elections[:0]
+	for _, e := range c.elections {
+		if now.Sub(e.at) <= electionWindow {
+			keep = append(keep, e)
+			s.ElectionsInWindow++
+		}
+	}
+	c.elections = keep
+	s.Set(collector.FieldElections)
+	s.LeaderStableFor = now.Sub(c.stableSince)
+	s.Set(collector.FieldLeaderStableFor)
+	s.HeartbeatTimeout = time.Duration(c.mult) * time.Second
+	s.ElectionTimeout = s.HeartbeatTimeout
+	s.LeaderLeaseTimeout = c.lease
+	s.HeartbeatInterval = s.HeartbeatTimeout / 10
+	s.Set(collector.FieldHostTimeouts)
+	return s
+}
+
+// Multiplier is the raft_multiplier that puts timeout t in force: the
+// smallest whose 1s×m heartbeat timeout is at least t, within Consul's
+// 1–10 and never below the lease Consul started with.
+func (c *Consul) Multiplier(t time.Duration) int {
+	m := int(math.Ceil(float64(t) / float64(time.Second)))
+	floor := int(math.Ceil(float64(c.lease) / float64(time.Second)))
+	return min(10, max(1, floor, m))
+}
+
+// Advice says, in an operator's words, what to set for timeout t, and
+// when this server leads while degraded (disk sync p99 over 100ms, or
+// under 5% CPU idle), that handing leadership to a healthy follower now
+// would spare the cluster an election later.
+func (c *Consul) Advice(s collector.Sample, t time.Duration) string {
+	m := c.Multiplier(t)
+	c.mu.Lock()
+	cur := c.mult
+	c.mu.Unlock()
+	var out string
+	if m == cur {
+		out = fmt.Sprintf("keep performance.raft_multiplier = %d (heartbeat and election timeout %ds)", m, m)
+	} else {
+		out = fmt.Sprintf("set performance.raft_multiplier = %d (now %d): heartbeat and election timeout %ds, then `consul reload`", m, cur, m)
+	}
+	if s.Role == collector.RoleLeader {
+		var why []string
+		if s.Has(collector.FieldDiskSync) && s.DiskSyncP99 > 100*time.Millisecond {
+			why = append(why, fmt.Sprintf("disk sync p99 %s", s.DiskSyncP99.Round(time.Millisecond)))
+		}
+		if s.Has(collector.FieldCPUIdle) && s.CPUIdlePct < 5 {
+			why = append(why, fmt.Sprintf("CPU idle %.0f%%", s.CPUIdlePct))
+		}
+		if len(why) > 0 {
+			out += "; this leader is degraded (" + strings.Join(why, ", ") + "): `consul operator raft transfer-leader` to a healthy follower would avoid an election"
+		}
+	}
+	return out
+}
+
+// Apply puts timeout t in force when live (a fragment and a reload, at
+// most every MinReloadInterval, only when the multiplier changes);
+// advisory hosts never call it.
+func (c *Consul) Apply(t time.Duration) error {
+	if !c.cfg.Live {
+		return errors.New("consul host is advisory")
+	}
+	m := c.Multiplier(t)
+	c.mu.Lock()
+	if m == c.mult {
+		c.mu.Unlock()
+		return nil
+	}
+	if since := c.cfg.Now().Sub(c.reloadedAt); !c.reloadedAt.IsZero() && since < c.cfg.MinReloadInterval {
+		c.mu.Unlock()
+		return fmt.Errorf("raft_multiplier %d held back: last reload %s ago, limit one per %s", m, since.Round(time.Second), c.cfg.MinReloadInterval)
+	}
+	c.mu.Unlock()
+	frag := fmt.Sprintf("# Written by ns-agent: the raft timing it decided. Remove it and\n# `consul reload` to return to your own configuration.\nperformance {\n  raft_multiplier = %d\n}\n", m)
+	tmp := c.cfg.Fragment + ".tmp"
+	if err := os.WriteFile(tmp, []byte(frag), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Clean(c.cfg.Fragment)); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout*5)
+	defer cancel()
+	if err := c.reload(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.mult, c.reloadedAt, c.wrote = m, c.cfg.Now(), true
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *Consul) reload(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.cfg.Address+"/v1/agent/reload", nil)
+	if err != nil {
+		return err
+	}
+	if c.cfg.Token != "" {
+		req.Header.Set("X-Consul-Token", c.cfg.Token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("consul reload: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("consul reload: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// Live reports whether decisions are applied (opt-in) or only advised.
+func (c *Consul) Live() bool { return c.cfg.Live }
+
+// Close removes the fragment this host wrote and reloads, returning Consul
+// to the operator's own configuration.
+func (c *Consul) Close() error {
+	c.mu.Lock()
+	wrote := c.wrote
+	c.wrote = false
+	c.mu.Unlock()
+	if !wrote {
+		return nil
+	}
+	if err := os.Remove(c.cfg.Fragment); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout*5)
+	defer cancel()
+	return c.reload(ctx)
+}
