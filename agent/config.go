@@ -38,18 +38,18 @@ type FileConfig struct {
 	// is the config file it writes for that.
 	HostLive     bool
 	HostFragment string
-	Recommender string
-	PolicyFile  string
-	WeightsFile string
-	Tick        time.Duration
-	LeaseTTL    time.Duration
-	GRPC        string // "unix:///path", "unix:path" or "host:port"
-	HTTP        string // host:port of /metrics and health; "" for none
-	TLS         *TLSFiles
-	LogFile     string
-	LogMaxMB    int
-	LogBackups  int
-	LogStderr   bool
+	Recommender  string
+	PolicyFile   string
+	WeightsFile  string
+	Tick         time.Duration
+	LeaseTTL     time.Duration
+	GRPC         string // "unix:///path", "unix:path" or "host:port"
+	HTTP         string // host:port of /metrics and health; "" for none
+	TLS          *TLSFiles
+	LogFile      string
+	LogMaxMB     int
+	LogBackups   int
+	LogStderr    bool
 }
 
 // TLSFiles configure TLS on a TCP gRPC listener.
