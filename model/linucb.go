@@ -18,17 +18,24 @@ const linucbDim = 5
 // is then computed from those samples alone (the live agent sees the same
 // stream) and the chosen arm's model is updated online.
 //
-// Reward of a period (0 is perfect, so an arm never tried, whose estimate
-// is 0, looks optimistic and gets explored):
+// Reward of a period (0 is perfect):
 //
 //	r = −0.5·(term changes seen) − 2·(share of samples with no leader, or no
-//	    word from it for over three heartbeats) − 1.0·T/1s
+//	    word from it for over three heartbeats) − TimeoutCost·T/1s
 //
 // Elections are what too short a timeout costs; silent waiting is what too
 // long a one costs when a leader fails, but failures are rare, so the last
 // term prices detection time directly: a second of timeout costs as much as
 // two needless term changes. (The weight was picked from 0.02–2 by a sweep
-// on the ballast suite; see the project notes.)
+// on the ballast suite.)
+//
+// Prior: the timeout cost is known before any data, so every arm starts
+// from it (θ₀ = −TimeoutCost·T in the intercept) instead of from 0. With a
+// zero prior an untried arm looks perfect and every node spends its first
+// periods trying the 1s arms, each of them a second of blindness to a
+// crash; with the prior only the data (term changes, leaderless time) can
+// make a long arm look better than a short one, and exploration stays among
+// arms whose cost is close to the best.
 //
 // Risk capping: while the node is unstable (failed elections, or more than
 // one election in the collector's window) the bandit only picks among arms
@@ -38,6 +45,9 @@ type LinUCB struct {
 	Arms   []time.Duration
 	Alpha  float64
 	Period int
+	// TimeoutCost is the reward lost per second of the arm's timeout, per
+	// period; NewLinUCB also uses it as the prior's slope.
+	TimeoutCost float64
 
 	a    [][linucbDim * linucbDim]float64 // A_a, row-major
 	ainv [][linucbDim * linucbDim]float64 // A_a⁻¹, kept by Sherman–Morrison
@@ -53,15 +63,29 @@ type LinUCB struct {
 	unstable bool
 }
 
-// NewLinUCB returns a bandit with 8 arms log-spaced from 100ms to 1s
-// (BALLAST's range), α = 0.2, deciding every 10 samples.
+// linucbArms are the timeouts the bandit chooses among, 100ms to 1s
+// (BALLAST's range). They are dense where the choice matters: on every
+// scenario of the ballast suite the best fixed timeout is 200ms or less,
+// and a 25ms step there moves a LAN's crash detection by about as much;
+// above 300ms the arms are the conservative fallbacks of a network in
+// trouble.
+var linucbArms = [...]time.Duration{
+	100 * time.Millisecond, 125 * time.Millisecond, 150 * time.Millisecond, 175 * time.Millisecond,
+	200 * time.Millisecond, 250 * time.Millisecond, 300 * time.Millisecond, 400 * time.Millisecond,
+	500 * time.Millisecond, 650 * time.Millisecond, 800 * time.Millisecond, time.Second,
+}
+
+// linucbInitial is the arm in force before the first decision: the Raft
+// paper's 150ms, safe on a LAN and a WAN alike. (Starting in the middle of
+// the range, near 400ms, delays the first election of every run.)
+const linucbInitial = 150 * time.Millisecond
+
+// NewLinUCB returns a bandit over linucbArms with α = 0.2 and a timeout
+// cost of 1 per second, deciding every 10 samples, starting at 150ms.
 func NewLinUCB(seed uint64) *LinUCB {
-	l := &LinUCB{Alpha: 0.2, Period: 10, rng: rand.New(rand.NewPCG(seed, 0x11cb))}
-	const n = 8
-	for i := 0; i < n; i++ {
-		f := math.Pow(1000.0/100.0, float64(i)/float64(n-1))
-		l.Arms = append(l.Arms, time.Duration(100*f)*time.Millisecond)
-	}
+	l := &LinUCB{Alpha: 0.2, Period: 10, TimeoutCost: 1.0, rng: rand.New(rand.NewPCG(seed, 0x11cb))}
+	l.Arms = append(l.Arms, linucbArms[:]...)
+	n := len(l.Arms)
 	l.a = make([][linucbDim * linucbDim]float64, n)
 	l.ainv = make([][linucbDim * linucbDim]float64, n)
 	l.b = make([][linucbDim]float64, n)
@@ -70,8 +94,12 @@ func NewLinUCB(seed uint64) *LinUCB {
 			l.a[k][i*linucbDim+i] = 1
 			l.ainv[k][i*linucbDim+i] = 1
 		}
+		// A = I, so θ = b: the prior mean of an arm is its timeout cost.
+		l.b[k][0] = -l.TimeoutCost * l.Arms[k].Seconds()
+		if l.Arms[k] <= linucbInitial {
+			l.arm = k
+		}
 	}
-	l.arm = n / 2
 	return l
 }
 
@@ -117,7 +145,7 @@ func (l *LinUCB) Observe(s collector.Sample) {
 	if l.steps < l.Period {
 		return
 	}
-	r := -0.5*float64(l.changes) - 2*float64(l.noLeader)/float64(l.steps) - 1.0*l.Arms[l.arm].Seconds()
+	r := -0.5*float64(l.changes) - 2*float64(l.noLeader)/float64(l.steps) - l.TimeoutCost*l.Arms[l.arm].Seconds()
 	l.update(l.arm, l.ctx, r)
 	l.ctx = l.context(&s)
 	l.arm = l.choose(l.ctx)
