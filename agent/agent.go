@@ -33,6 +33,13 @@ type Host interface {
 	Live() bool
 }
 
+// Handoffer is implemented by hosts that can move leadership away from a
+// degrading leader (etcd). It runs after each decision with the policy's
+// stability verdict and says what it did, or why it held back.
+type Handoffer interface {
+	Handoff(s collector.Sample, unstable bool) (string, error)
+}
+
 // Advisor is implemented by hosts that can say in an operator's words
 // what to set for a decided timeout (Consul's raft_multiplier, etcd's
 // flags). The advice goes into the log and the decision stream.
@@ -174,6 +181,15 @@ func (a *Agent) Step(h Host) (policy.Decision, error) {
 	if adv, ok := h.(Advisor); ok {
 		r.Advice = adv.Advice(r.Sample, r.Decision.Timeout)
 	}
+	if ho, ok := h.(Handoffer); ok {
+		note, err := ho.Handoff(r.Sample, r.Decision.Unstable)
+		switch {
+		case err != nil:
+			r.Advice = join(r.Advice, "hand-off held: "+err.Error())
+		case note != "":
+			r.Advice = join(r.Advice, note)
+		}
+	}
 	var err error
 	applied := false
 	if r.Live {
@@ -247,6 +263,13 @@ func (a *Agent) log(r *Record) {
 		args = append(args, "advice", r.Advice)
 	}
 	a.cfg.Log.Info("decision", args...)
+}
+
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

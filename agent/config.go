@@ -38,18 +38,23 @@ type FileConfig struct {
 	// is the config file it writes for that.
 	HostLive     bool
 	HostFragment string
-	Recommender  string
-	PolicyFile   string
-	WeightsFile  string
-	Tick         time.Duration
-	LeaseTTL     time.Duration
-	GRPC         string // "unix:///path", "unix:path" or "host:port"
-	HTTP         string // host:port of /metrics and health; "" for none
-	TLS          *TLSFiles
-	LogFile      string
-	LogMaxMB     int
-	LogBackups   int
-	LogStderr    bool
+	// Etcd servers: their timing as started, leader hand-off (opt-in) and
+	// client TLS files.
+	HostHeartbeat, HostElection time.Duration
+	HostHandoff                 bool
+	HostTLS                     *TLSFiles
+	Recommender                 string
+	PolicyFile                  string
+	WeightsFile                 string
+	Tick                        time.Duration
+	LeaseTTL                    time.Duration
+	GRPC                        string // "unix:///path", "unix:path" or "host:port"
+	HTTP                        string // host:port of /metrics and health; "" for none
+	TLS                         *TLSFiles
+	LogFile                     string
+	LogMaxMB                    int
+	LogBackups                  int
+	LogStderr                   bool
 }
 
 // TLSFiles configure TLS on a TCP gRPC listener.
@@ -68,10 +73,16 @@ type fileAgent struct {
 	Tick        hcl.Expression `hcl:"tick,optional"`
 	LeaseTTL    hcl.Expression `hcl:"lease_ttl,optional"`
 	Host        []struct {
-		Kind     hcl.Expression `hcl:"kind"`
-		Address  hcl.Expression `hcl:"address,optional"`
-		Live     hcl.Expression `hcl:"live,optional"`
-		Fragment hcl.Expression `hcl:"fragment,optional"`
+		Kind      hcl.Expression `hcl:"kind"`
+		Address   hcl.Expression `hcl:"address,optional"`
+		Live      hcl.Expression `hcl:"live,optional"`
+		Fragment  hcl.Expression `hcl:"fragment,optional"`
+		Heartbeat hcl.Expression `hcl:"heartbeat_interval,optional"`
+		Election  hcl.Expression `hcl:"election_timeout,optional"`
+		Handoff   hcl.Expression `hcl:"handoff,optional"`
+		CAFile    hcl.Expression `hcl:"ca_file,optional"`
+		CertFile  hcl.Expression `hcl:"cert_file,optional"`
+		KeyFile   hcl.Expression `hcl:"key_file,optional"`
 	} `hcl:"host,block"`
 	Listen []struct {
 		GRPC hcl.Expression `hcl:"grpc,optional"`
@@ -156,6 +167,28 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		}
 		if str(h.Fragment, "host.fragment", &cfg.HostFragment) {
 			cfg.HostFragment = rel(cfg.HostFragment)
+		}
+		if d, ok := dec.Duration(h.Heartbeat, "host.heartbeat_interval", true); ok {
+			cfg.HostHeartbeat = d
+		}
+		if d, ok := dec.Duration(h.Election, "host.election_timeout", true); ok {
+			cfg.HostElection = d
+		}
+		if v, ok := dec.Bool(h.Handoff, "host.handoff"); ok {
+			cfg.HostHandoff = v
+			if v && cfg.HostKind != "etcd" {
+				dec.Errf(h.Handoff.Range(), "host.handoff applies to etcd servers, not %s", cfg.HostKind)
+			}
+		}
+		var ca, cert, key string
+		str(h.CAFile, "host.ca_file", &ca)
+		str(h.CertFile, "host.cert_file", &cert)
+		str(h.KeyFile, "host.key_file", &key)
+		if ca != "" || cert != "" || key != "" {
+			cfg.HostTLS = &TLSFiles{Cert: rel(cert), Key: rel(key), ClientCA: rel(ca)}
+			if (cert == "") != (key == "") {
+				dec.Errf(h.CertFile.Range(), "host.cert_file and host.key_file go together")
+			}
 		}
 		if cfg.HostLive && cfg.HostKind != "consul" {
 			dec.Errf(h.Live.Range(), "host.live applies to consul; %s hosts link to the agent and apply live already", cfg.HostKind)

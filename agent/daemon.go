@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"gopkg.in/natefinch/lumberjack.v2"
 
+	"github.com/nsraft/nsraft/adapter/etcd"
 	"github.com/nsraft/nsraft/adapter/hashicorp"
 	"github.com/nsraft/nsraft/api/nsraftv1"
 	"github.com/nsraft/nsraft/configs"
@@ -45,7 +46,7 @@ type Daemon struct {
 	sockPath string
 	dash     *Dashboard
 	stopDash context.CancelFunc
-	consul   *hashicorp.Consul
+	polled   polledHost
 	stopHost context.CancelFunc
 	wg       sync.WaitGroup
 	reloadMu sync.Mutex
@@ -56,9 +57,9 @@ type Daemon struct {
 // configuration asks for it (and start-up problems always).
 func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 	switch cfg.HostKind {
-	case "hashicorp", "etcd-raft", "consul":
+	case "hashicorp", "etcd-raft", "consul", "etcd":
 	default:
-		return nil, fmt.Errorf("%s: host kind %q: this agent drives hosts that connect to it over the protocol (hashicorp, etcd-raft) and Consul servers; a %s host needs its scraping adapter, which this build does not have", cfg.Path, cfg.HostKind, cfg.HostKind)
+		return nil, fmt.Errorf("%s: unknown host kind %q", cfg.Path, cfg.HostKind)
 	}
 	pol, err := loadPolicy(cfg.PolicyFile)
 	if err != nil {
@@ -99,23 +100,20 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 		d.dash.FollowHub(ctx, d.Agent)
 	}()
 
-	if cfg.HostKind == "consul" {
-		// A Consul server does not link to us: the agent polls it.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		c, err := hashicorp.NewConsul(ctx, hashicorp.ConsulConfig{Address: cfg.HostAddress, Live: cfg.HostLive,
-			Fragment: cfg.HostFragment, Token: os.Getenv("CONSUL_HTTP_TOKEN")})
-		cancel()
+	if cfg.HostKind == "consul" || cfg.HostKind == "etcd" {
+		// Consul and etcd servers do not link to us: the agent polls them.
+		h, err := pollHost(cfg)
 		if err != nil {
 			d.Close()
 			return nil, err
 		}
-		d.consul = c
+		d.polled = h
 		var runCtx context.Context
 		runCtx, d.stopHost = context.WithCancel(context.Background())
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			d.Agent.Run(runCtx, c)
+			d.Agent.Run(runCtx, h)
 		}()
 	}
 	if d.grpcLis, d.sockPath, err = listen(cfg.GRPC); err != nil {
@@ -267,9 +265,9 @@ func (d *Daemon) Close() {
 		cancel()
 	}
 	d.wg.Wait()
-	if d.consul != nil {
-		if err := d.consul.Close(); err != nil && d.log != nil {
-			d.log.Error("restoring consul's own raft_multiplier", "error", err.Error())
+	if d.polled != nil {
+		if err := d.polled.Close(); err != nil && d.log != nil {
+			d.log.Error("closing the host", "host", d.cfg.HostKind, "error", err.Error())
 		}
 	}
 	if d.sockPath != "" {
@@ -281,6 +279,57 @@ func (d *Daemon) Close() {
 	if d.logFile != nil {
 		d.logFile.Close()
 	}
+}
+
+// polledHost is a host the agent samples itself (Consul, etcd servers).
+type polledHost interface {
+	Host
+	Close() error
+}
+
+func pollHost(cfg *FileConfig) (polledHost, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	switch cfg.HostKind {
+	case "consul":
+		return hashicorp.NewConsul(ctx, hashicorp.ConsulConfig{Address: cfg.HostAddress, Live: cfg.HostLive,
+			Fragment: cfg.HostFragment, Token: os.Getenv("CONSUL_HTTP_TOKEN")})
+	default:
+		var tc *tls.Config
+		if cfg.HostTLS != nil {
+			var err error
+			if tc, err = clientTLS(cfg.HostTLS); err != nil {
+				return nil, fmt.Errorf("host tls: %w", err)
+			}
+		}
+		return etcd.NewServer(ctx, etcd.ServerConfig{Endpoint: cfg.HostAddress, TLS: tc, HeartbeatInterval: cfg.HostHeartbeat,
+			ElectionTimeout: cfg.HostElection, Handoff: etcd.HandoffConfig{Enabled: cfg.HostHandoff}})
+	}
+}
+
+// clientTLS builds a client's TLS configuration: the CA that signs the
+// server, and the client's own certificate when given.
+func clientTLS(f *TLSFiles) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if f.ClientCA != "" {
+		pem, err := os.ReadFile(f.ClientCA)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", f.ClientCA)
+		}
+		tc.RootCAs = pool
+	}
+	if f.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+		if err != nil {
+			return nil, err
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
 }
 
 func loadPolicy(path string) (*policy.Policy, error) {

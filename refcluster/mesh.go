@@ -77,6 +77,19 @@ func (m *Mesh) Dial(from, to, raftAddr string) (string, error) {
 	return p.Listen, nil
 }
 
+// Inbound is the pseudo-source of a Front proxy's link: Front(to, …)
+// creates the link Inbound→to.
+const Inbound = "*"
+
+// Front puts one proxy in front of node to's listener at addr and returns
+// the proxy's listen address: every peer reaches that node through it.
+// For hosts (etcd) whose members all dial one advertised peer URL, so
+// that per-directed-link proxies are impossible; a fault set on
+// Inbound→to delays everything to and from that node.
+func (m *Mesh) Front(to, addr string) (string, error) {
+	return m.Dial(Inbound, to, addr)
+}
+
 // Links returns the directed links that have a proxy, sorted.
 func (m *Mesh) Links() [][2]string {
 	m.mu.Lock()

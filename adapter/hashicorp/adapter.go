@@ -296,7 +296,7 @@ func (a *Adapter) Sample() collector.Sample {
 	s.RPCRetries = a.failedHB
 	a.failedHB = 0
 	if a.cfg.RTTs != nil {
-		mean, sd, p99, ok, failures := a.cfg.RTTs.stats()
+		mean, sd, p99, ok, failures := a.cfg.RTTs.Stats()
 		if ok {
 			s.RTTMean, s.RTTStdDev, s.RTTP99 = mean, sd, p99
 			s.Set(collector.FieldRTT)

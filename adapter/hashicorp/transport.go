@@ -2,61 +2,18 @@ package hashicorp
 
 import (
 	"io"
-	"math"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/nsraft/nsraft/collector"
 )
 
 // RTTs measures a node's Raft RPCs: round-trip times of AppendEntries
 // (the leader's heartbeats and appends, a follower's probes of its
 // leader) and the RPCs that failed. WrapTransport feeds it; the Adapter
 // reads it into each Sample.
-type RTTs struct {
-	mu       sync.Mutex
-	ring     [128]time.Duration
-	n, next  int
-	failures int
-}
-
-func (m *RTTs) record(d time.Duration, err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err != nil {
-		m.failures++
-		return
-	}
-	m.ring[m.next] = d
-	m.next = (m.next + 1) % len(m.ring)
-	m.n = min(m.n+1, len(m.ring))
-}
-
-// stats returns mean, standard deviation and p99 of the remembered RTTs
-// (ok is false when there are none) and the failures since the last call.
-func (m *RTTs) stats() (mean, sd, p99 time.Duration, ok bool, failures int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	failures, m.failures = m.failures, 0
-	if m.n == 0 {
-		return 0, 0, 0, false, failures
-	}
-	xs := make([]float64, m.n)
-	var sum float64
-	for i := 0; i < m.n; i++ {
-		xs[i] = float64(m.ring[i])
-		sum += xs[i]
-	}
-	mu := sum / float64(m.n)
-	var ss float64
-	for _, x := range xs {
-		ss += (x - mu) * (x - mu)
-	}
-	sort.Float64s(xs)
-	idx := int(math.Ceil(0.99*float64(len(xs)))) - 1
-	return time.Duration(mu), time.Duration(math.Sqrt(ss / float64(m.n))), time.Duration(xs[max(idx, 0)]), true, failures
-}
+type RTTs = collector.RTTWindow
 
 // WrapTransport returns a transport that behaves as t and measures its
 // RPCs into rtts. It keeps t's optional capabilities (pre-vote, Close), so
@@ -77,14 +34,14 @@ type wrapped struct {
 func (w *wrapped) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
 	start := time.Now()
 	err := w.Transport.AppendEntries(id, target, args, resp)
-	w.m.record(time.Since(start), err)
+	w.m.Record(time.Since(start), err)
 	return err
 }
 
 func (w *wrapped) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
 	err := w.Transport.RequestVote(id, target, args, resp)
 	if err != nil {
-		w.m.record(0, err)
+		w.m.Record(0, err)
 	}
 	return err
 }
@@ -92,7 +49,7 @@ func (w *wrapped) RequestVote(id raft.ServerID, target raft.ServerAddress, args 
 func (w *wrapped) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, args *raft.InstallSnapshotRequest, resp *raft.InstallSnapshotResponse, data io.Reader) error {
 	err := w.Transport.InstallSnapshot(id, target, args, resp, data)
 	if err != nil {
-		w.m.record(0, err)
+		w.m.Record(0, err)
 	}
 	return err
 }
@@ -100,7 +57,7 @@ func (w *wrapped) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, a
 func (w *wrapped) TimeoutNow(id raft.ServerID, target raft.ServerAddress, args *raft.TimeoutNowRequest, resp *raft.TimeoutNowResponse) error {
 	err := w.Transport.TimeoutNow(id, target, args, resp)
 	if err != nil {
-		w.m.record(0, err)
+		w.m.Record(0, err)
 	}
 	return err
 }
@@ -124,7 +81,7 @@ func (w *wrapped) probe(local raft.ServerID, leaderID raft.ServerID, leader raft
 	var resp raft.AppendEntriesResponse
 	start := time.Now()
 	err := w.Transport.AppendEntries(leaderID, leader, req, &resp)
-	w.m.record(time.Since(start), err)
+	w.m.Record(time.Since(start), err)
 }
 
 type wrappedPreVote struct{ *wrapped }
@@ -132,7 +89,7 @@ type wrappedPreVote struct{ *wrapped }
 func (w *wrappedPreVote) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
 	err := w.Transport.(raft.WithPreVote).RequestPreVote(id, target, args, resp)
 	if err != nil {
-		w.m.record(0, err)
+		w.m.Record(0, err)
 	}
 	return err
 }

@@ -1,0 +1,395 @@
+// Package etcd connects the agent to etcd: servers (v3.5+), which cannot
+// change their timing while running, get explained recommendations of the
+// --heartbeat-interval and --election-timeout to set, and — opted in — a
+// leader hand-off away from a degrading leader; applications built on
+// go.etcd.io/raft get a tick driver that adjusts each node's tick period
+// live (see TickDriver).
+//
+// etcd imports collector; it must not import the agent or policy.
+package etcd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/nsraft/nsraft/collector"
+)
+
+// ServerConfig configures the etcd server host.
+type ServerConfig struct {
+	// Endpoint is this member's client URL (e.g. https://10.0.0.1:2379);
+	// /metrics is read from it unless MetricsURL is set.
+	Endpoint   string
+	MetricsURL string
+	// TLS secures the client connection and the metrics and probe
+	// requests; nil for plain http.
+	TLS *tls.Config
+	// HeartbeatInterval and ElectionTimeout are the member's flags as it
+	// was started (etcd does not expose them; defaults 100ms and 1s).
+	HeartbeatInterval, ElectionTimeout time.Duration
+	// Window is how far back rates, histograms and elections count
+	// (default 30s).
+	Window time.Duration
+	// Timeout bounds each request (default 2s).
+	Timeout time.Duration
+	// Handoff configures leader hand-off (off unless Enabled).
+	Handoff HandoffConfig
+	// PreVoteDisabled says the member runs with --pre-vote=false (etcd
+	// v3.5 enables pre-vote by default).
+	PreVoteDisabled bool
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// ProcStat is where CPU accounting is read (default /proc/stat).
+	ProcStat string
+}
+
+// Server samples one etcd member through its client API, its /metrics and
+// probes of its peers' /raft/probing endpoints, and advises its timing.
+type Server struct {
+	cfg  ServerConfig
+	cli  *clientv3.Client
+	http *http.Client
+
+	mu          sync.Mutex
+	history     []Metrics           // readings inside the window, oldest first
+	rtts        collector.RTTWindow // to the peers
+	selfRTT     recent              // into this member, through its advertised peer URL
+	peerLast    map[uint64]time.Duration
+	peers       []peer // from the member list
+	probeNext   int
+	probing     bool
+	self        uint64
+	lastTerm    uint64
+	stableKey   string
+	stableSince time.Time
+	cpu         collector.CPU
+	handoff     handoffState
+}
+
+type peer struct {
+	id      uint64
+	name    string
+	peerURL string
+	learner bool
+}
+
+// NewServer connects to the member. A member that cannot be reached is an
+// error here; later, a sample with nothing present (the policy holds).
+func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
+	if cfg.Endpoint == "" {
+		return nil, errors.New("etcd host: no endpoint")
+	}
+	cfg.Endpoint = strings.TrimRight(cfg.Endpoint, "/")
+	if cfg.MetricsURL == "" {
+		cfg.MetricsURL = cfg.Endpoint + "/metrics"
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 100 * time.Millisecond
+	}
+	if cfg.ElectionTimeout <= 0 {
+		cfg.ElectionTimeout = time.Second
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 30 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Handoff.defaults()
+	if strings.HasPrefix(cfg.Endpoint, "https://") && cfg.TLS == nil {
+		return nil, fmt.Errorf("etcd host %s: https endpoint without TLS configuration", cfg.Endpoint)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{cfg.Endpoint}, DialTimeout: cfg.Timeout, TLS: cfg.TLS, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, fmt.Errorf("etcd host %s: %w", cfg.Endpoint, err)
+	}
+	tr := &http.Transport{TLSClientConfig: cfg.TLS, MaxIdleConnsPerHost: 4}
+	s := &Server{cfg: cfg, cli: cli, http: &http.Client{Timeout: cfg.Timeout, Transport: tr}, cpu: collector.CPU{Path: cfg.ProcStat},
+		peerLast: map[uint64]time.Duration{}}
+	// One probe a tick: the last 32 (3.2s at a 100ms tick) keep the
+	// statistics current when the network changes.
+	s.rtts.Size = 32
+	sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	st, err := cli.Status(sctx, cfg.Endpoint)
+	if err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("etcd host %s: status: %w", cfg.Endpoint, err)
+	}
+	s.self = st.Header.MemberId
+	if err := s.refreshMembers(sctx); err != nil {
+		cli.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the client.
+func (s *Server) Close() error { return s.cli.Close() }
+
+func (s *Server) refreshMembers(ctx context.Context) error {
+	ml, err := s.cli.MemberList(ctx)
+	if err != nil {
+		return fmt.Errorf("etcd host %s: member list: %w", s.cfg.Endpoint, err)
+	}
+	var ps []peer
+	for _, m := range ml.Members {
+		p := peer{id: m.ID, name: m.Name, learner: m.IsLearner}
+		if len(m.PeerURLs) > 0 {
+			p.peerURL = strings.TrimRight(m.PeerURLs[0], "/")
+		}
+		ps = append(ps, p)
+	}
+	s.mu.Lock()
+	s.peers = ps
+	s.mu.Unlock()
+	return nil
+}
+
+// Live reports that an etcd server only takes advice.
+func (s *Server) Live() bool { return false }
+
+// Apply is never called for an advisory host.
+func (s *Server) Apply(time.Duration) error {
+	return errors.New("etcd servers cannot change their timing while running: advisory")
+}
+
+// ID is this member's ID.
+func (s *Server) ID() uint64 { return s.self }
+
+// Sample takes one sample of the member.
+func (s *Server) Sample() collector.Sample {
+	now := s.cfg.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	smp := collector.Sample{Node: strconv.FormatUint(s.self, 16), At: now}
+	st, err := s.cli.Status(ctx, s.cfg.Endpoint)
+	if err == nil {
+		smp.Term = st.RaftTerm
+		smp.Leader = strconv.FormatUint(st.Leader, 16)
+		smp.Role = collector.RoleFollower
+		switch {
+		case st.Leader == 0:
+			smp.Role, smp.Leader = collector.RoleCandidate, ""
+		case st.Leader == s.self:
+			smp.Role = collector.RoleLeader
+		}
+		if st.RaftIndex > st.RaftAppliedIndex {
+			smp.ReplicationGap = st.RaftIndex - st.RaftAppliedIndex
+		}
+		smp.Set(collector.FieldRole | collector.FieldTerm | collector.FieldLeader | collector.FieldReplicationGap)
+	}
+	s.mu.Lock()
+	voters := 0
+	for _, p := range s.peers {
+		if !p.learner {
+			voters++
+		}
+	}
+	s.mu.Unlock()
+	if voters > 0 {
+		smp.ClusterSize = voters
+		smp.Set(collector.FieldClusterSize)
+	}
+	if m, err := s.scrape(ctx, now); err == nil {
+		s.mu.Lock()
+		s.history = append(s.history, m)
+		for len(s.history) > 2 && now.Sub(s.history[1].At) >= s.cfg.Window {
+			s.history = s.history[1:]
+		}
+		old := s.history[0]
+		s.mu.Unlock()
+		if len(s.history) > 1 {
+			smp.RPCFailures = int(m.HeartbeatFailures - old.HeartbeatFailures)
+			smp.RPCRetries = int(m.ProposalsFailed - old.ProposalsFailed)
+			smp.ElectionsInWindow = max(0, int(m.LeaderChanges-old.LeaderChanges))
+			smp.Set(collector.FieldRPCFailures | collector.FieldRPCRetries | collector.FieldElections)
+			if p99, ok := m.WALFsync.Sub(old.WALFsync).Quantile(0.99); ok {
+				smp.DiskSyncP99 = p99
+				smp.Set(collector.FieldDiskSync)
+			}
+		}
+	}
+	s.probe()
+	if mean, sd, p99, ok, _ := s.rtts.Stats(); ok {
+		smp.RTTMean, smp.RTTStdDev, smp.RTTP99 = mean, sd, p99
+		smp.Set(collector.FieldRTT)
+	}
+	if pct, ok, err := s.cpu.IdlePct(); err == nil && ok {
+		smp.CPUIdlePct = pct
+		smp.Set(collector.FieldCPUIdle)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if smp.Has(collector.FieldTerm) {
+		if key := smp.Leader + "/" + strconv.FormatUint(smp.Term, 10); key != s.stableKey {
+			s.stableKey, s.stableSince = key, now
+		}
+		if smp.Leader != "" {
+			smp.LeaderStableFor = now.Sub(s.stableSince)
+			smp.Set(collector.FieldLeaderStableFor)
+		}
+	}
+	smp.PreVote = !s.cfg.PreVoteDisabled
+	smp.Set(collector.FieldPreVote)
+	smp.HeartbeatInterval = s.cfg.HeartbeatInterval
+	smp.HeartbeatTimeout, smp.ElectionTimeout = s.cfg.ElectionTimeout, s.cfg.ElectionTimeout
+	smp.Set(collector.FieldHostTimeouts)
+	return smp
+}
+
+func (s *Server) scrape(ctx context.Context, now time.Time) (Metrics, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.MetricsURL, nil)
+	if err != nil {
+		return Metrics{}, err
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return Metrics{}, fmt.Errorf("etcd metrics %s: %w", s.cfg.MetricsURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Metrics{}, fmt.Errorf("etcd metrics %s: %s", s.cfg.MetricsURL, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return Metrics{}, err
+	}
+	return ParseMetrics(string(b), now)
+}
+
+// probe measures the round trip to one peer per tick, round robin, with
+// GET /raft/probing on its advertised peer URL — the endpoint etcd's own
+// prober uses, over the same network path as Raft's messages. At most one
+// probe is in flight; it never delays the sample.
+func (s *Server) probe() {
+	s.mu.Lock()
+	if s.probing || len(s.peers) < 2 {
+		s.mu.Unlock()
+		return
+	}
+	var target peer
+	for range s.peers {
+		p := s.peers[s.probeNext%len(s.peers)]
+		s.probeNext++
+		if p.peerURL != "" {
+			target = p
+			break
+		}
+	}
+	if target.peerURL == "" {
+		s.mu.Unlock()
+		return
+	}
+	s.probing = true
+	s.mu.Unlock()
+	go func() {
+		defer func() {
+			s.mu.Lock()
+			s.probing = false
+			s.mu.Unlock()
+		}()
+		start := time.Now()
+		resp, err := s.http.Get(target.peerURL + "/raft/probing")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("probe %s: %s", target.name, resp.Status)
+			}
+		}
+		rtt := time.Since(start)
+		if target.id == s.self {
+			// The path into this member, as its peers take it.
+			s.selfRTT.add(rtt, err)
+			return
+		}
+		s.rtts.Record(rtt, err)
+		if err == nil {
+			s.mu.Lock()
+			s.peerLast[target.id] = rtt
+			s.mu.Unlock()
+		}
+	}()
+}
+
+// peerRTT is the last round trip measured to a peer.
+func (s *Server) peerRTT(id uint64) (time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.peerLast[id]
+	return d, ok
+}
+
+// recent keeps the last few round trips of one path; a failed probe
+// counts as a very slow one.
+type recent struct {
+	mu sync.Mutex
+	xs []time.Duration
+}
+
+func (r *recent) add(d time.Duration, err error) {
+	if err != nil {
+		d = time.Hour
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.xs = append(r.xs, d)
+	if len(r.xs) > 8 {
+		r.xs = r.xs[1:]
+	}
+}
+
+// p99 of the last few is their maximum but one (one outlier is forgiven).
+func (r *recent) p99() (time.Duration, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.xs) < 3 {
+		return 0, false
+	}
+	xs := append([]time.Duration(nil), r.xs...)
+	sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
+	return xs[len(xs)-2], true
+}
+
+// Advice says which flags to set for a decided election timeout t:
+// etcd's guidance is a heartbeat interval near the round-trip time and an
+// election timeout of about ten heartbeats, at least five (etcd refuses
+// less). Neither changes on a running member: restart the members one at a
+// time with the new flags.
+func (s *Server) Advice(smp collector.Sample, t time.Duration) string {
+	hb := s.cfg.HeartbeatInterval
+	if smp.Has(collector.FieldRTT) && smp.RTTMean > hb {
+		hb = roundUp(smp.RTTMean, 10*time.Millisecond)
+	}
+	et := max(roundUp(t, hb), 5*hb)
+	out := fmt.Sprintf("--heartbeat-interval=%d --election-timeout=%d", hb.Milliseconds(), et.Milliseconds())
+	if hb == s.cfg.HeartbeatInterval && et == s.cfg.ElectionTimeout {
+		out = "keep " + out
+	} else {
+		out = fmt.Sprintf("restart members one at a time with %s (now %d/%d ms)", out, s.cfg.HeartbeatInterval.Milliseconds(), s.cfg.ElectionTimeout.Milliseconds())
+	}
+	return out
+}
+
+func roundUp(d, step time.Duration) time.Duration {
+	if step <= 0 {
+		return d
+	}
+	return (d + step - 1) / step * step
+}

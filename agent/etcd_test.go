@@ -1,0 +1,253 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/nsraft/nsraft/adapter/etcd"
+	"github.com/nsraft/nsraft/api/nsraftv1"
+	"github.com/nsraft/nsraft/model"
+	"github.com/nsraft/nsraft/refcluster"
+)
+
+func etcdBinary(t *testing.T) string {
+	p := os.Getenv("NSRAFT_ETCD")
+	if p == "" {
+		if os.Getenv("NSRAFT_REQUIRE_ETCD") != "" {
+			t.Fatal("NSRAFT_REQUIRE_ETCD is set but NSRAFT_ETCD names no binary")
+		}
+		t.Skip("no etcd: run scripts/etcd-build.sh and set NSRAFT_ETCD to the path it prints")
+	}
+	return p
+}
+
+func startEtcd(t *testing.T, mesh *refcluster.Mesh) *refcluster.EtcdCluster {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := refcluster.StartEtcd(ctx, refcluster.EtcdConfig{Binary: etcdBinary(t), Dir: t.TempDir(), Members: 3, Mesh: mesh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop() })
+	return c
+}
+
+var electionFlag = regexp.MustCompile(`--election-timeout=(\d+)`)
+
+// TestEtcdAdvisoryFollowsLatency runs an agent beside each member of a
+// real etcd v3.5 cluster (advisory: etcd cannot change its timing while
+// running). With 300ms injected on every member's peer traffic the
+// recommended --election-timeout rises above etcd's 1000ms; with it
+// removed it falls back; every recommendation is inside the policy's
+// bounds and carries its explanation.
+func TestEtcdAdvisoryFollowsLatency(t *testing.T) {
+	mesh := refcluster.NewMesh()
+	defer mesh.Close()
+	c := startEtcd(t, mesh)
+	var daemons []*Daemon
+	for _, m := range c.Members {
+		dir := t.TempDir()
+		src := fmt.Sprintf("node = %q\nrecommender = \"static\"\ntick = \"100ms\"\nhost {\n  kind = \"etcd\"\n  address = %q\n}\nlisten { grpc = \"unix://%s\" }\nlog {\n  file = \"d.jsonl\"\n  stderr = false\n}\n",
+			m.Name, m.ClientURL, filepath.Join(dir, "a.sock"))
+		os.WriteFile(filepath.Join(dir, "agent.hcl"), []byte(src), 0o644)
+		cfg, diags := LoadConfig(filepath.Join(dir, "agent.hcl"))
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		d, err := Start(cfg, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		daemons = append(daemons, d)
+	}
+	// recommended follows every decision of every agent and returns the
+	// smallest recommended election timeout, checking each event.
+	var mu sync.Mutex
+	latest := map[string]int{}
+	for _, d := range daemons {
+		w, cancel := d.Agent.hub.subscribe("", false)
+		defer cancel()
+		go func() {
+			for ev := range w.ch {
+				check := func(ev *nsraftv1.DecisionEvent) {
+					if ev.Live || ev.DecisionNs < ev.MinNs || ev.DecisionNs > ev.MaxNs || len(ev.Checks) == 0 || ev.Advice == "" {
+						t.Errorf("decision: %v", ev)
+					}
+				}
+				check(ev)
+				if m := electionFlag.FindStringSubmatch(ev.Advice); m != nil {
+					v, _ := strconv.Atoi(m[1])
+					mu.Lock()
+					latest[ev.Node] = v
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	waitAll := func(what string, ok func(int) bool) map[string]int {
+		deadline := time.Now().Add(40 * time.Second)
+		for {
+			mu.Lock()
+			good := len(latest) == 3
+			snap := map[string]int{}
+			for k, v := range latest {
+				snap[k] = v
+				good = good && ok(v)
+			}
+			mu.Unlock()
+			if good {
+				return snap
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: %v", what, snap)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	calm := waitAll("etcd's own 1000ms to be recommended", func(v int) bool { return v == 1000 })
+	t.Logf("calm: %v", calm)
+	for _, m := range c.Members {
+		mesh.SetLink(refcluster.Inbound, m.Name, refcluster.LinkFault{Latency: 300 * time.Millisecond})
+	}
+	slow := waitAll("300ms on the peer links to raise the recommendation", func(v int) bool { return v > 1000 })
+	t.Logf("300ms on every member's peer traffic: %v", slow)
+	for _, m := range c.Members {
+		mesh.SetLink(refcluster.Inbound, m.Name, refcluster.LinkFault{})
+	}
+	back := waitAll("the recommendation to fall back to 1000ms", func(v int) bool { return v == 1000 })
+	t.Logf("latency removed: %v", back)
+}
+
+// TestEtcdLeaderHandoff degrades the leader of a real etcd cluster — the
+// round trip into it grows to 300ms each way, then it stalls (SIGSTOP)
+// for three election timeouts — while a client writes continuously. With
+// hand-off enabled the agent beside the leader moves leadership away as
+// the latency rises, so the stall hits a follower; without it, the stall
+// hits the leader and the cluster elects after a timeout. Writes keep
+// being served, and hand-off leaves fewer timeout elections and a shorter
+// write stall.
+func TestEtcdLeaderHandoff(t *testing.T) {
+	run := func(t *testing.T, handoff bool) (timeoutElections, handoffs int, stall time.Duration) {
+		mesh := refcluster.NewMesh()
+		defer mesh.Close()
+		c := startEtcd(t, mesh)
+		var urls []string
+		for _, m := range c.Members {
+			urls = append(urls, m.ClientURL)
+		}
+		cli, err := clientv3.New(clientv3.Config{Endpoints: urls, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cli.Close()
+		leaderOf := func() (*refcluster.EtcdMember, uint64) {
+			for i := 0; i < 100; i++ {
+				for _, m := range c.Members {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					st, err := cli.Status(ctx, m.ClientURL)
+					cancel()
+					if err == nil && st.Leader == st.Header.MemberId {
+						return m, st.RaftTerm
+					}
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			t.Fatal("no leader")
+			return nil, 0
+		}
+		leader, term0 := leaderOf()
+
+		// The agent beside the leader.
+		srv, err := etcd.NewServer(context.Background(), etcd.ServerConfig{Endpoint: leader.ClientURL,
+			Handoff: etcd.HandoffConfig{Enabled: handoff, Cooldown: time.Minute}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		rec, _ := model.New("static", model.Options{})
+		a := New(Config{Node: leader.Name, HostKind: "etcd", Recommender: rec})
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		go a.Run(ctx, srv)
+
+		// A writer: its longest gap between acknowledged writes is the
+		// stall clients felt.
+		var longest atomic.Int64
+		var failed atomic.Int64
+		wctx, wstop := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := time.Now()
+			for i := 0; wctx.Err() == nil; i++ {
+				// A short deadline: a request stuck on a stalled member
+				// is retried on the next endpoint (the client's
+				// balancer rotates), so the longest gap measures the
+				// cluster, not one connection.
+				pctx, cancel := context.WithTimeout(wctx, 400*time.Millisecond)
+				_, err := cli.Put(pctx, "k", strconv.Itoa(i))
+				cancel()
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				now := time.Now()
+				if g := now.Sub(last); g > time.Duration(longest.Load()) {
+					longest.Store(int64(g))
+				}
+				last = now
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+		time.Sleep(3 * time.Second) // probes establish the healthy round trips
+
+		// Degrade: latency into the leader, rising.
+		for _, l := range []time.Duration{100, 200, 300} {
+			mesh.SetLink(refcluster.Inbound, leader.Name, refcluster.LinkFault{Latency: l * time.Millisecond})
+			time.Sleep(2 * time.Second)
+		}
+		// Then it stalls for three election timeouts.
+		c.Pause(leader.Name)
+		time.Sleep(3 * time.Second)
+		c.Resume(leader.Name)
+		mesh.SetLink(refcluster.Inbound, leader.Name, refcluster.LinkFault{})
+		time.Sleep(3 * time.Second)
+		wstop()
+		wg.Wait()
+		_, term1 := leaderOf()
+		handoffs = srv.Handoffs()
+		timeoutElections = int(term1-term0) - handoffs
+		t.Logf("hand-off %v: terms %d → %d, %d hand-offs, %d timeout elections, longest write stall %v, %d failed writes",
+			handoff, term0, term1, handoffs, timeoutElections, time.Duration(longest.Load()).Round(time.Millisecond), failed.Load())
+		return timeoutElections, handoffs, time.Duration(longest.Load())
+	}
+	var off, on struct {
+		el, ho int
+		stall  time.Duration
+	}
+	t.Run("without", func(t *testing.T) { off.el, off.ho, off.stall = run(t, false) })
+	t.Run("with", func(t *testing.T) { on.el, on.ho, on.stall = run(t, true) })
+	if on.ho < 1 {
+		t.Fatal("the agent never handed leadership off")
+	}
+	if off.ho != 0 || on.el >= off.el {
+		t.Fatalf("timeout elections: %d with hand-off, %d without", on.el, off.el)
+	}
+	if on.stall >= off.stall {
+		t.Fatalf("longest write stall %v with hand-off, %v without", on.stall, off.stall)
+	}
+}
