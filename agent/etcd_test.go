@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/nsraft/nsraft/adapter/etcd"
 	"github.com/nsraft/nsraft/api/nsraftv1"
+	"github.com/nsraft/nsraft/collector"
 	"github.com/nsraft/nsraft/model"
 	"github.com/nsraft/nsraft/refcluster"
 )
@@ -250,4 +254,84 @@ func TestEtcdLeaderHandoff(t *testing.T) {
 	if on.stall >= off.stall {
 		t.Fatalf("longest write stall %v with hand-off, %v without", on.stall, off.stall)
 	}
+}
+
+// TestEtcdBadInput: an unreachable member, an https endpoint without TLS,
+// a CA file that is not PEM, garbage on /metrics, and a member that dies
+// and comes back — each a clear error or a sample with what could be
+// read, and the agents beside the other members keep deciding.
+func TestEtcdBadInput(t *testing.T) {
+	mesh := refcluster.NewMesh()
+	defer mesh.Close()
+	c := startEtcd(t, mesh)
+	ctx := context.Background()
+
+	if _, err := etcd.NewServer(ctx, etcd.ServerConfig{Endpoint: "http://127.0.0.1:1", Timeout: time.Second}); err == nil ||
+		!strings.Contains(err.Error(), "http://127.0.0.1:1") {
+		t.Fatalf("unreachable member: %v", err)
+	}
+	if _, err := etcd.NewServer(ctx, etcd.ServerConfig{Endpoint: "https://127.0.0.1:2379"}); err == nil || !strings.Contains(err.Error(), "without TLS") {
+		t.Fatalf("https without TLS: %v", err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "ca.pem"), []byte("not a certificate"), 0o644)
+	src := fmt.Sprintf("node = \"m1\"\nhost {\n  kind = \"etcd\"\n  address = %q\n  ca_file = \"ca.pem\"\n}\nlisten { grpc = \"unix://%s\" }\n", c.Members[0].ClientURL, filepath.Join(dir, "a.sock"))
+	os.WriteFile(filepath.Join(dir, "agent.hcl"), []byte(src), 0o644)
+	cfg, diags := LoadConfig(filepath.Join(dir, "agent.hcl"))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if _, err := Start(cfg, io.Discard); err == nil || !strings.Contains(err.Error(), "ca.pem holds no PEM certificate") {
+		t.Fatalf("bad CA file: %v", err)
+	}
+
+	// Garbage where /metrics should be: the sample keeps the client API's
+	// fields.
+	junk := httptestServer(t, "<html>this is a login page</html>")
+	s, err := etcd.NewServer(ctx, etcd.ServerConfig{Endpoint: c.Members[0].ClientURL, MetricsURL: junk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if smp := s.Sample(); !smp.Has(collector.FieldRole|collector.FieldTerm) || smp.Has(collector.FieldDiskSync) || smp.Has(collector.FieldElections) {
+		t.Fatalf("sample with garbage metrics: %+v", smp)
+	}
+
+	// A member that dies and comes back: its host samples nothing while it
+	// is down, then recovers; the host beside another member never stops.
+	down, err := etcd.NewServer(ctx, etcd.ServerConfig{Endpoint: c.Members[1].ClientURL, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	other, err := etcd.NewServer(ctx, etcd.ServerConfig{Endpoint: c.Members[2].ClientURL, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := c.Kill(c.Members[1].Name); err != nil {
+		t.Fatal(err)
+	}
+	if smp := down.Sample(); smp.Has(collector.FieldTerm) || smp.Has(collector.FieldRole) || smp.Has(collector.FieldLeader) {
+		t.Fatalf("a dead member's sample claims %v", smp.Present)
+	}
+	if smp := other.Sample(); !smp.Has(collector.FieldTerm) {
+		t.Fatalf("the host beside a live member stopped: %+v", smp)
+	}
+	if err := c.Restart(ctx, c.Members[1].Name); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for smp := down.Sample(); !smp.Has(collector.FieldTerm); smp = down.Sample() {
+		if time.Now().After(deadline) {
+			t.Fatal("the host of the restarted member never recovered")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func httptestServer(t *testing.T, body string) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
