@@ -28,6 +28,7 @@ func commands() []command {
 		{"bench", "run every timeout strategy on simulated scenarios, side by side", runBench},
 		{"validate", "check policy files; print ok or file:line,col: message per problem", runValidate},
 		{"demo", "run a local 5-node hashicorp/raft cluster under injected faults with a workload", runDemo},
+		{"etcd-cluster", "start a local etcd cluster (real etcd servers) with toxiproxy on peer links", runEtcdCluster},
 		{"run", "run the sidecar beside one Raft node (-config agent.hcl)", runAgent},
 		{"tail", "follow the decisions of running agents", runTail},
 		{"node", "run one node of the reference hashicorp/raft key-value cluster", runNode},

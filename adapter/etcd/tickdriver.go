@@ -1,0 +1,210 @@
+package etcd
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/nsraft/nsraft/collector"
+)
+
+// TickConfig configures a TickDriver for one go.etcd.io/raft node.
+type TickConfig struct {
+	// NodeID is the node's raft ID; ClusterSize the number of voters.
+	NodeID      uint64
+	ClusterSize int
+	// ElectionTick and HeartbeatTick are the node's raft.Config values.
+	ElectionTick, HeartbeatTick int
+	// Base is the tick period the application would use without the
+	// driver (e.g. 10ms), and the shortest the driver uses.
+	Base time.Duration
+	// LeaseTTL: without a fresh decision for this long, the node returns
+	// to Base (default 2s).
+	LeaseTTL time.Duration
+	// PreVote is the node's raft.Config.PreVote.
+	PreVote bool
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// TickDriver adjusts a go.etcd.io/raft node's tick period live. In
+// go.etcd.io/raft a follower campaigns after ElectionTick of its own ticks
+// without hearing from the leader (randomized in [E, 2E) ticks), and the
+// application owns the tick loop, so the period of a node's ticks is its
+// election timeout's knob: a decided base timeout T becomes a period of
+// T/ElectionTick. The leader ticks at its own decided period too: its
+// CheckQuorum steps it down after ElectionTick ticks without a quorum's
+// answers, so a leader left at a short period would abdicate during the
+// very delay its followers were told to ride out; its heartbeats (every
+// HeartbeatTick ticks) keep their ratio to the timeout, as etcd's
+// guidance has them.
+//
+// The application calls Heard for every message it steps into the node and
+// Observe after every Ready; it ticks the node whenever Next has elapsed.
+// TickDriver is a host for the agent (Sample, Apply, Live).
+type TickDriver struct {
+	cfg TickConfig
+
+	mu          sync.Mutex
+	period      time.Duration // the tick period in force
+	decidedAt   time.Time
+	applied     bool
+	restores    int
+	state       raft.StateType
+	term, lead  uint64
+	lastContact time.Time
+	contactKey  string
+	maxGap      time.Duration
+	lastTerm    uint64
+	elections   []time.Time
+	stableKey   string
+	stableSince time.Time
+	commit      uint64
+	appliedIdx  uint64
+}
+
+// NewTickDriver returns a driver ticking at cfg.Base.
+func NewTickDriver(cfg TickConfig) *TickDriver {
+	if cfg.Base <= 0 {
+		cfg.Base = 10 * time.Millisecond
+	}
+	if cfg.ElectionTick <= 0 {
+		cfg.ElectionTick = 10
+	}
+	if cfg.HeartbeatTick <= 0 {
+		cfg.HeartbeatTick = 1
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &TickDriver{cfg: cfg, period: cfg.Base}
+}
+
+// Next is how long until the node's next tick.
+func (d *TickDriver) Next() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.applied && d.cfg.Now().Sub(d.decidedAt) > d.cfg.LeaseTTL {
+		d.period, d.applied = d.cfg.Base, false // the lease ran out
+		d.restores++
+	}
+	return d.period
+}
+
+// Heard records a message stepped into the node: a message from the
+// leader of the current term is leader contact.
+func (d *TickDriver) Heard(m pb.Message) {
+	switch m.Type {
+	case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap:
+	default:
+		return
+	}
+	now := d.cfg.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	key := strconv.FormatUint(m.From, 10) + "/" + strconv.FormatUint(m.Term, 10)
+	if !d.lastContact.IsZero() && key == d.contactKey {
+		// A gap between two contacts of one leader in one term; across a
+		// leader change it is an election, not lateness.
+		if g := now.Sub(d.lastContact); g > d.maxGap {
+			d.maxGap = g
+		}
+	}
+	d.lastContact, d.contactKey = now, key
+}
+
+// Observe records the node's state after a Ready.
+func (d *TickDriver) Observe(st raft.BasicStatus) {
+	now := d.cfg.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.state, d.term, d.lead, d.commit, d.appliedIdx = st.RaftState, st.Term, st.Lead, st.Commit, st.Applied
+	if st.Term != d.lastTerm {
+		if d.lastTerm != 0 {
+			d.elections = append(d.elections, now)
+		}
+		d.lastTerm = st.Term
+	}
+	if key := strconv.FormatUint(st.Lead, 10) + "/" + strconv.FormatUint(st.Term, 10); key != d.stableKey {
+		d.stableKey, d.stableSince = key, now
+	}
+}
+
+// Sample implements the agent's host: role, term, leader contact and gaps,
+// elections, and the timing in force.
+func (d *TickDriver) Sample() collector.Sample {
+	now := d.cfg.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := collector.Sample{Node: strconv.FormatUint(d.cfg.NodeID, 10), At: now, Term: d.term, PreVote: d.cfg.PreVote}
+	switch d.state {
+	case raft.StateLeader:
+		s.Role = collector.RoleLeader
+	case raft.StateCandidate, raft.StatePreCandidate:
+		s.Role = collector.RoleCandidate
+	default:
+		s.Role = collector.RoleFollower
+	}
+	if d.lead != 0 {
+		s.Leader = strconv.FormatUint(d.lead, 10)
+		s.LeaderStableFor = now.Sub(d.stableSince)
+		s.Set(collector.FieldLeaderStableFor)
+	}
+	s.Set(collector.FieldRole | collector.FieldTerm | collector.FieldLeader | collector.FieldPreVote)
+	if d.cfg.ClusterSize > 0 {
+		s.ClusterSize = d.cfg.ClusterSize
+		s.Set(collector.FieldClusterSize)
+	}
+	if d.commit > d.appliedIdx {
+		s.ReplicationGap = d.commit - d.appliedIdx
+	}
+	s.Set(collector.FieldReplicationGap)
+	if s.Role == collector.RoleLeader {
+		s.Set(collector.FieldLastContact | collector.FieldHeartbeatGap)
+	} else if !d.lastContact.IsZero() {
+		s.LastContact = now.Sub(d.lastContact)
+		s.HeartbeatGap = max(d.maxGap, s.LastContact)
+		s.Set(collector.FieldLastContact | collector.FieldHeartbeatGap)
+	}
+	d.maxGap = 0
+	keep := d.elections[:0]
+	for _, e := range d.elections {
+		if now.Sub(e) <= 30*time.Second {
+			keep = append(keep, e)
+		}
+	}
+	d.elections = keep
+	s.ElectionsInWindow = len(keep)
+	s.Set(collector.FieldElections)
+	s.HeartbeatTimeout = time.Duration(d.cfg.ElectionTick) * d.period
+	s.ElectionTimeout = s.HeartbeatTimeout
+	s.HeartbeatInterval = time.Duration(d.cfg.HeartbeatTick) * d.period
+	s.Set(collector.FieldHostTimeouts)
+	return s
+}
+
+// Apply sets the tick period so that ElectionTick ticks last t, never
+// shorter than Base, and renews the lease.
+func (d *TickDriver) Apply(t time.Duration) error {
+	p := max(t/time.Duration(d.cfg.ElectionTick), d.cfg.Base)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.period, d.decidedAt, d.applied = p, d.cfg.Now(), true
+	return nil
+}
+
+// Live reports that decisions take effect on the node.
+func (d *TickDriver) Live() bool { return true }
+
+// Period is the tick period in force.
+func (d *TickDriver) Period() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.period
+}

@@ -1,0 +1,99 @@
+package etcd_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nsraft/nsraft/adapter/etcd"
+	"github.com/nsraft/nsraft/adapter/etcd/rawcluster"
+	"github.com/nsraft/nsraft/agent"
+	"github.com/nsraft/nsraft/collector"
+	"github.com/nsraft/nsraft/model"
+)
+
+func TestTickDriverAppliesWithinLease(t *testing.T) {
+	now := time.Unix(1000, 0)
+	d := etcd.NewTickDriver(etcd.TickConfig{NodeID: 1, ElectionTick: 10, Base: 10 * time.Millisecond, LeaseTTL: time.Second,
+		Now: func() time.Time { return now }})
+	if d.Next() != 10*time.Millisecond {
+		t.Fatal("base period")
+	}
+	d.Apply(500 * time.Millisecond)
+	if d.Next() != 50*time.Millisecond {
+		t.Fatalf("period %v for a 500ms timeout over 10 ticks", d.Next())
+	}
+	if s := d.Sample(); s.HeartbeatTimeout != 500*time.Millisecond || !s.Has(collector.FieldHostTimeouts) {
+		t.Fatalf("sample timing %v", s.HeartbeatTimeout)
+	}
+	d.Apply(time.Millisecond) // never below the base period
+	if d.Next() != 10*time.Millisecond {
+		t.Fatalf("period %v below base", d.Next())
+	}
+	d.Apply(300 * time.Millisecond)
+	now = now.Add(1500 * time.Millisecond) // the agent went quiet
+	if d.Next() != 10*time.Millisecond {
+		t.Fatalf("after the lease: period %v", d.Next())
+	}
+}
+
+// TestTickDriverFewerUnnecessaryElections runs three real go.etcd.io/raft
+// RawNodes (pre-vote and check-quorum on, a 150ms election timeout) twice
+// under the same delay spikes — everything the leader sends is held back
+// 400ms for 600ms, every two seconds — once ticking at a fixed 10ms and
+// once under TickDrivers steered by agents (lstm through the default
+// policy). The leader never fails, so every election is unnecessary.
+func TestTickDriverFewerUnnecessaryElections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two 20s clusters")
+	}
+	run := func(drivers bool) int {
+		c := rawcluster.New(rawcluster.Config{Nodes: 3, Drivers: drivers})
+		defer c.Stop()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if drivers {
+			for _, n := range c.Nodes {
+				rec, err := model.New("lstm", model.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				a := agent.New(agent.Config{Node: n.Driver.Sample().Node, HostKind: "etcd-raft", Recommender: rec})
+				go a.Run(ctx, n.Driver)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for c.Leader() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("no leader")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(3 * time.Second) // calm: the agents settle
+		e0 := c.Elections()
+		for i := 0; i < 8; i++ {
+			l := c.Leader()
+			c.SetDelay(l, 400*time.Millisecond)
+			time.Sleep(600 * time.Millisecond)
+			c.SetDelay(l, 0)
+			time.Sleep(1400 * time.Millisecond)
+		}
+		e := c.Elections() - e0
+		var periods []time.Duration
+		if drivers {
+			for _, n := range c.Nodes {
+				periods = append(periods, n.Driver.Period())
+			}
+		}
+		t.Logf("drivers %v: %d elections under 8 spikes; tick periods at the end %v", drivers, e, periods)
+		return e
+	}
+	fixed := run(false)
+	driven := run(true)
+	if fixed < 4 {
+		t.Fatalf("the spikes caused only %d elections at a fixed tick: the test does not exercise the driver", fixed)
+	}
+	if driven >= fixed {
+		t.Fatalf("%d unnecessary elections with the driver, %d with a fixed tick", driven, fixed)
+	}
+}
