@@ -78,12 +78,14 @@ type Report struct {
 	// Unavailable is the total time covered by intervals of at least
 	// UnavailableAfter with no successful write; Longest is the longest
 	// interval with no successful write.
-	Unavailable        time.Duration  `json:"unavailable_ns"`
-	LongestUnavailable time.Duration  `json:"longest_unavailable_ns"`
-	Elections          int            `json:"elections"` // terms started while the workload ran
-	LeaderChanges      []LeaderChange `json:"leader_changes"`
-	Verdict            Verdict        `json:"linearizability"`
-	History            []Op           `json:"-"`
+	Unavailable        time.Duration `json:"unavailable_ns"`
+	LongestUnavailable time.Duration `json:"longest_unavailable_ns"`
+	Elections          int           `json:"elections"` // terms started while the workload ran
+	// ElectionsAt is when the monitor first saw each new highest term.
+	ElectionsAt   []time.Duration `json:"elections_at_ns"`
+	LeaderChanges []LeaderChange  `json:"leader_changes"`
+	Verdict       Verdict         `json:"linearizability"`
+	History       []Op            `json:"-"`
 }
 
 // Target is what the workload needs from a cluster.
@@ -163,15 +165,15 @@ func RunWorkload(ctx context.Context, t Target, cfg WorkloadConfig) Report {
 	}
 
 	var changes []LeaderChange
-	var elections int
+	var electionsAt []time.Duration
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		changes, elections = monitor(ctx, t, since, cfg.OnLeaderChange)
+		changes, electionsAt = monitor(ctx, t, since, cfg.OnLeaderChange)
 	}()
 	wg.Wait()
 
-	rep := Report{Duration: since(), History: history, LeaderChanges: changes, Elections: elections}
+	rep := Report{Duration: since(), History: history, LeaderChanges: changes, Elections: len(electionsAt), ElectionsAt: electionsAt}
 	var okWrites []time.Duration
 	for _, op := range history {
 		switch op.Kind {
@@ -216,13 +218,13 @@ func Unavailability(okWrites []time.Duration, end, min time.Duration) (total, lo
 	return total, longest
 }
 
-// monitor polls every node's status, counting the terms that started and
-// the changes of the leader (the node claiming leadership in the highest
-// term seen).
-func monitor(ctx context.Context, t Target, since func() time.Duration, onChange func(LeaderChange)) ([]LeaderChange, int) {
+// monitor polls every node's status, noting when each new highest term
+// was first seen (an election) and the changes of the leader (the node
+// claiming leadership in the highest term seen).
+func monitor(ctx context.Context, t Target, since func() time.Duration, onChange func(LeaderChange)) ([]LeaderChange, []time.Duration) {
 	var (
 		changes   []LeaderChange
-		firstTerm uint64
+		elections []time.Duration
 		maxTerm   uint64
 		leader    string
 	)
@@ -239,10 +241,12 @@ func monitor(ctx context.Context, t Target, since func() time.Duration, onChange
 			if err != nil {
 				continue
 			}
-			if firstTerm == 0 {
-				firstTerm = st.Term
-			}
 			if st.Term > maxTerm {
+				if maxTerm != 0 {
+					for k := maxTerm; k < st.Term; k++ {
+						elections = append(elections, since())
+					}
+				}
 				maxTerm = st.Term
 			}
 			if st.Role == "leader" && st.Term == maxTerm && st.ID != leader {
@@ -256,10 +260,6 @@ func monitor(ctx context.Context, t Target, since func() time.Duration, onChange
 		}
 		select {
 		case <-ctx.Done():
-			elections := 0
-			if firstTerm > 0 {
-				elections = int(maxTerm - firstTerm)
-			}
 			return changes, elections
 		case <-tick.C:
 		}

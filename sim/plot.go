@@ -15,6 +15,13 @@ import (
 // PlotUnavailability writes a grouped bar chart of unavailability per
 // scenario (groups) per strategy (bars) to a PNG file.
 func PlotUnavailability(rows []Row, strategies []string, path string) error {
+	return PlotMetric(rows, strategies, path, "Unavailability (s, summed over seeds)", "seconds without a leader able to commit",
+		func(r Row) float64 { return r.UnavailabilityMS / 1000 })
+}
+
+// PlotMetric writes a grouped bar chart of one value of the rows per
+// scenario (groups) per strategy (bars) to a PNG file.
+func PlotMetric(rows []Row, strategies []string, path, title, ylabel string, value func(Row) float64) error {
 	var scenarios []string
 	seen := map[string]bool{}
 	for _, r := range rows {
@@ -24,15 +31,15 @@ func PlotUnavailability(rows []Row, strategies []string, path string) error {
 		}
 	}
 	p := plot.New()
-	p.Title.Text = "Unavailability (s, summed over seeds)"
-	p.Y.Label.Text = "seconds without a leader able to commit"
+	p.Title.Text = title
+	p.Y.Label.Text = ylabel
 	w := vg.Points(60 / float64(max(len(strategies), 1)))
 	for i, st := range strategies {
 		vals := make(plotter.Values, len(scenarios))
 		for j, sc := range scenarios {
 			for _, r := range rows {
 				if r.Scenario == sc && r.Recommender == st {
-					vals[j] = r.UnavailabilityMS / 1000
+					vals[j] = value(r)
 				}
 			}
 		}

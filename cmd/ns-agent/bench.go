@@ -142,18 +142,28 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		plotDir  = fs.String("plot", "", "write PNG charts into `dir`")
 		workers  = fs.Int("workers", 0, "parallel runs (default GOMAXPROCS)")
 		polFile  = fs.String("policy", "", "policy `file` that lstm runs through (default: the embedded policy)")
+		live     = fs.Bool("live", false, "run the real reference cluster (hashicorp/raft processes, toxiproxy faults, agents) instead of the simulator")
+		quick    = fs.Bool("quick", false, "with -live: one short scenario, 3 nodes, host defaults and lstm; checks safety (for CI)")
+		liveDur  = fs.Duration("live-duration", 20*time.Second, "with -live: length of each run (scenarios are compressed to it)")
+		nodes    = fs.Int("nodes", 5, "with -live: cluster size")
 	)
 	fs.Var(&files, "scenario", "scenario `file` or built-in scenario name (repeatable)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ns-agent bench -suite NAME [-scenario FILE…] [-seeds N] [-json] [-plot DIR]")
 		fmt.Fprintln(stderr, "\nRuns every timeout strategy on every scenario in the deterministic simulator, side by")
 		fmt.Fprintln(stderr, "side, and prints each one's ratio to the Raft paper's random 150-300ms.")
-		fmt.Fprintln(stderr, "\nExamples:\n  ns-agent bench -suite ballast -seeds 5\n  ns-agent bench -scenario my-network.hcl -json")
+		fmt.Fprintln(stderr, "\nWith -live it runs the real reference cluster under the same scenarios instead,")
+		fmt.Fprintln(stderr, "each strategy through the same agent and adapter, and checks every history with porcupine.")
+		fmt.Fprintln(stderr, "\nExamples:\n  ns-agent bench -suite ballast -seeds 5\n  ns-agent bench -scenario my-network.hcl -json\n  ns-agent bench -live -suite ballast -seeds 3 -plot docs/results/live")
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *live {
+		return runBenchLive(liveOptions{suite: *suite, files: files, seeds: *seeds, seedBase: *seedBase, strategies: *recs,
+			asJSON: *asJSON, plotDir: *plotDir, quick: *quick, duration: *liveDur, nodes: *nodes}, stdout, stderr)
 	}
 	if *suite == "" && len(files) == 0 {
 		fmt.Fprintln(stderr, "ns-agent bench: give -suite NAME and/or -scenario FILE")

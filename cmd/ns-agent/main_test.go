@@ -334,3 +334,19 @@ func waitOutput(t *testing.T, w *syncWriter, want string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestBenchLiveQuick runs the live benchmark's quick mode as CI does: real
+// node and agent processes under toxiproxy faults, each history checked
+// with porcupine; any violation fails the run.
+func TestBenchLiveQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two real clusters")
+	}
+	out, code := runCLI(t, 5*time.Minute, "bench", "-live", "-quick")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if strings.Count(out, " linearizable") < 2 || strings.Count(out, "| yes |") != 2 || !strings.Contains(out, "| wan-bursty | lstm |") {
+		t.Fatalf("output:\n%s", out)
+	}
+}

@@ -1,0 +1,355 @@
+package refcluster
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nsraft/nsraft/sim"
+)
+
+// LiveStrategy is one way of timing the reference cluster's nodes in a
+// live benchmark: the nodes' own timing, or an agent beside every node.
+type LiveStrategy struct {
+	Name string
+	// Recommender is the agents' strategy; "" runs no agents.
+	Recommender string
+	// Timing is the nodes' own configuration.
+	Timing Timing
+}
+
+// agentTiming is the node timing under agents: hashicorp/raft's defaults
+// with a short LeaderLeaseTimeout, the one setting an operator changes so
+// that the agent may lower HeartbeatTimeout (the lease is its floor and
+// cannot be reloaded).
+var agentTiming = Timing{HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, LeaderLeaseTimeout: 100 * time.Millisecond}
+
+// LiveStrategies are the strategies of `ns-agent bench -live` for a
+// scenario: hashicorp/raft's defaults, an operator's hand-tuned static
+// timing following etcd's guidance (election timeout about ten round trips
+// of the slowest link, at least 150ms), and random, linucb and lstm through
+// the same agent and adapter.
+func LiveStrategies(s *sim.Scenario) []LiveStrategy {
+	var worst time.Duration
+	for _, a := range s.NodeIDs() {
+		for _, b := range s.NodeIDs() {
+			if a != b {
+				n := s.LinkNetwork(a, b)
+				worst = max(worst, n.Delay+n.Jitter)
+			}
+		}
+	}
+	tuned := max(150*time.Millisecond, 20*worst) // 10 × RTT
+	return []LiveStrategy{
+		{Name: "host-default", Timing: Timing{}},
+		{Name: "hand-tuned", Timing: Timing{HeartbeatTimeout: tuned, ElectionTimeout: tuned, LeaderLeaseTimeout: tuned / 2}},
+		{Name: "random", Recommender: "random", Timing: agentTiming},
+		{Name: "linucb", Recommender: "linucb", Timing: agentTiming},
+		{Name: "lstm", Recommender: "lstm", Timing: agentTiming},
+	}
+}
+
+// Compress fits a scenario into d of real time while keeping what a
+// timeout reacts to at its real length: the faults' own durations (a
+// burst's length and delay, a pause, a crash's downtime up to d/6) stay,
+// and only the quiet time between faults shrinks. Crashes come about
+// three times per run; bursts and pauses at least every 5s and 3s.
+func Compress(s *sim.Scenario, d time.Duration) *sim.Scenario {
+	out := *s
+	k := float64(d) / float64(s.Duration)
+	scale := func(t, floor time.Duration) time.Duration { return max(time.Duration(float64(t)*k), floor) }
+	out.Duration = d
+	if c := s.Crash; c != nil {
+		cc := *c
+		cc.Downtime = min(c.Downtime, d/6)
+		if c.MeanInterval > 0 {
+			cc.MeanInterval = d / 3
+		} else {
+			cc.At = time.Duration(float64(c.At) * k)
+		}
+		out.Crash = &cc
+	}
+	if b := s.Network.Burst; b != nil {
+		bb := *b
+		bb.MeanInterval = scale(b.MeanInterval, 5*time.Second)
+		out.Network.Burst = &bb
+	}
+	out.NodeSpecs = nil
+	for _, n := range s.NodeSpecs {
+		if n.PauseEvery > 0 {
+			n.PauseEvery = scale(n.PauseEvery, 3*time.Second)
+		}
+		out.NodeSpecs = append(out.NodeSpecs, n)
+	}
+	out.Partitions = nil
+	for _, p := range s.Partitions {
+		p.At = time.Duration(float64(p.At) * k)
+		p.Duration = min(p.Duration, d/6)
+		out.Partitions = append(out.Partitions, p)
+	}
+	return &out
+}
+
+// LiveConfig configures RunLive.
+type LiveConfig struct {
+	Binary string
+	Dir    string
+	// Nodes per cluster (default 5); the scenarios are resized to it.
+	Nodes int
+	// Duration of each run (default 30s); scenarios are compressed to it.
+	Duration time.Duration
+	// Seeds: one run per seed per scenario per strategy.
+	Seeds     []uint64
+	Scenarios []*sim.Scenario
+	// Strategies, or nil for LiveStrategies of each scenario.
+	Strategies []string
+	// Log receives progress lines.
+	Log func(format string, args ...any)
+}
+
+// LiveRun is the outcome of one run, from the client's own records.
+type LiveRun struct {
+	Scenario             string   `json:"scenario"`
+	Strategy             string   `json:"strategy"`
+	Seed                 uint64   `json:"seed"`
+	UnavailabilityMS     float64  `json:"unavailability_ms"`
+	LongestMS            float64  `json:"longest_unavailability_ms"`
+	Elections            int      `json:"elections"`
+	UnnecessaryElections int      `json:"unnecessary_elections"`
+	WriteMSP50           float64  `json:"write_ms_p50"`
+	WriteMSP99           float64  `json:"write_ms_p99"`
+	WriteMSP999          float64  `json:"write_ms_p999"`
+	WritesPerSec         float64  `json:"writes_per_s"`
+	Linearizable         string   `json:"linearizability"`
+	Operations           int      `json:"operations"`
+	NotInjected          []string `json:"not_injected,omitempty"`
+
+	// Timeline of the run: each node's HeartbeatTimeout, elections, faults.
+	Timeline  []sim.TimelinePoint `json:"-"`
+	ElectAt   []time.Duration     `json:"-"`
+	FaultsAt  []time.Duration     `json:"-"`
+	NodeCount int                 `json:"-"`
+}
+
+// RunLive runs every strategy on every scenario for every seed, one run
+// at a time, each on a fresh cluster.
+func RunLive(ctx context.Context, cfg LiveConfig) ([]LiveRun, error) {
+	if cfg.Nodes <= 0 {
+		cfg.Nodes = 5
+	}
+	if cfg.Duration <= 0 {
+		cfg.Duration = 30 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = func(string, ...any) {}
+	}
+	var out []LiveRun
+	for _, s0 := range cfg.Scenarios {
+		s1 := *s0
+		s1.Nodes = cfg.Nodes
+		s := Compress(&s1, cfg.Duration)
+		strategies := LiveStrategies(s)
+		if cfg.Strategies != nil {
+			var keep []LiveStrategy
+			for _, want := range cfg.Strategies {
+				for _, st := range strategies {
+					if st.Name == want {
+						keep = append(keep, st)
+					}
+				}
+			}
+			strategies = keep
+		}
+		for _, seed := range cfg.Seeds {
+			for _, st := range strategies {
+				if err := ctx.Err(); err != nil {
+					return out, err
+				}
+				dir := filepath.Join(cfg.Dir, fmt.Sprintf("%s-%s-%d", s.Name, st.Name, seed))
+				r, err := runLiveOne(ctx, cfg, s, st, seed, dir)
+				if err != nil {
+					return out, fmt.Errorf("%s/%s/seed %d: %w", s.Name, st.Name, seed, err)
+				}
+				cfg.Log("%-14s %-13s seed %d: unavailable %6.0fms (longest %5.0fms), %2d elections (%d unnecessary), write p99 %5.1fms, %4.0f writes/s, %s",
+					r.Scenario, r.Strategy, seed, r.UnavailabilityMS, r.LongestMS, r.Elections, r.UnnecessaryElections, r.WriteMSP99, r.WritesPerSec, r.Linearizable)
+				out = append(out, r)
+				os.RemoveAll(dir)
+			}
+		}
+	}
+	return out, nil
+}
+
+func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStrategy, seed uint64, dir string) (LiveRun, error) {
+	r := LiveRun{Scenario: s.Name, Strategy: st.Name, Seed: seed, NodeCount: s.Nodes}
+	mesh := NewMesh()
+	defer mesh.Close()
+	ids := s.NodeIDs()
+	ccfg := ClusterConfig{Nodes: s.Nodes, Binary: cfg.Binary, Dir: filepath.Join(dir, "nodes"), Timing: st.Timing, Dial: mesh.Dial}
+	if st.Recommender != "" {
+		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		agents, err := StartAgents(sctx, AgentsConfig{Binary: cfg.Binary, Dir: filepath.Join(dir, "agents"), IDs: ids, Recommender: st.Recommender})
+		cancel()
+		if err != nil {
+			return r, err
+		}
+		defer agents.Stop()
+		ccfg.ExtraArgs = func(id string) []string { return []string{"-agent-addr", agents.Socket(id)} }
+	}
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	c, err := Start(sctx, ccfg)
+	cancel()
+	if err != nil {
+		return r, err
+	}
+	defer c.Stop()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_, _, err = c.WaitLeader(wctx)
+	cancel()
+	if err != nil {
+		return r, err
+	}
+	// Under agents, the run starts once the agents have taken over.
+	if st.Recommender != "" {
+		time.Sleep(3 * time.Second)
+	}
+	sch := BuildSchedule(s, seed)
+	r.NotInjected = sch.NotInjected
+	runCtx, stop := context.WithTimeout(ctx, s.Duration)
+	defer stop()
+	start := time.Now()
+	since := func() time.Duration { return time.Since(start) }
+
+	// Fault windows that make an election necessary: the leader killed
+	// (until its restart) or isolated from the majority.
+	type window struct {
+		from, to time.Duration
+		node     string
+	}
+	var (
+		mu       sync.Mutex
+		killed   []window
+		isolated []window
+		faultsAt []time.Duration
+		openKill = map[string]int{}
+		openIsol []int
+		timeline []sim.TimelinePoint
+		wg       sync.WaitGroup
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		RunSchedule(runCtx, c, mesh, sch, func(ev FaultEvent, target string, err error) {
+			now := since()
+			mu.Lock()
+			defer mu.Unlock()
+			switch ev.Kind {
+			case FaultCrash:
+				if err == nil && target != "" {
+					openKill[target] = len(killed)
+					killed = append(killed, window{from: now, to: math.MaxInt64, node: target})
+					faultsAt = append(faultsAt, now)
+				}
+			case FaultRestart:
+				if i, ok := openKill[target]; ok {
+					killed[i].to = now
+					delete(openKill, target)
+				}
+			case FaultPartition:
+				for _, n := range ev.Nodes {
+					openIsol = append(openIsol, len(isolated))
+					isolated = append(isolated, window{from: now, to: math.MaxInt64, node: n})
+				}
+				faultsAt = append(faultsAt, now)
+			case FaultHeal:
+				for _, i := range openIsol {
+					isolated[i].to = now
+				}
+				openIsol = nil
+			case FaultBurstStart, FaultPause:
+				faultsAt = append(faultsAt, now)
+			}
+		})
+	}()
+	// Each node's timeout, four times a second, for the timeline.
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+			}
+			for i, id := range ids {
+				pctx, cancel := context.WithTimeout(runCtx, 200*time.Millisecond)
+				stt, err := c.Status(pctx, id)
+				cancel()
+				if err == nil {
+					mu.Lock()
+					timeline = append(timeline, sim.TimelinePoint{At: since(), Node: i, Timeout: time.Duration(stt.HeartbeatTimeoutMS) * time.Millisecond})
+					mu.Unlock()
+				}
+			}
+		}
+	}()
+	keys := int(s.Duration/time.Second) + 8
+	rep := RunWorkload(runCtx, c, WorkloadConfig{Seed: seed, Keys: keys})
+	wg.Wait()
+
+	r.UnavailabilityMS = float64(rep.Unavailable) / 1e6
+	r.LongestMS = float64(rep.LongestUnavailable) / 1e6
+	r.Elections = rep.Elections
+	r.Linearizable = string(rep.Verdict)
+	r.Operations = len(rep.History)
+	var lat []float64
+	for _, op := range rep.History {
+		if op.Kind == OpPut && op.Ok {
+			lat = append(lat, float64(op.Return-op.Call)/1e6)
+		}
+	}
+	sort.Float64s(lat)
+	q := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(math.Ceil(p*float64(len(lat))))-1)]
+	}
+	r.WriteMSP50, r.WriteMSP99, r.WriteMSP999 = q(0.5), q(0.99), q(0.999)
+	r.WritesPerSec = float64(len(lat)) / rep.Duration.Seconds()
+
+	// An election is necessary when the leader it replaced was killed or
+	// cut off from the majority (the monitor sees a term up to 50ms late;
+	// a kill up to 2s before counts, the detection time of the defaults).
+	leaderAt := func(t time.Duration) string {
+		l := ""
+		for _, ch := range rep.LeaderChanges {
+			if ch.At < t {
+				l = ch.Leader
+			}
+		}
+		return l
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, e := range rep.ElectionsAt {
+		l := leaderAt(e)
+		necessary := false
+		for _, w := range append(append([]window(nil), killed...), isolated...) {
+			if w.node == l && e >= w.from && e <= w.to+2*time.Second {
+				necessary = true
+			}
+		}
+		if !necessary {
+			r.UnnecessaryElections++
+		}
+	}
+	r.Timeline, r.ElectAt, r.FaultsAt = timeline, rep.ElectionsAt, faultsAt
+	return r, nil
+}
