@@ -5,9 +5,11 @@
 // stream samples in; followers Watch decisions), Prometheus metrics and
 // health endpoints.
 //
-// agent imports collector, model, policy and api; host adapters satisfy
-// its Host interface (in-process) or speak the gRPC protocol (out of
-// process) without importing it.
+// agent imports collector, model, policy and api. Hosts that link to the
+// agent speak the gRPC protocol (adapter/hashicorp's Link, the etcd tick
+// driver in-process); hosts the agent polls itself (Consul and etcd
+// servers) satisfy its Host interface, and the daemon builds them from
+// adapter/hashicorp and adapter/etcd. No adapter imports the agent.
 package agent
 
 import (
