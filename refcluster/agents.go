@@ -2,11 +2,9 @@ package refcluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -128,31 +126,15 @@ func (a *Agents) PID(id string) int {
 // Restart starts agent id (again) and waits until its socket answers.
 func (a *Agents) Restart(ctx context.Context, id string) error {
 	a.mu.Lock()
-	if p := a.procs[id]; p != nil {
-		select {
-		case <-p.done:
-		default:
-			a.mu.Unlock()
-			return fmt.Errorf("agent %s: still running", id)
-		}
+	if a.procs[id].alive() {
+		a.mu.Unlock()
+		return fmt.Errorf("agent %s: still running", id)
 	}
 	a.mu.Unlock()
-	f, err := os.OpenFile(filepath.Join(a.cfg.Dir, id+".agent.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	p, err := startProc("agent "+id, a.cfg.Binary, []string{"run", "-config", a.ConfigFile(id)}, nil, filepath.Join(a.cfg.Dir, id+".agent.out"))
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(a.cfg.Binary, "run", "-config", a.ConfigFile(id))
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return fmt.Errorf("start agent %s: %w", id, err)
-	}
-	p := &nodeProc{cmd: cmd, done: make(chan struct{}), logf: f}
-	go func() {
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
 	a.mu.Lock()
 	a.procs[id] = p
 	a.mu.Unlock()
@@ -177,60 +159,41 @@ func (a *Agents) Restart(ctx context.Context, id string) error {
 	}
 }
 
-func (a *Agents) signal(id string, s syscall.Signal) (*nodeProc, error) {
+func (a *Agents) proc(id string) *nodeProc {
 	a.mu.Lock()
-	p := a.procs[id]
-	a.mu.Unlock()
-	if p == nil {
-		return nil, fmt.Errorf("agent %s: %w", id, ErrNodeDown)
+	defer a.mu.Unlock()
+	return a.procs[id]
+}
+
+func (a *Agents) signal(id string, s syscall.Signal) error {
+	if p := a.proc(id); p != nil {
+		return p.signal(s)
 	}
-	select {
-	case <-p.done:
-		return nil, fmt.Errorf("agent %s: %w", id, ErrNodeDown)
-	default:
-	}
-	return p, p.cmd.Process.Signal(s)
+	return fmt.Errorf("agent %s: %w", id, ErrNodeDown)
 }
 
 // Kill SIGKILLs agent id and waits for it to be gone.
 func (a *Agents) Kill(id string) error {
-	p, err := a.signal(id, syscall.SIGKILL)
-	if err != nil {
-		return err
+	if p := a.proc(id); p != nil {
+		return p.kill()
 	}
-	<-p.done
-	return nil
+	return fmt.Errorf("agent %s: %w", id, ErrNodeDown)
 }
 
 // Pause SIGSTOPs agent id: a hung agent.
-func (a *Agents) Pause(id string) error { _, err := a.signal(id, syscall.SIGSTOP); return err }
+func (a *Agents) Pause(id string) error { return a.signal(id, syscall.SIGSTOP) }
 
 // Resume SIGCONTs agent id.
-func (a *Agents) Resume(id string) error { _, err := a.signal(id, syscall.SIGCONT); return err }
+func (a *Agents) Resume(id string) error { return a.signal(id, syscall.SIGCONT) }
 
 // Reload SIGHUPs agent id.
-func (a *Agents) Reload(id string) error { _, err := a.signal(id, syscall.SIGHUP); return err }
+func (a *Agents) Reload(id string) error { return a.signal(id, syscall.SIGHUP) }
 
-// Stop terminates every agent (SIGCONT first), waiting up to 5s each.
+// Stop terminates every agent (SIGCONT first), waiting up to 5s.
 func (a *Agents) Stop() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var errs []error
-	for id, p := range a.procs {
-		select {
-		case <-p.done:
-			continue
-		default:
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGCONT)
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-			errs = append(errs, fmt.Errorf("agent %s did not stop on SIGTERM", id))
-		}
+	var procs []*nodeProc
+	for _, id := range a.cfg.IDs {
+		procs = append(procs, a.proc(id))
 	}
-	return errors.Join(errs...)
+	return stopAll(procs, 5*time.Second)
 }

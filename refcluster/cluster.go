@@ -9,9 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,16 +46,6 @@ type Cluster struct {
 	procs map[string]*nodeProc
 	hc    *http.Client
 }
-
-type nodeProc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error // exit error, valid after done is closed
-	logf *os.File
-}
-
-// ErrNodeDown is returned for signals to a node that is not running.
-var ErrNodeDown = errors.New("node is not running")
 
 // Start allocates loopback ports, spawns the node processes and waits until
 // every node's HTTP API answers. If a port was taken between allocation and
@@ -170,31 +158,10 @@ func (c *Cluster) spawn(id string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(c.cfg.Binary, args...)
-	p := &nodeProc{cmd: cmd, done: make(chan struct{})}
-	if c.cfg.Log != nil {
-		cmd.Stdout, cmd.Stderr = c.cfg.Log, c.cfg.Log
-	} else {
-		if err := os.MkdirAll(c.cfg.Dir, 0o755); err != nil {
-			return err
-		}
-		f, err := os.OpenFile(filepath.Join(c.cfg.Dir, id+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
-		p.logf = f
-		cmd.Stdout, cmd.Stderr = f, f
+	p, err := startProc(id, c.cfg.Binary, args, c.cfg.Log, filepath.Join(c.cfg.Dir, id+".log"))
+	if err != nil {
+		return err
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", id, err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		if p.logf != nil {
-			p.logf.Close()
-		}
-		close(p.done)
-	}()
 	c.mu.Lock()
 	c.procs[id] = p
 	c.mu.Unlock()
@@ -266,19 +233,12 @@ func (c *Cluster) Status(ctx context.Context, id string) (Status, error) {
 }
 
 // Running reports whether a node's process is alive (it may be paused).
-func (c *Cluster) Running(id string) bool {
+func (c *Cluster) Running(id string) bool { return c.proc(id).alive() }
+
+func (c *Cluster) proc(id string) *nodeProc {
 	c.mu.Lock()
-	p := c.procs[id]
-	c.mu.Unlock()
-	if p == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
+	defer c.mu.Unlock()
+	return c.procs[id]
 }
 
 // WaitLeader waits until every reachable node not in exclude names the same
@@ -338,25 +298,18 @@ func (c *Cluster) agreedLeader(ctx context.Context, skip map[string]bool) (strin
 }
 
 func (c *Cluster) signal(id string, s syscall.Signal) error {
-	c.mu.Lock()
-	p := c.procs[id]
-	c.mu.Unlock()
-	if p == nil || !c.Running(id) {
-		return fmt.Errorf("%s: %w", id, ErrNodeDown)
+	if p := c.proc(id); p != nil {
+		return p.signal(s)
 	}
-	return p.cmd.Process.Signal(s)
+	return fmt.Errorf("%s: %w", id, ErrNodeDown)
 }
 
 // Kill SIGKILLs a node and waits for the process to be gone.
 func (c *Cluster) Kill(id string) error {
-	if err := c.signal(id, syscall.SIGKILL); err != nil {
-		return err
+	if p := c.proc(id); p != nil {
+		return p.kill()
 	}
-	c.mu.Lock()
-	p := c.procs[id]
-	c.mu.Unlock()
-	<-p.done
-	return nil
+	return fmt.Errorf("%s: %w", id, ErrNodeDown)
 }
 
 // Pause SIGSTOPs a node, as a long GC pause or an fsync stall would.
@@ -380,32 +333,10 @@ func (c *Cluster) Restart(ctx context.Context, id string) error {
 // waits up to 10s, then kills what is left.
 func (c *Cluster) Stop() error {
 	c.mu.Lock()
-	procs := make([]*nodeProc, 0, len(c.procs))
-	ids := make([]string, 0, len(c.procs))
-	for id, p := range c.procs {
-		procs = append(procs, p)
-		ids = append(ids, id)
+	var procs []*nodeProc
+	for _, id := range c.ids {
+		procs = append(procs, c.procs[id])
 	}
 	c.mu.Unlock()
-	sort.Strings(ids)
-	for _, p := range procs {
-		select {
-		case <-p.done:
-			continue
-		default:
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGCONT)
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	var errs []error
-	for _, p := range procs {
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-			errs = append(errs, fmt.Errorf("pid %d did not stop on SIGTERM", p.cmd.Process.Pid))
-		}
-	}
-	return errors.Join(errs...)
+	return stopAll(procs, 10*time.Second)
 }

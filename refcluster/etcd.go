@@ -2,12 +2,10 @@ package refcluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -107,25 +105,10 @@ func StartEtcd(ctx context.Context, cfg EtcdConfig) (*EtcdCluster, error) {
 }
 
 func (c *EtcdCluster) spawn(m *EtcdMember) error {
-	if err := os.MkdirAll(c.cfg.Dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	p, err := startProc("etcd "+m.Name, c.cfg.Binary, m.args, nil, m.logPath)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(c.cfg.Binary, m.args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return fmt.Errorf("start etcd %s: %w", m.Name, err)
-	}
-	p := &nodeProc{cmd: cmd, done: make(chan struct{}), logf: f}
-	go func() {
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
 	m.mu.Lock()
 	m.proc = p
 	m.mu.Unlock()
@@ -144,9 +127,7 @@ func (c *EtcdCluster) waitHealthy(ctx context.Context, m *EtcdMember) error {
 				return nil
 			}
 		}
-		m.mu.Lock()
-		p := m.proc
-		m.mu.Unlock()
+		p := m.process()
 		select {
 		case <-p.done:
 			b, _ := os.ReadFile(m.logPath)
@@ -178,19 +159,21 @@ func (c *EtcdCluster) Member(name string) *EtcdMember {
 	return nil
 }
 
-func (m *EtcdMember) signal(s syscall.Signal) (*nodeProc, error) {
+func (m *EtcdMember) process() *nodeProc {
 	m.mu.Lock()
-	p := m.proc
-	m.mu.Unlock()
-	if p == nil {
-		return nil, fmt.Errorf("etcd %s: %w", m.Name, ErrNodeDown)
+	defer m.mu.Unlock()
+	return m.proc
+}
+
+func (c *EtcdCluster) signal(name string, s syscall.Signal) error {
+	m := c.Member(name)
+	if m == nil {
+		return fmt.Errorf("no member %s", name)
 	}
-	select {
-	case <-p.done:
-		return nil, fmt.Errorf("etcd %s: %w", m.Name, ErrNodeDown)
-	default:
+	if p := m.process(); p != nil {
+		return p.signal(s)
 	}
-	return p, p.cmd.Process.Signal(s)
+	return fmt.Errorf("etcd %s: %w", name, ErrNodeDown)
 }
 
 // Kill SIGKILLs a member and waits for it to be gone.
@@ -199,31 +182,14 @@ func (c *EtcdCluster) Kill(name string) error {
 	if m == nil {
 		return fmt.Errorf("no member %s", name)
 	}
-	p, err := m.signal(syscall.SIGKILL)
-	if err != nil {
-		return err
-	}
-	<-p.done
-	return nil
+	return m.process().kill()
 }
 
-// Pause SIGSTOPs a member; Resume SIGCONTs it.
-func (c *EtcdCluster) Pause(name string) error {
-	if m := c.Member(name); m != nil {
-		_, err := m.signal(syscall.SIGSTOP)
-		return err
-	}
-	return fmt.Errorf("no member %s", name)
-}
+// Pause SIGSTOPs a member.
+func (c *EtcdCluster) Pause(name string) error { return c.signal(name, syscall.SIGSTOP) }
 
 // Resume SIGCONTs a paused member.
-func (c *EtcdCluster) Resume(name string) error {
-	if m := c.Member(name); m != nil {
-		_, err := m.signal(syscall.SIGCONT)
-		return err
-	}
-	return fmt.Errorf("no member %s", name)
-}
+func (c *EtcdCluster) Resume(name string) error { return c.signal(name, syscall.SIGCONT) }
 
 // Restart starts a stopped member again on its data dir (rejoining the
 // cluster) and waits until it is healthy.
@@ -232,7 +198,7 @@ func (c *EtcdCluster) Restart(ctx context.Context, name string) error {
 	if m == nil {
 		return fmt.Errorf("no member %s", name)
 	}
-	if _, err := m.signal(0); err == nil {
+	if m.process().alive() {
 		return fmt.Errorf("restart etcd %s: still running", name)
 	}
 	if err := c.spawn(m); err != nil {
@@ -241,30 +207,11 @@ func (c *EtcdCluster) Restart(ctx context.Context, name string) error {
 	return c.waitHealthy(ctx, m)
 }
 
-// Stop terminates every member, waiting up to 10s each.
+// Stop terminates every member, waiting up to 10s.
 func (c *EtcdCluster) Stop() error {
-	var errs []error
+	var procs []*nodeProc
 	for _, m := range c.Members {
-		m.mu.Lock()
-		p := m.proc
-		m.mu.Unlock()
-		if p == nil {
-			continue
-		}
-		select {
-		case <-p.done:
-			continue
-		default:
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGCONT)
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-			errs = append(errs, fmt.Errorf("etcd %s did not stop on SIGTERM", m.Name))
-		}
+		procs = append(procs, m.process())
 	}
-	return errors.Join(errs...)
+	return stopAll(procs, 10*time.Second)
 }
