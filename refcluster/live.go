@@ -128,6 +128,8 @@ type LiveRun struct {
 	Linearizable         string   `json:"linearizability"`
 	Operations           int      `json:"operations"`
 	NotInjected          []string `json:"not_injected,omitempty"`
+	// Error says why the run could not be made (it has no figures).
+	Error string `json:"error,omitempty"`
 
 	// Timeline of the run: each node's HeartbeatTimeout, elections, faults.
 	Timeline  []sim.TimelinePoint `json:"-"`
@@ -172,8 +174,21 @@ func RunLive(ctx context.Context, cfg LiveConfig) ([]LiveRun, error) {
 				}
 				dir := filepath.Join(cfg.Dir, fmt.Sprintf("%s-%s-%d", s.Name, st.Name, seed))
 				r, err := runLiveOne(ctx, cfg, s, st, seed, dir)
+				if err != nil && ctx.Err() == nil {
+					// A cluster that did not come up (a port taken
+					// between allocation and use, a slow start) is
+					// tried once more on fresh ports.
+					cfg.Log("%s/%s seed %d: %v; retrying once", s.Name, st.Name, seed, err)
+					os.RemoveAll(dir)
+					r, err = runLiveOne(ctx, cfg, s, st, seed, dir+"-retry")
+				}
 				if err != nil {
-					return out, fmt.Errorf("%s/%s/seed %d: %w", s.Name, st.Name, seed, err)
+					if ctx.Err() != nil {
+						return out, ctx.Err()
+					}
+					cfg.Log("%s/%s seed %d: %v", s.Name, st.Name, seed, err)
+					out = append(out, LiveRun{Scenario: s.Name, Strategy: st.Name, Seed: seed, Error: err.Error()})
+					continue
 				}
 				cfg.Log("%-14s %-13s seed %d: unavailable %6.0fms (longest %5.0fms), %2d elections (%d unnecessary), write p99 %5.1fms, %4.0f writes/s, %s",
 					r.Scenario, r.Strategy, seed, r.UnavailabilityMS, r.LongestMS, r.Elections, r.UnnecessaryElections, r.WriteMSP99, r.WritesPerSec, r.Linearizable)
@@ -299,7 +314,11 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 			}
 		}
 	}()
-	keys := int(s.Duration/time.Second) + 8
+	// Porcupine checks each key's history on its own, and a write whose
+	// outcome is unknown (a leader lost mid-request) stays open-ended, so
+	// its cost grows steeply with a key's operations under long outages.
+	// Eight keys per second of run keep each history short.
+	keys := 8*int(s.Duration/time.Second) + 16
 	rep := RunWorkload(runCtx, c, WorkloadConfig{Seed: seed, Keys: keys})
 	wg.Wait()
 

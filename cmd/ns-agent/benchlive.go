@@ -137,6 +137,11 @@ func runBenchLive(o liveOptions, stdout, stderr io.Writer) int {
 	}
 	bad := 0
 	for _, r := range runs {
+		if r.Error != "" {
+			fmt.Fprintf(stderr, "ns-agent bench -live: %s/%s seed %d: %s\n", r.Scenario, r.Strategy, r.Seed, r.Error)
+			bad++
+			continue
+		}
 		if r.Linearizable != string(refcluster.Linearizable) {
 			fmt.Fprintf(stderr, "ns-agent bench -live: %s/%s seed %d: history %s\n", r.Scenario, r.Strategy, r.Seed, r.Linearizable)
 			bad++
@@ -152,6 +157,9 @@ func summarize(runs []refcluster.LiveRun) []*liveSummary {
 	var out []*liveSummary
 	idx := map[[2]string]*liveSummary{}
 	for _, r := range runs {
+		if r.Error != "" {
+			continue // reported on its own
+		}
 		k := [2]string{r.Scenario, r.Strategy}
 		s := idx[k]
 		if s == nil {
@@ -260,6 +268,11 @@ func printLive(w io.Writer, sums []*liveSummary, runs []refcluster.LiveRun, o li
 				seen[n] = true
 				notes = append(notes, n)
 			}
+		}
+	}
+	for _, r := range runs {
+		if r.Error != "" {
+			fmt.Fprintf(w, "\nrun failed, not counted: %s / %s / seed %d: %s\n", r.Scenario, r.Strategy, r.Seed, r.Error)
 		}
 	}
 	if len(notes) > 0 {
