@@ -295,29 +295,45 @@ func describe(a Action) string {
 // Follow feeds the dashboard from the agent at target (Watch), until ctx
 // ends, reconnecting when the agent goes away.
 func (d *Dashboard) Follow(ctx context.Context, target string) {
+	Follow(ctx, target, &nsraftv1.WatchRequest{Replay: true}, 2*time.Second, d.Publish, nil)
+}
+
+// Follow watches the agent at target until ctx ends, calling onEvent for
+// each decision. When the stream ends it calls onDown (if set) with why
+// and reconnects after a backoff doubling from 200ms up to maxWait. The
+// replay req may ask for is asked for until a decision has arrived: after
+// that, a replay would repeat what was already seen.
+func Follow(ctx context.Context, target string, req *nsraftv1.WatchRequest, maxWait time.Duration,
+	onEvent func(*nsraftv1.DecisionEvent), onDown func(err error, retryIn time.Duration)) {
 	wait := 200 * time.Millisecond
-	replay := true
 	for ctx.Err() == nil {
 		conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err == nil {
 			var st nsraftv1.Agent_WatchClient
-			if st, err = nsraftv1.NewAgentClient(conn).Watch(ctx, &nsraftv1.WatchRequest{Replay: replay}); err == nil {
-				for {
-					ev, rerr := st.Recv()
-					if rerr != nil {
-						break
+			st, err = nsraftv1.NewAgentClient(conn).Watch(ctx, req)
+			for err == nil {
+				var ev *nsraftv1.DecisionEvent
+				if ev, err = st.Recv(); err == nil {
+					onEvent(ev)
+					wait = 200 * time.Millisecond
+					if req.Replay {
+						req = &nsraftv1.WatchRequest{Node: req.Node}
 					}
-					replay, wait = false, 200*time.Millisecond
-					d.Publish(ev)
 				}
 			}
 			conn.Close()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if onDown != nil {
+			onDown(err, wait)
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 2*time.Second)
+		wait = min(2*wait, maxWait)
 	}
 }
 

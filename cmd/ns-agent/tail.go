@@ -14,10 +14,9 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/nsraft/nsraft/agent"
 	"github.com/nsraft/nsraft/api/nsraftv1"
 )
 
@@ -87,41 +86,14 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			follow(ctx, t, &nsraftv1.WatchRequest{Node: *node, Replay: *replay}, print, stderr)
+			agent.Follow(ctx, t, &nsraftv1.WatchRequest{Node: *node, Replay: *replay}, 5*time.Second, print,
+				func(err error, retryIn time.Duration) {
+					fmt.Fprintf(stderr, "ns-agent tail: %s: %v; retrying in %s\n", t, err, retryIn)
+				})
 		}()
 	}
 	wg.Wait()
 	return 0
-}
-
-// follow watches one agent until ctx ends, reconnecting when it goes away.
-func follow(ctx context.Context, target string, req *nsraftv1.WatchRequest, print func(*nsraftv1.DecisionEvent), stderr io.Writer) {
-	wait := 200 * time.Millisecond
-	for ctx.Err() == nil {
-		conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err == nil {
-			var st nsraftv1.Agent_WatchClient
-			st, err = nsraftv1.NewAgentClient(conn).Watch(ctx, req)
-			for err == nil {
-				var ev *nsraftv1.DecisionEvent
-				if ev, err = st.Recv(); err == nil {
-					print(ev)
-					wait = 200 * time.Millisecond
-				}
-			}
-			conn.Close()
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		fmt.Fprintf(stderr, "ns-agent tail: %s: %v; retrying in %s\n", target, err, wait)
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
-		req = &nsraftv1.WatchRequest{Node: req.Node} // no replay on reconnect: those lines were printed
-	}
 }
 
 const (
