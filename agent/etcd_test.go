@@ -144,6 +144,7 @@ func TestEtcdAdvisoryFollowsLatency(t *testing.T) {
 // being served, and hand-off leaves fewer timeout elections and a shorter
 // write stall.
 func TestEtcdLeaderHandoff(t *testing.T) {
+	etcdBinary(t) // skip here, not only in the subtests, when there is none
 	run := func(t *testing.T, handoff bool) (timeoutElections, handoffs int, stall time.Duration) {
 		mesh := refcluster.NewMesh()
 		defer mesh.Close()
