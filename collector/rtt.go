@@ -7,18 +7,40 @@ import (
 	"time"
 )
 
+// DefaultRTTHorizon is how far back RTTWindow's statistics look by
+// default. The policy's RTT floor is about the network as it is now: a
+// 250ms burst that ended ten seconds ago is the forecaster's business
+// (it remembers), not a floor's. In the simulator, floors that remembered
+// the last 128 round trips (up to 13s at one probe per tick) held
+// timeouts at a past burst's RTT and cost 10% more unavailability than
+// a 2s horizon.
+const DefaultRTTHorizon = 2 * time.Second
+
 // RTTWindow keeps the most recent round-trip times of a node's RPCs or
-// probes (Size of them, default 128) and counts the ones that failed. It
-// is safe for concurrent use: transports and probers record, the sampler
-// reads.
+// probes (Size of them, default 128) and counts the ones that failed;
+// statistics cover those of the last Horizon. It is safe for concurrent
+// use: transports and probers record, the sampler reads.
 type RTTWindow struct {
 	// Size is how many round trips are kept; set it before first use.
 	Size int
+	// Horizon: statistics use only round trips recorded this recently.
+	// 0 means DefaultRTTHorizon; negative means every kept one.
+	Horizon time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 
 	mu       sync.Mutex
 	ring     []time.Duration
+	at       []time.Time
 	n, next  int
 	failures int
+}
+
+func (m *RTTWindow) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
 }
 
 // Record adds one round trip, or a failure when err is not nil.
@@ -34,34 +56,46 @@ func (m *RTTWindow) Record(d time.Duration, err error) {
 			m.Size = 128
 		}
 		m.ring = make([]time.Duration, m.Size)
+		m.at = make([]time.Time, m.Size)
 	}
-	m.ring[m.next] = d
+	m.ring[m.next], m.at[m.next] = d, m.now()
 	m.next = (m.next + 1) % len(m.ring)
 	m.n = min(m.n+1, len(m.ring))
 }
 
-// Stats returns mean, standard deviation and p99 of the remembered round
-// trips (ok is false when there are none) and the failures since the
+// Stats returns mean, standard deviation and p99 of the round trips of the
+// horizon (ok is false when there are none) and the failures since the
 // last call.
 func (m *RTTWindow) Stats() (mean, sd, p99 time.Duration, ok bool, failures int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	failures, m.failures = m.failures, 0
-	if m.n == 0 {
-		return 0, 0, 0, false, failures
+	h := m.Horizon
+	if h == 0 {
+		h = DefaultRTTHorizon
 	}
-	xs := make([]float64, m.n)
+	var since time.Time
+	if h > 0 && m.n > 0 {
+		since = m.now().Add(-h)
+	}
+	xs := make([]float64, 0, m.n)
 	var sum float64
 	for i := 0; i < m.n; i++ {
-		xs[i] = float64(m.ring[i])
-		sum += xs[i]
+		if !since.IsZero() && m.at[i].Before(since) {
+			continue
+		}
+		xs = append(xs, float64(m.ring[i]))
+		sum += float64(m.ring[i])
 	}
-	mu := sum / float64(m.n)
+	if len(xs) == 0 {
+		return 0, 0, 0, false, failures
+	}
+	mu := sum / float64(len(xs))
 	var ss float64
 	for _, x := range xs {
 		ss += (x - mu) * (x - mu)
 	}
 	sort.Float64s(xs)
 	idx := int(math.Ceil(0.99*float64(len(xs)))) - 1
-	return time.Duration(mu), time.Duration(math.Sqrt(ss / float64(m.n))), time.Duration(xs[max(idx, 0)]), true, failures
+	return time.Duration(mu), time.Duration(math.Sqrt(ss / float64(len(xs)))), time.Duration(xs[max(idx, 0)]), true, failures
 }

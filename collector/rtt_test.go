@@ -27,3 +27,33 @@ func TestRTTWindow(t *testing.T) {
 		t.Fatal("failures not reset by Stats")
 	}
 }
+
+// TestRTTWindowHorizon: statistics forget round trips older than the
+// horizon, so a floor built on them follows the network as it is now.
+func TestRTTWindowHorizon(t *testing.T) {
+	now := time.Unix(1000, 0)
+	w := RTTWindow{Now: func() time.Time { return now }}
+	for i := 0; i < 10; i++ { // a burst: 500ms round trips
+		w.Record(500*time.Millisecond, nil)
+		now = now.Add(100 * time.Millisecond)
+	}
+	for i := 0; i < 10; i++ { // then calm: 80ms
+		w.Record(80*time.Millisecond, nil)
+		now = now.Add(100 * time.Millisecond)
+	}
+	if _, _, p99, ok, _ := w.Stats(); !ok || p99 != 500*time.Millisecond {
+		t.Fatalf("burst 1-2s ago, inside the 2s horizon: p99 %v ok %v, want 500ms", p99, ok)
+	}
+	now = now.Add(time.Second) // the burst is now 2.1-3s old
+	if mean, _, p99, ok, _ := w.Stats(); !ok || p99 != 80*time.Millisecond || mean != 80*time.Millisecond {
+		t.Fatalf("burst past the horizon: mean %v p99 %v ok %v, want 80ms", mean, p99, ok)
+	}
+	now = now.Add(5 * time.Second)
+	if _, _, _, ok, _ := w.Stats(); ok {
+		t.Fatal("nothing in the last 2s, yet stats")
+	}
+	w.Horizon = -1 // every kept round trip
+	if _, _, p99, ok, _ := w.Stats(); !ok || p99 != 500*time.Millisecond {
+		t.Fatalf("no horizon: p99 %v ok %v", p99, ok)
+	}
+}

@@ -156,20 +156,24 @@ func (nw *network) delay(r *rand.Rand, from, to int) (time.Duration, bool) {
 // directions at this instant (partitions only; loss and delay do not cut).
 func (nw *network) reachable(a, b int) bool { return a == b || (!nw.cut[a][b] && !nw.cut[b][a]) }
 
-// window keeps the last n samples of a duration for RTT statistics.
+// window keeps the last n samples of a duration for RTT statistics, and
+// when they were taken: statistics cover only the samples of the last
+// horizon (all kept ones when horizon is 0), as collector.RTTWindow does.
 type window struct {
-	buf  []time.Duration
-	next int
-	full bool
-	tmp  []time.Duration
+	buf     []time.Duration
+	at      []time.Duration
+	next    int
+	full    bool
+	tmp     []time.Duration
+	horizon time.Duration
 }
 
-func newWindow(n int) *window {
-	return &window{buf: make([]time.Duration, n), tmp: make([]time.Duration, n)}
+func newWindow(n int, horizon time.Duration) *window {
+	return &window{buf: make([]time.Duration, n), at: make([]time.Duration, n), tmp: make([]time.Duration, n), horizon: horizon}
 }
 
-func (w *window) add(d time.Duration) {
-	w.buf[w.next] = d
+func (w *window) add(now, d time.Duration) {
+	w.buf[w.next], w.at[w.next] = d, now
 	w.next = (w.next + 1) % len(w.buf)
 	if w.next == 0 {
 		w.full = true
@@ -183,14 +187,25 @@ func (w *window) len() int {
 	return w.next
 }
 
-// stats returns mean, standard deviation and p99 (nearest rank).
-func (w *window) stats() (mean, std, p99 time.Duration) {
-	n := w.len()
-	if n == 0 {
-		return 0, 0, 0
+// recent copies the samples within the horizon into w.tmp.
+func (w *window) recent(now time.Duration) []time.Duration {
+	xs := w.tmp[:0]
+	for i := 0; i < w.len(); i++ {
+		if w.horizon <= 0 || now-w.at[i] <= w.horizon {
+			xs = append(xs, w.buf[i])
+		}
 	}
-	xs := w.tmp[:n]
-	copy(xs, w.buf[:n])
+	return xs
+}
+
+// stats returns mean, standard deviation and p99 (nearest rank) of the
+// samples within the horizon; ok is false when there are none.
+func (w *window) stats(now time.Duration) (mean, std, p99 time.Duration, ok bool) {
+	xs := w.recent(now)
+	n := len(xs)
+	if n == 0 {
+		return 0, 0, 0, false
+	}
 	var sum float64
 	for _, x := range xs {
 		sum += float64(x)
@@ -202,7 +217,7 @@ func (w *window) stats() (mean, std, p99 time.Duration) {
 	}
 	slices.Sort(xs)
 	rank := int(math.Ceil(0.99*float64(n))) - 1
-	return time.Duration(m), time.Duration(math.Sqrt(ss / float64(n))), xs[rank]
+	return time.Duration(m), time.Duration(math.Sqrt(ss / float64(n))), xs[rank], true
 }
 
 type queue struct{ h eventHeap }

@@ -177,6 +177,8 @@ type simulation struct {
 	inflight []pending       // appended, not yet committed
 
 	available   bool
+	booted      bool          // a first leader has committed: bootstrap is over
+	bootAt      time.Duration // when it did
 	unavailFrom time.Duration
 	detecting   bool
 	failAt      time.Duration
@@ -216,7 +218,7 @@ func Run(s *Scenario, o Options) Result {
 	ids := s.NodeIDs()
 	for i := 0; i < s.Nodes; i++ {
 		n := &node{id: i, name: ids[i], up: true, votedFor: -1, leader: -1, contactFrom: -1, slowdown: s.Node(ids[i]).Slowdown,
-			T: o.InitialTimeout, rtt: newWindow(64), heard: make([]time.Duration, s.Nodes),
+			T: o.InitialTimeout, rtt: newWindow(128, collector.DefaultRTTHorizon), heard: make([]time.Duration, s.Nodes),
 			match: make([]uint64, s.Nodes), lastAck: make([]time.Duration, s.Nodes), lastSent: make([]time.Duration, s.Nodes),
 			probeNext: (i + 1) % s.Nodes}
 		if o.FixedTimeout > 0 {
@@ -274,7 +276,7 @@ func Run(s *Scenario, o Options) Result {
 		sm.handle(e)
 		sm.trackAvailability()
 	}
-	if !sm.available {
+	if !sm.available && sm.booted {
 		sm.m.UnavailableMS += ms(sm.now - sm.unavailFrom)
 	}
 	sm.res.Metrics = sm.m
@@ -491,7 +493,7 @@ func (sm *simulation) deliver(m message) {
 	case msgProbe:
 		sm.send(message{kind: msgProbeResp, from: n.id, to: m.from, echoSent: m.sentAt})
 	case msgProbeResp:
-		n.rtt.add(sm.now - m.echoSent)
+		n.rtt.add(sm.now, sm.now-m.echoSent)
 	case msgAppend:
 		if m.term < n.term {
 			sm.send(message{kind: msgAppendResp, from: n.id, to: m.from, term: n.term, echoSent: m.sentAt})
@@ -524,7 +526,7 @@ func (sm *simulation) deliver(m message) {
 			return
 		}
 		n.lastAck[m.from] = sm.now
-		n.rtt.add(sm.now - m.echoSent)
+		n.rtt.add(sm.now, sm.now-m.echoSent)
 		if m.index > n.match[m.from] {
 			n.match[m.from] = m.index
 			sm.advanceCommit(n)
@@ -671,7 +673,11 @@ func (sm *simulation) advanceCommit(n *node) {
 	kept := sm.inflight[:0]
 	for _, p := range sm.inflight {
 		if p.term == n.term && p.index <= commit {
-			sm.m.Commits = append(sm.m.Commits, ms(sm.now-p.arrival))
+			if p.arrival >= sm.bootAt {
+				// Requests that waited for the first leader measure the
+				// bootstrap, not the steady stream.
+				sm.m.Commits = append(sm.m.Commits, ms(sm.now-p.arrival))
+			}
 			continue
 		}
 		kept = append(kept, p)
@@ -714,9 +720,15 @@ func (sm *simulation) trackAvailability() {
 	if ok == sm.available {
 		return
 	}
-	if ok {
+	switch {
+	case ok && !sm.booted:
+		// Bootstrap is no failure: unavailability counts from the first
+		// loss of a leader that had committed (DESIGN.md), like the live
+		// benchmark, whose client starts once the cluster is up.
+		sm.booted, sm.bootAt = true, sm.now
+	case ok:
 		sm.m.UnavailableMS += ms(sm.now - sm.unavailFrom)
-	} else {
+	default:
 		sm.unavailFrom = sm.now
 	}
 	sm.available = ok
@@ -932,7 +944,8 @@ func (sm *simulation) sample(n *node) collector.Sample {
 	s.RPCRetries = n.retries
 	n.retries = 0
 	s.CPUIdlePct = 100 / n.slowdown
-	s.RTTMean, s.RTTStdDev, s.RTTP99 = n.rtt.stats()
+	var rttOK bool
+	s.RTTMean, s.RTTStdDev, s.RTTP99, rttOK = n.rtt.stats(sm.now)
 	// Elections in the window, and those that found no leader.
 	keep := n.elections[:0]
 	for _, e := range n.elections {
@@ -964,7 +977,7 @@ func (sm *simulation) sample(n *node) collector.Sample {
 		collector.FieldLastContact | collector.FieldHeartbeatGap | collector.FieldReplicationGap | collector.FieldRPCRetries |
 		collector.FieldCPUIdle | collector.FieldElections | collector.FieldLeaderStableFor | collector.FieldUnreachableVoters |
 		collector.FieldHostTimeouts)
-	if n.rtt.len() > 0 {
+	if rttOK {
 		s.Set(collector.FieldRTT)
 	}
 	return s
