@@ -80,13 +80,22 @@ func Features(s *collector.Sample, out *[NumFeatures]float64) {
 	out[9] = float64(missing) / 9
 }
 
-// Silent reports whether a follower heard nothing from its leader during
-// the tick and has not for more than two heartbeats: the leader may be
-// gone. The LSTM neither learns from nor steps on such samples — a
-// forecaster that reads a dead leader's silence as "gaps are growing"
-// raises the timeout and waits for the very failure it should detect.
+// Silent reports whether a follower knows no leader, or heard nothing
+// from its leader during the tick and has not for more than two
+// heartbeats: the leader may be gone. The LSTM neither learns from nor
+// steps on such samples — a forecaster that reads a dead leader's silence
+// as "gaps are growing" raises the timeout and waits for the very failure
+// it should detect. Before a cluster's first election every node is in
+// that state, so the LSTM keeps the host's own timing until there is a
+// leader to hear from.
 func Silent(s *collector.Sample, hb time.Duration) bool {
-	if !s.Has(collector.FieldLastContact) || s.Role == collector.RoleLeader {
+	if s.Role == collector.RoleLeader {
+		return false
+	}
+	if s.Has(collector.FieldLeader) && s.Leader == "" {
+		return true
+	}
+	if !s.Has(collector.FieldLastContact) {
 		return false
 	}
 	heardThisTick := s.Has(collector.FieldHeartbeatGap) && s.LastContact < s.HeartbeatGap
