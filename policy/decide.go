@@ -84,7 +84,7 @@ func (c Check) Reason() string {
 	case CheckFreeze:
 		return "the policy is frozen: holding the value in force"
 	case CheckConfidence:
-		return fmt.Sprintf("the proposal's confidence is below min_confidence: holding %s", c.After)
+		return fmt.Sprintf("the proposal's confidence is below min_confidence: holding %s", short(c.After))
 	case CheckRule:
 		if c.Effect == NotEvaluated {
 			return "not evaluated: the sample has no " + missingNames(c.Missing)
@@ -98,21 +98,30 @@ func (c Check) Reason() string {
 	case CheckHysteresis:
 		return fmt.Sprintf("decreases need %d consecutive calm samples first (have %d)", c.Count, c.Have)
 	case CheckStepUp:
-		return fmt.Sprintf("one decision may raise the timeout to at most %s", c.Bound)
+		return fmt.Sprintf("one decision may raise the timeout to at most %s", short(c.Bound))
 	case CheckStepDown:
-		return fmt.Sprintf("one decision may lower the timeout to no less than %s", c.Bound)
+		return fmt.Sprintf("one decision may lower the timeout to no less than %s", short(c.Bound))
 	case CheckRTTFloor:
-		return fmt.Sprintf("the timeout must be at least rtt_factor × p99 RTT (%s) = %s", c.Input, c.Bound)
+		return fmt.Sprintf("the timeout must be at least rtt_factor × p99 RTT (%s) = %s", short(c.Input), short(c.Bound))
 	case CheckHeartbeatFloor:
-		return fmt.Sprintf("the timeout must be at least heartbeat_factor × heartbeat interval (%s) = %s", c.Input, c.Bound)
+		return fmt.Sprintf("the timeout must be at least heartbeat_factor × heartbeat interval (%s) = %s", short(c.Input), short(c.Bound))
 	case CheckHostFloor:
-		return fmt.Sprintf("the host requires at least %s (hashicorp/raft: 5ms and the leader lease)", c.Bound)
+		return fmt.Sprintf("the host requires at least %s (hashicorp/raft: 5ms and the leader lease)", short(c.Bound))
 	case CheckQuorum:
-		return fmt.Sprintf("pre-vote is on and more than half the voters are unreachable: keep at least election_min %s", c.Bound)
+		return fmt.Sprintf("pre-vote is on and more than half the voters are unreachable: keep at least election_min %s", short(c.Bound))
 	case CheckBounds:
-		return fmt.Sprintf("the policy bounds the timeout to [%s, %s]", c.Input, c.Bound)
+		return fmt.Sprintf("the policy bounds the timeout to [%s, %s]", short(c.Input), short(c.Bound))
 	}
 	return ""
+}
+
+// short rounds a duration for people: to the millisecond from 10ms up, to
+// 10µs below ("804ms", not "804.27643ms").
+func short(d time.Duration) time.Duration {
+	if d >= 10*time.Millisecond || d <= -10*time.Millisecond {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(10 * time.Microsecond)
 }
 
 func missingNames(mask uint64) string {
@@ -131,9 +140,9 @@ func (c Check) String() string {
 	if c.ID == CheckRule {
 		kind = "rule"
 	}
-	move := c.After.String()
+	move := short(c.After).String()
 	if c.Effect == Changed {
-		move = c.Before.String() + " → " + c.After.String()
+		move = short(c.Before).String() + " → " + short(c.After).String()
 	}
 	return fmt.Sprintf("%s %s (%s) %s %s: %s", kind, c.Name, c.Pos, c.Effect, move, c.Reason())
 }

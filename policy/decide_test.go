@@ -325,3 +325,21 @@ func BenchmarkDecideDefault(b *testing.B) {
 	}
 	_ = d
 }
+
+// TestExplanationsRoundDurations: the log says "804ms", not "804.27643ms".
+func TestExplanationsRoundDurations(t *testing.T) {
+	p := mustParse(t, basePolicy)
+	s := calmSample()
+	s.RTTP99 = 201068907 // 201.068907ms
+	d := p.Decide(State{Sample: s}, model.Proposal{Timeout: 300 * msec, Confidence: 1})
+	c, ok := findCheck(d, "rtt-floor")
+	if !ok {
+		t.Fatal("no rtt-floor check")
+	}
+	if got, want := c.String(), "300ms → 804ms"; !strings.Contains(got, want) || !strings.Contains(got, "(201ms) = 804ms") {
+		t.Fatalf("check line %q: want %q and the rounded p99", got, want)
+	}
+	if d.Timeout != 804275628 {
+		t.Fatalf("the decision itself is not rounded: %v", d.Timeout)
+	}
+}
