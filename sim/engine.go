@@ -87,12 +87,12 @@ type message struct {
 // what one concern draws (say, a recommender's timers) does not perturb the
 // network or the fault schedule.
 type rngs struct {
-	net, timer, fault, client *rand.Rand
+	net, timer, fault, client, load *rand.Rand
 }
 
 func newRNGs(seed uint64) rngs {
 	mk := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
-	return rngs{net: mk(1), timer: mk(2), fault: mk(3), client: mk(4)}
+	return rngs{net: mk(1), timer: mk(2), fault: mk(3), client: mk(4), load: mk(5)}
 }
 
 func expDur(r *rand.Rand, mean time.Duration) time.Duration {

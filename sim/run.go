@@ -107,6 +107,11 @@ type node struct {
 	paused   bool
 	deferred []event
 	slowdown float64
+	// busy is the CPU share the machine spends on other work, drawn per
+	// node and run: a real host's idle time says as much about its
+	// neighbours as about Raft, and a model that saw only 100% idle
+	// reads any busy machine as a stalling one.
+	busy float64
 
 	role     role
 	term     uint64
@@ -221,6 +226,7 @@ func Run(s *Scenario, o Options) Result {
 			T: o.InitialTimeout, rtt: newWindow(128, collector.DefaultRTTHorizon), heard: make([]time.Duration, s.Nodes),
 			match: make([]uint64, s.Nodes), lastAck: make([]time.Duration, s.Nodes), lastSent: make([]time.Duration, s.Nodes),
 			probeNext: (i + 1) % s.Nodes}
+		n.busy = 70 * sm.r.load.Float64()
 		if o.FixedTimeout > 0 {
 			n.T = o.FixedTimeout
 		}
@@ -943,7 +949,10 @@ func (sm *simulation) sample(n *node) collector.Sample {
 	n.tickGapMax = 0
 	s.RPCRetries = n.retries
 	n.retries = 0
-	s.CPUIdlePct = 100 / n.slowdown
+	// Idle time: what the machine's other work leaves (a per-node share
+	// and ±10 points of noise per tick), shared again by a slowed node.
+	idle := 100 - n.busy + 20*(sm.r.load.Float64()-0.5)
+	s.CPUIdlePct = min(100, max(0, idle)) / n.slowdown
 	var rttOK bool
 	s.RTTMean, s.RTTStdDev, s.RTTP99, rttOK = n.rtt.stats(sm.now)
 	// Elections in the window, and those that found no leader.
