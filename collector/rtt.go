@@ -2,7 +2,7 @@ package collector
 
 import (
 	"math"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 )
@@ -78,24 +78,34 @@ func (m *RTTWindow) Stats() (mean, sd, p99 time.Duration, ok bool, failures int)
 	if h > 0 && m.n > 0 {
 		since = m.now().Add(-h)
 	}
-	xs := make([]float64, 0, m.n)
-	var sum float64
+	xs := make([]time.Duration, 0, m.n)
 	for i := 0; i < m.n; i++ {
-		if !since.IsZero() && m.at[i].Before(since) {
-			continue
+		if since.IsZero() || !m.at[i].Before(since) {
+			xs = append(xs, m.ring[i])
 		}
-		xs = append(xs, float64(m.ring[i]))
-		sum += float64(m.ring[i])
 	}
 	if len(xs) == 0 {
 		return 0, 0, 0, false, failures
 	}
+	mean, sd, p99 = Summarize(xs)
+	return mean, sd, p99, true, failures
+}
+
+// Summarize returns the mean, the standard deviation and the p99 (nearest
+// rank) of xs, which it sorts in place; xs must not be empty. RTTWindow and
+// the simulator's windows share it, so live and simulated floors are
+// computed alike.
+func Summarize(xs []time.Duration) (mean, sd, p99 time.Duration) {
+	var sum float64
+	for _, x := range xs {
+		sum += float64(x)
+	}
 	mu := sum / float64(len(xs))
 	var ss float64
 	for _, x := range xs {
-		ss += (x - mu) * (x - mu)
+		ss += (float64(x) - mu) * (float64(x) - mu)
 	}
-	sort.Float64s(xs)
-	idx := int(math.Ceil(0.99*float64(len(xs)))) - 1
-	return time.Duration(mu), time.Duration(math.Sqrt(ss / float64(len(xs)))), time.Duration(xs[max(idx, 0)]), true, failures
+	slices.Sort(xs)
+	rank := int(math.Ceil(0.99*float64(len(xs)))) - 1
+	return time.Duration(mu), time.Duration(math.Sqrt(ss / float64(len(xs)))), xs[max(rank, 0)]
 }

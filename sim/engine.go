@@ -2,10 +2,10 @@ package sim
 
 import (
 	"container/heap"
-	"math"
 	"math/rand/v2"
-	"slices"
 	"time"
+
+	"github.com/nsraft/nsraft/collector"
 )
 
 // The engine is a discrete-event loop over a heap of events ordered by
@@ -202,22 +202,11 @@ func (w *window) recent(now time.Duration) []time.Duration {
 // samples within the horizon; ok is false when there are none.
 func (w *window) stats(now time.Duration) (mean, std, p99 time.Duration, ok bool) {
 	xs := w.recent(now)
-	n := len(xs)
-	if n == 0 {
+	if len(xs) == 0 {
 		return 0, 0, 0, false
 	}
-	var sum float64
-	for _, x := range xs {
-		sum += float64(x)
-	}
-	m := sum / float64(n)
-	var ss float64
-	for _, x := range xs {
-		ss += (float64(x) - m) * (float64(x) - m)
-	}
-	slices.Sort(xs)
-	rank := int(math.Ceil(0.99*float64(n))) - 1
-	return time.Duration(m), time.Duration(math.Sqrt(ss / float64(n))), xs[rank], true
+	mean, std, p99 = collector.Summarize(xs)
+	return mean, std, p99, true
 }
 
 type queue struct{ h eventHeap }
