@@ -2,6 +2,7 @@ package sim
 
 import (
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +148,40 @@ func TestParseFileMissing(t *testing.T) {
 	_, diags := ParseFile(filepath.Join(t.TempDir(), "absent.hcl"))
 	if !diags.HasErrors() || !strings.Contains(configs.FormatDiagnostics(diags), "no such file") {
 		t.Fatalf("missing file: %v", diags)
+	}
+}
+
+// TestJitterSuiteMirrorsBallast: each jitter scenario is its ballast twin
+// with the crashes taken out, nothing else, so the two suites cannot drift.
+func TestJitterSuiteMirrorsBallast(t *testing.T) {
+	ballast, err := LoadSuite(configs.Scenarios, "ballast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jitter, err := LoadSuite(configs.Scenarios, "jitter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	twins := map[string]*Scenario{}
+	for _, s := range ballast {
+		twins[s.Name+"-nocrash"] = s
+	}
+	for _, j := range jitter {
+		b, ok := twins[j.Name]
+		if !ok {
+			t.Errorf("jitter scenario %s has no ballast twin", j.Name)
+			continue
+		}
+		if j.Crash != nil {
+			t.Errorf("%s crashes its leader", j.Name)
+		}
+		want := *b
+		want.Name, want.Crash = j.Name, nil
+		if !reflect.DeepEqual(*j, want) {
+			t.Errorf("%s differs from %s beyond its crashes:\n got %+v\nwant %+v", j.Name, b.Name, *j, want)
+		}
+	}
+	if len(jitter) != len(ballast)-1 { // stable-lan without crashes has no election at all
+		t.Errorf("%d jitter scenarios for %d ballast ones", len(jitter), len(ballast))
 	}
 }
