@@ -117,8 +117,9 @@ func (m *Inference) step(st *lstmState, x *[NumFeatures]float64) {
 // in [T, 2T), which adds headroom and breaks vote ties.
 //
 // Measured (ballast suite, tuning seeds 2000-2009, lstm through the default
-// policy, × random's unavailability): q99 always 1.19, q90 always 1.00,
-// q90 escalating to q99 1.05. On three go.etcd.io/raft nodes under a
+// policy, × random's unavailability, weights trained before the simulator
+// gave nodes busy machines): q99 always 1.19, q90 always 1.00, q90
+// escalating to q99 1.05 (1.12 with the current weights). On three go.etcd.io/raft nodes under a
 // 400ms stall of the leader every 2s (TestTickDriverFewerUnnecessaryElections)
 // q90 always let 7 of 8 stalls become elections, q99 and the escalation 1.
 // Confidence falls as the spread between q50 and q99 widens and while the
