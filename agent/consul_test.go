@@ -17,17 +17,26 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// consulBinary is a real Consul server built by scripts/consul-build.sh,
-// named by NSRAFT_CONSUL (CI builds it and sets it).
-func consulBinary(t *testing.T) string {
-	p := os.Getenv("NSRAFT_CONSUL")
+// externalBinary is a real server built by scripts/<script>, named by the
+// environment variable env (CI builds it and sets it). Without it the test
+// skips, unless NSRAFT_REQUIRE_<suffix of env> is set.
+func externalBinary(t *testing.T, what, env, script string) string {
+	t.Helper()
+	p := os.Getenv(env)
 	if p == "" {
-		if os.Getenv("NSRAFT_REQUIRE_CONSUL") != "" {
-			t.Fatal("NSRAFT_REQUIRE_CONSUL is set but NSRAFT_CONSUL names no binary")
+		require := "NSRAFT_REQUIRE_" + strings.TrimPrefix(env, "NSRAFT_")
+		if os.Getenv(require) != "" {
+			t.Fatalf("%s is set but %s names no binary", require, env)
 		}
-		t.Skip("no Consul: run scripts/consul-build.sh and set NSRAFT_CONSUL to the path it prints")
+		t.Skipf("no %s: run scripts/%s and set %s to the path it prints", what, script, env)
 	}
 	return p
+}
+
+// consulBinary is a real Consul server (scripts/consul-build.sh).
+func consulBinary(t *testing.T) string {
+	t.Helper()
+	return externalBinary(t, "Consul", "NSRAFT_CONSUL", "consul-build.sh")
 }
 
 func freeTCPPorts(t *testing.T, n int) []int {

@@ -26,15 +26,10 @@ import (
 	"github.com/nsraft/nsraft/refcluster"
 )
 
+// etcdBinary is a real etcd server (scripts/etcd-build.sh).
 func etcdBinary(t *testing.T) string {
-	p := os.Getenv("NSRAFT_ETCD")
-	if p == "" {
-		if os.Getenv("NSRAFT_REQUIRE_ETCD") != "" {
-			t.Fatal("NSRAFT_REQUIRE_ETCD is set but NSRAFT_ETCD names no binary")
-		}
-		t.Skip("no etcd: run scripts/etcd-build.sh and set NSRAFT_ETCD to the path it prints")
-	}
-	return p
+	t.Helper()
+	return externalBinary(t, "etcd", "NSRAFT_ETCD", "etcd-build.sh")
 }
 
 func startEtcd(t *testing.T, mesh *refcluster.Mesh) *refcluster.EtcdCluster {
