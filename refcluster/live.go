@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nsraft/nsraft/adapter/hashicorp"
 	"github.com/nsraft/nsraft/sim"
 )
 
@@ -95,6 +96,21 @@ func Compress(s *sim.Scenario, d time.Duration) *sim.Scenario {
 	return &out
 }
 
+// ElectionWindow is how long an election should count as recent for the
+// agents of a run compressed from orig to compressed: the adapter's 30s,
+// shrunk as much as the time between crashes was (or, without periodic
+// crashes, as the run was), and at least 1s. In the simulator a node sees
+// an election in its window about half the time between crashes; an
+// uncompressed window would hold every live run's agents in the state that
+// follows an election from its first crash to its end.
+func ElectionWindow(orig, compressed *sim.Scenario) time.Duration {
+	k := float64(compressed.Duration) / float64(orig.Duration)
+	if orig.Crash != nil && orig.Crash.MeanInterval > 0 && compressed.Crash != nil {
+		k = float64(compressed.Crash.MeanInterval) / float64(orig.Crash.MeanInterval)
+	}
+	return max(time.Second, min(hashicorp.DefaultElectionWindow, time.Duration(k*float64(hashicorp.DefaultElectionWindow))))
+}
+
 // LiveConfig configures RunLive.
 type LiveConfig struct {
 	Binary string
@@ -155,6 +171,7 @@ func RunLive(ctx context.Context, cfg LiveConfig) ([]LiveRun, error) {
 		s1 := *s0
 		s1.Nodes = cfg.Nodes
 		s := Compress(&s1, cfg.Duration)
+		window := ElectionWindow(&s1, s)
 		strategies := LiveStrategies(s)
 		if cfg.Strategies != nil {
 			var keep []LiveStrategy
@@ -173,14 +190,14 @@ func RunLive(ctx context.Context, cfg LiveConfig) ([]LiveRun, error) {
 					return out, err
 				}
 				dir := filepath.Join(cfg.Dir, fmt.Sprintf("%s-%s-%d", s.Name, st.Name, seed))
-				r, err := runLiveOne(ctx, cfg, s, st, seed, dir)
+				r, err := runLiveOne(ctx, cfg, s, st, seed, window, dir)
 				if err != nil && ctx.Err() == nil {
 					// A cluster that did not come up (a port taken
 					// between allocation and use, a slow start) is
 					// tried once more on fresh ports.
 					cfg.Log("%s/%s seed %d: %v; retrying once", s.Name, st.Name, seed, err)
 					os.RemoveAll(dir)
-					r, err = runLiveOne(ctx, cfg, s, st, seed, dir+"-retry")
+					r, err = runLiveOne(ctx, cfg, s, st, seed, window, dir+"-retry")
 				}
 				if err != nil {
 					if ctx.Err() != nil {
@@ -200,7 +217,7 @@ func RunLive(ctx context.Context, cfg LiveConfig) ([]LiveRun, error) {
 	return out, nil
 }
 
-func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStrategy, seed uint64, dir string) (LiveRun, error) {
+func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStrategy, seed uint64, elWindow time.Duration, dir string) (LiveRun, error) {
 	r := LiveRun{Scenario: s.Name, Strategy: st.Name, Seed: seed, NodeCount: s.Nodes}
 	mesh := NewMesh()
 	defer mesh.Close()
@@ -214,7 +231,9 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 			return r, err
 		}
 		defer agents.Stop()
-		ccfg.ExtraArgs = func(id string) []string { return []string{"-agent-addr", agents.Socket(id)} }
+		ccfg.ExtraArgs = func(id string) []string {
+			return []string{"-agent-addr", agents.Socket(id), "-election-window", elWindow.String()}
+		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	c, err := Start(sctx, ccfg)

@@ -120,3 +120,27 @@ func TestDemoScenarioBuilds(t *testing.T) {
 		t.Fatal("demo schedule has almost no faults")
 	}
 }
+
+// The agents' election window shrinks with the time between crashes, so an
+// election is "recent" for the same share of a compressed run as of the
+// scenario it came from.
+func TestElectionWindowFollowsCompression(t *testing.T) {
+	s := parseOne(t, scheduleSrc) // 10m, a crash every 60s
+	c := Compress(s, 20*time.Second)
+	// Crashes every 20s/3 instead of 60s: 30s × (6.67/60) = 3.33s.
+	if w := ElectionWindow(s, c); w < 3300*time.Millisecond || w > 3400*time.Millisecond {
+		t.Fatalf("window %v, want about 3.33s", w)
+	}
+	if w := ElectionWindow(s, s); w != 30*time.Second {
+		t.Fatalf("uncompressed: window %v, want 30s", w)
+	}
+	// Without periodic crashes the run's own compression applies (1/30),
+	// but never below 1s: ten agent ticks.
+	s.Crash = nil
+	if w := ElectionWindow(s, Compress(s, 20*time.Second)); w != time.Second {
+		t.Fatalf("no crashes, 30× compressed: window %v, want the 1s floor", w)
+	}
+	if w := ElectionWindow(s, Compress(s, 5*time.Minute)); w != 15*time.Second {
+		t.Fatalf("no crashes, 2× compressed: window %v, want 15s", w)
+	}
+}

@@ -51,10 +51,15 @@ type Config struct {
 	Transport  raft.Transport
 	RTTs       *RTTs
 	ProbeEvery time.Duration
+	// ElectionWindow is how far back elections count in a sample
+	// (default 30s). A benchmark that compresses the time between faults
+	// compresses this window with it.
+	ElectionWindow time.Duration
 }
 
-// electionWindow is how far back elections count in a sample.
-const electionWindow = 30 * time.Second
+// DefaultElectionWindow is how far back elections count in a sample unless
+// Config.ElectionWindow says otherwise.
+const DefaultElectionWindow = 30 * time.Second
 
 // Adapter samples and steers one hashicorp/raft node.
 type Adapter struct {
@@ -107,6 +112,9 @@ func New(r *raft.Raft, cfg Config) *Adapter {
 	}
 	if cfg.ProbeEvery <= 0 {
 		cfg.ProbeEvery = 100 * time.Millisecond
+	}
+	if cfg.ElectionWindow <= 0 {
+		cfg.ElectionWindow = DefaultElectionWindow
 	}
 	return &Adapter{r: r, cfg: cfg, orig: r.ReloadableConfig(), obsCh: make(chan raft.Observation, 64),
 		stop: make(chan struct{}), done: make(chan struct{}), unreachable: map[raft.ServerID]bool{},
@@ -306,7 +314,7 @@ func (a *Adapter) Sample() collector.Sample {
 	}
 	keep := a.elections[:0]
 	for _, e := range a.elections {
-		if now.Sub(e.at) <= electionWindow {
+		if now.Sub(e.at) <= a.cfg.ElectionWindow {
 			keep = append(keep, e)
 			s.ElectionsInWindow++
 			if !e.leader && now.Sub(e.at) > 2*s.HeartbeatTimeout {

@@ -1,6 +1,7 @@
 package hashicorp
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -130,5 +131,49 @@ func TestLeaderLossShowsInSamples(t *testing.T) {
 	time.Sleep(3 * hb)
 	if s = a.Sample(); s.FailedElectionsInWindow != 0 || s.ElectionsInWindow < 1 {
 		t.Fatalf("a successful election counted as failed: %d failed of %d", s.FailedElectionsInWindow, s.ElectionsInWindow)
+	}
+}
+
+// An election counts in samples for ElectionWindow after it was seen, and
+// not after; the window is the adapter's, not a constant.
+func TestElectionWindowIsConfigurable(t *testing.T) {
+	const hb = 300 * time.Millisecond
+	var (
+		mu   sync.Mutex
+		skew time.Duration
+	)
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return time.Now().Add(skew)
+	}
+	rs := cluster(t, 3, hb)
+	f := follower(rs)
+	a := New(f, Config{NodeID: "f", LeaderLeaseTimeout: hb / 2, ElectionWindow: 5 * time.Second, Now: now})
+	a.Start()
+	defer a.Close()
+	for _, r := range rs {
+		if r.State() == raft.Leader {
+			r.Shutdown().Error()
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s := a.Sample(); s.ElectionsInWindow < 1 || s.Leader == ""; s = a.Sample() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no election seen: %+v", s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	skew = 4 * time.Second
+	mu.Unlock()
+	if s := a.Sample(); s.ElectionsInWindow < 1 {
+		t.Fatalf("4s after the election, inside a 5s window: %d elections", s.ElectionsInWindow)
+	}
+	mu.Lock()
+	skew = 6 * time.Second
+	mu.Unlock()
+	if s := a.Sample(); s.ElectionsInWindow != 0 {
+		t.Fatalf("6s after the election, past a 5s window: %d elections", s.ElectionsInWindow)
 	}
 }

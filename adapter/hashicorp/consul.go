@@ -302,7 +302,7 @@ func (c *Consul) Sample() collector.Sample {
 	}
 	keep := c.elections[:0]
 	for _, e := range c.elections {
-		if now.Sub(e.at) <= electionWindow {
+		if now.Sub(e.at) <= DefaultElectionWindow {
 			keep = append(keep, e)
 			s.ElectionsInWindow++
 		}

@@ -56,6 +56,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		polFile   = fs.String("policy", "", "policy `file` for -agent (default: the embedded policy)")
 		agentTick = fs.Duration("agent-tick", 100*time.Millisecond, "the agent's sampling period")
 		agentAddr = fs.String("agent-addr", "", "link the node to a running `ns-agent run` at this address (unix:///path or host:port)")
+		elWindow  = fs.Duration("election-window", hashicorp.DefaultElectionWindow, "how long an election counts as recent in the agent's samples")
 	)
 	peers, peerHTTP, dials := repeated{}, repeated{}, repeated{}
 	fs.Var(peers, "peer", "a voter as `id=raft-address` (repeatable; include this node)")
@@ -184,7 +185,8 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		rc := node.RaftConfig()
 		trans, rtts := node.Transport()
 		adapter = hashicorp.New(node.Raft(), hashicorp.Config{NodeID: cfg.ID, LeaderLeaseTimeout: rc.LeaderLeaseTimeout,
-			PreVote: !rc.PreVoteDisabled, LeaseTTL: max(time.Second, 10**agentTick), Transport: trans, RTTs: rtts})
+			PreVote: !rc.PreVoteDisabled, LeaseTTL: max(time.Second, 10**agentTick), Transport: trans, RTTs: rtts,
+			ElectionWindow: *elWindow})
 		adapter.Start()
 	}
 	if rec != nil {
