@@ -310,7 +310,8 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 			}
 		})
 	}()
-	// Each node's timeout, four times a second, for the timeline.
+	// Each node's timeout, four times a second, for the timeline. The
+	// nodes do not report heartbeat gaps, so the points carry none.
 	go func() {
 		defer wg.Done()
 		t := time.NewTicker(250 * time.Millisecond)
@@ -327,7 +328,7 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 				cancel()
 				if err == nil {
 					mu.Lock()
-					timeline = append(timeline, sim.TimelinePoint{At: since(), Node: i, Timeout: time.Duration(stt.HeartbeatTimeoutMS) * time.Millisecond})
+					timeline = append(timeline, sim.TimelinePoint{At: since(), Node: i, Timeout: time.Duration(stt.HeartbeatTimeoutMS) * time.Millisecond, Gap: -1})
 					mu.Unlock()
 				}
 			}

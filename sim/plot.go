@@ -59,18 +59,30 @@ func PlotMetric(rows []Row, strategies []string, path, title, ylabel string, val
 }
 
 // PlotTimeline writes one run's timeline: each node's base timeout and the
-// heartbeat gaps it saw, with elections and faults marked.
+// heartbeat gaps it saw, with elections and faults marked. Points whose Gap
+// is negative (not measured) draw no dot.
 func PlotTimeline(r Result, nodes int, path string) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s: timeouts (lines), heartbeat gaps (dots), elections (red), faults (black)", r.Scenario)
-	p.X.Label.Text = "simulated time (s)"
+	measured := false
+	for _, pt := range r.Timeline {
+		measured = measured || pt.Gap >= 0
+	}
+	if measured {
+		p.Title.Text = fmt.Sprintf("%s: timeouts (lines), heartbeat gaps (dots), elections (red), faults (black)", r.Scenario)
+	} else {
+		p.Title.Text = fmt.Sprintf("%s: timeouts (lines), elections (red), faults (black)", r.Scenario)
+	}
+	p.X.Label.Text = "time since the run started (s)"
 	p.Y.Label.Text = "ms"
 	// Gaps of a node that waits through a long outage dwarf everything
 	// else; the y range stops at twice the 99th percentile so the
 	// everyday timeouts stay legible.
 	var all []float64
 	for _, pt := range r.Timeline {
-		all = append(all, float64(pt.Timeout)/float64(time.Millisecond), float64(pt.Gap)/float64(time.Millisecond))
+		all = append(all, float64(pt.Timeout)/float64(time.Millisecond))
+		if pt.Gap >= 0 {
+			all = append(all, float64(pt.Gap)/float64(time.Millisecond))
+		}
 	}
 	top := 2 * percentile(all, 0.99)
 	if top <= 0 {
@@ -78,16 +90,7 @@ func PlotTimeline(r Result, nodes int, path string) error {
 	}
 	p.Y.Min, p.Y.Max = 0, top*1.15
 	for n := 0; n < nodes; n++ {
-		var line, gaps plotter.XYs
-		for _, pt := range r.Timeline {
-			if pt.Node != n {
-				continue
-			}
-			t := float64(pt.Timeout) / float64(time.Millisecond)
-			g := float64(pt.Gap) / float64(time.Millisecond)
-			line = append(line, plotter.XY{X: pt.At.Seconds(), Y: min(t, top)})
-			gaps = append(gaps, plotter.XY{X: pt.At.Seconds(), Y: min(g, top)})
-		}
+		line, gaps := nodeSeries(r.Timeline, n, top)
 		if len(line) == 0 {
 			continue
 		}
@@ -96,13 +99,16 @@ func PlotTimeline(r Result, nodes int, path string) error {
 			return err
 		}
 		l.Color = plotutil.Color(n)
-		s, err := plotter.NewScatter(gaps)
-		if err != nil {
-			return err
+		p.Add(l)
+		if len(gaps) > 0 {
+			s, err := plotter.NewScatter(gaps)
+			if err != nil {
+				return err
+			}
+			s.Color = plotutil.Color(n)
+			s.Radius = vg.Points(0.6)
+			p.Add(s)
 		}
-		s.Color = plotutil.Color(n)
-		s.Radius = vg.Points(0.6)
-		p.Add(l, s)
 		p.Legend.Add(fmt.Sprintf("n%d", n+1), l)
 	}
 	mark := func(ts []time.Duration, c color.Color, h float64) error {
@@ -130,4 +136,21 @@ func PlotTimeline(r Result, nodes int, path string) error {
 	}
 	p.Legend.Top = true
 	return p.Save(260*vg.Millimeter, 110*vg.Millimeter, path)
+}
+
+// nodeSeries is node n's timeout line and gap dots, in ms, cut at top; a
+// point with a negative (unmeasured) gap adds no dot.
+func nodeSeries(tl []TimelinePoint, n int, top float64) (line, gaps plotter.XYs) {
+	for _, pt := range tl {
+		if pt.Node != n {
+			continue
+		}
+		t := float64(pt.Timeout) / float64(time.Millisecond)
+		g := float64(pt.Gap) / float64(time.Millisecond)
+		line = append(line, plotter.XY{X: pt.At.Seconds(), Y: min(t, top)})
+		if g >= 0 {
+			gaps = append(gaps, plotter.XY{X: pt.At.Seconds(), Y: min(g, top)})
+		}
+	}
+	return line, gaps
 }

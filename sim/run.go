@@ -79,7 +79,7 @@ type TimelinePoint struct {
 	At      time.Duration
 	Node    int
 	Timeout time.Duration
-	Gap     time.Duration
+	Gap     time.Duration // the longest heartbeat gap since the last point; negative: not measured
 }
 
 // Result is a run's metrics and, when asked for, its timeline.
