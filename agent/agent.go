@@ -252,8 +252,10 @@ func (a *Agent) log(r *Record) {
 	args := []any{
 		"node", r.Node, "host", r.HostKind, "role", s.Role.String(), "term", s.Term, "leader", s.Leader,
 		"last_contact_ms", ms(s.LastContact), "heartbeat_gap_ms", ms(s.HeartbeatGap),
-		"rtt_p99_ms", ms(s.RTTP99), "replication_gap", s.ReplicationGap, "cpu_idle_pct", s.CPUIdlePct,
-		"elections", s.ElectionsInWindow, "rpc_retries", s.RPCRetries, "present", s.Present.String(),
+		"rtt_mean_ms", ms(s.RTTMean), "rtt_stddev_ms", ms(s.RTTStdDev), "rtt_p99_ms", ms(s.RTTP99),
+		"replication_gap", s.ReplicationGap, "cpu_idle_pct", s.CPUIdlePct,
+		"elections", s.ElectionsInWindow, "failed_elections", s.FailedElectionsInWindow, "leader_stable_ms", ms(s.LeaderStableFor),
+		"rpc_retries", s.RPCRetries, "rpc_failures", s.RPCFailures, "present", s.Present.String(),
 		"recommender", r.Recommender, "proposal_ms", ms(p.Timeout), "confidence", p.Confidence, "proposal_reason", p.Reason,
 		"previous_ms", ms(r.Previous), "decision_ms", ms(d.Timeout), "held", d.Held, "unstable", d.Unstable, "checks", rules,
 		"live", r.Live, "applied", r.Applied,
