@@ -114,7 +114,11 @@ func ElectionWindow(orig, compressed *sim.Scenario) time.Duration {
 // LiveConfig configures RunLive.
 type LiveConfig struct {
 	Binary string
-	Dir    string
+	// Dir holds each run's node data, logs and agent files while it runs.
+	Dir string
+	// Keep leaves each finished run's directory in Dir (node logs, agent
+	// decision logs); by default it is removed.
+	Keep bool
 	// Nodes per cluster (default 5); the scenarios are resized to it.
 	Nodes int
 	// Duration of each run (default 30s); scenarios are compressed to it.
@@ -210,7 +214,9 @@ func RunLive(ctx context.Context, cfg LiveConfig) ([]LiveRun, error) {
 				cfg.Log("%-14s %-13s seed %d: unavailable %6.0fms (longest %5.0fms), %2d elections (%d unnecessary), write p99 %5.1fms, %4.0f writes/s, %s",
 					r.Scenario, r.Strategy, seed, r.UnavailabilityMS, r.LongestMS, r.Elections, r.UnnecessaryElections, r.WriteMSP99, r.WritesPerSec, r.Linearizable)
 				out = append(out, r)
-				os.RemoveAll(dir)
+				if !cfg.Keep {
+					os.RemoveAll(dir)
+				}
 			}
 		}
 	}

@@ -146,6 +146,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		quick    = fs.Bool("quick", false, "with -live: one short scenario, 3 nodes, host defaults and lstm; checks safety (for CI)")
 		liveDur  = fs.Duration("live-duration", 20*time.Second, "with -live: length of each run (scenarios are compressed to it)")
 		nodes    = fs.Int("nodes", 5, "with -live: cluster size")
+		keep     = fs.String("keep", "", "with -live: keep each run's node logs and agent decision logs under `dir`")
 	)
 	fs.Var(&files, "scenario", "scenario `file` or built-in scenario name (repeatable)")
 	fs.Usage = func() {
@@ -163,7 +164,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	if *live {
 		return runBenchLive(liveOptions{suite: *suite, files: files, seeds: *seeds, seedBase: *seedBase, strategies: *recs,
-			asJSON: *asJSON, plotDir: *plotDir, quick: *quick, duration: *liveDur, nodes: *nodes}, stdout, stderr)
+			asJSON: *asJSON, plotDir: *plotDir, quick: *quick, duration: *liveDur, nodes: *nodes, keep: *keep}, stdout, stderr)
 	}
 	if *suite == "" && len(files) == 0 {
 		fmt.Fprintln(stderr, "ns-agent bench: give -suite NAME and/or -scenario FILE")

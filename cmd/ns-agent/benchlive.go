@@ -30,6 +30,7 @@ type liveOptions struct {
 	quick      bool
 	duration   time.Duration
 	nodes      int
+	keep       string
 }
 
 // liveSummary aggregates one strategy on one scenario over its seeds.
@@ -91,16 +92,25 @@ func runBenchLive(o liveOptions, stdout, stderr io.Writer) int {
 	for i := 0; i < o.seeds; i++ {
 		seeds = append(seeds, o.seedBase+uint64(i))
 	}
-	dir, err := os.MkdirTemp("", "ns-agent-live-")
-	if err != nil {
-		fmt.Fprintf(stderr, "ns-agent bench -live: %v\n", err)
-		return 1
+	dir := o.keep
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			fmt.Fprintf(stderr, "ns-agent bench -live: %v\n", err)
+			return 1
+		}
+	} else {
+		d, err := os.MkdirTemp("", "ns-agent-live-")
+		if err != nil {
+			fmt.Fprintf(stderr, "ns-agent bench -live: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(d)
+		dir = d
 	}
-	defer os.RemoveAll(dir)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	runs, err := refcluster.RunLive(ctx, refcluster.LiveConfig{Binary: self, Dir: dir, Nodes: o.nodes, Duration: o.duration,
+	runs, err := refcluster.RunLive(ctx, refcluster.LiveConfig{Binary: self, Dir: dir, Keep: o.keep != "", Nodes: o.nodes, Duration: o.duration,
 		Seeds: seeds, Scenarios: scs, Strategies: strategies, Log: func(f string, a ...any) {
 			fmt.Fprintf(stderr, "[%5.0fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(f, a...))
 		}})
