@@ -148,6 +148,10 @@ type LiveRun struct {
 	Linearizable         string   `json:"linearizability"`
 	Operations           int      `json:"operations"`
 	NotInjected          []string `json:"not_injected,omitempty"`
+	// Events is the run's record for auditing the counts above: each fault
+	// as injected and each election as the monitor saw it, with whether
+	// it counted as necessary, in ms since the run started.
+	Events []string `json:"events,omitempty"`
 	// Error says why the run could not be made (it has no figures).
 	Error string `json:"error,omitempty"`
 
@@ -288,6 +292,14 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 			now := since()
 			mu.Lock()
 			defer mu.Unlock()
+			line := fmt.Sprintf("%8.0f %s", float64(now)/1e6, ev)
+			if target != "" && ev.Node == "" {
+				line += ": " + target
+			}
+			if err != nil {
+				line += ": " + err.Error()
+			}
+			r.Events = append(r.Events, line)
 			switch ev.Kind {
 			case FaultCrash:
 				if err == nil && target != "" {
@@ -394,7 +406,13 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 		if !necessary {
 			r.UnnecessaryElections++
 		}
+		verdict := "unnecessary"
+		if necessary {
+			verdict = "necessary"
+		}
+		r.Events = append(r.Events, fmt.Sprintf("%8.0f election (leader before: %s): %s", float64(e)/1e6, l, verdict))
 	}
+	sort.Strings(r.Events) // right-aligned times: in time order
 	r.Timeline, r.ElectAt, r.FaultsAt = timeline, rep.ElectionsAt, faultsAt
 	return r, nil
 }
