@@ -90,16 +90,19 @@ func PlotTimeline(r Result, nodes int, path string) error {
 	}
 	p.Y.Min, p.Y.Max = 0, top*1.15
 	for n := 0; n < nodes; n++ {
-		line, gaps := nodeSeries(r.Timeline, n, top)
-		if len(line) == 0 {
+		segs, gaps := nodeSeries(r.Timeline, n, top)
+		if len(segs) == 0 {
 			continue
 		}
-		l, err := plotter.NewLine(line)
-		if err != nil {
-			return err
+		var l *plotter.Line
+		for _, seg := range segs {
+			var err error
+			if l, err = plotter.NewLine(seg); err != nil {
+				return err
+			}
+			l.Color = plotutil.Color(n)
+			p.Add(l)
 		}
-		l.Color = plotutil.Color(n)
-		p.Add(l)
 		if len(gaps) > 0 {
 			s, err := plotter.NewScatter(gaps)
 			if err != nil {
@@ -138,13 +141,21 @@ func PlotTimeline(r Result, nodes int, path string) error {
 	return p.Save(260*vg.Millimeter, 110*vg.Millimeter, path)
 }
 
-// nodeSeries is node n's timeout line and gap dots, in ms, cut at top; a
-// point with a negative (unmeasured) gap adds no dot.
-func nodeSeries(tl []TimelinePoint, n int, top float64) (line, gaps plotter.XYs) {
+// nodeSeries is node n's timeout line and gap dots, in ms, cut at top. The
+// line breaks where the node has no points for over a second (it was down
+// or stopped), so no slope is drawn across the outage; a point with a
+// negative (unmeasured) gap adds no dot.
+func nodeSeries(tl []TimelinePoint, n int, top float64) (segs []plotter.XYs, gaps plotter.XYs) {
+	var line plotter.XYs
+	last := time.Duration(-1)
 	for _, pt := range tl {
 		if pt.Node != n {
 			continue
 		}
+		if last >= 0 && pt.At-last > time.Second && len(line) > 0 {
+			segs, line = append(segs, line), nil
+		}
+		last = pt.At
 		t := float64(pt.Timeout) / float64(time.Millisecond)
 		g := float64(pt.Gap) / float64(time.Millisecond)
 		line = append(line, plotter.XY{X: pt.At.Seconds(), Y: min(t, top)})
@@ -152,5 +163,8 @@ func nodeSeries(tl []TimelinePoint, n int, top float64) (line, gaps plotter.XYs)
 			gaps = append(gaps, plotter.XY{X: pt.At.Seconds(), Y: min(g, top)})
 		}
 	}
-	return line, gaps
+	if len(line) > 0 {
+		segs = append(segs, line)
+	}
+	return segs, gaps
 }
