@@ -264,11 +264,16 @@ func printLive(w io.Writer, sums []*liveSummary, runs []refcluster.LiveRun, o li
 		t.UnnecessaryElections += s.UnnecessaryElections
 	}
 	sort.SliceStable(order, func(i, j int) bool { return tot[order[i]].UnavailabilityMS < tot[order[j]].UnavailabilityMS })
-	fmt.Fprintln(w, "\n| strategy | unavailability, sum of means | elections | unnecessary |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	paired := pairedVsRandom(runs)
+	fmt.Fprintln(w, "\n| strategy | unavailability, sum of means | elections | unnecessary | runs below / above / equal to random's (same scenario and seed) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
 	for _, n := range order {
-		t := tot[n]
-		fmt.Fprintf(w, "| %s | %.1f s | %d | %d |\n", n, t.UnavailabilityMS/1000, t.Elections, t.UnnecessaryElections)
+		t, p := tot[n], paired[n]
+		vs := "–"
+		if n != "random" && p[0]+p[1]+p[2] > 0 {
+			vs = fmt.Sprintf("%d / %d / %d", p[0], p[1], p[2])
+		}
+		fmt.Fprintf(w, "| %s | %.1f s | %d | %d | %s |\n", n, t.UnavailabilityMS/1000, t.Elections, t.UnnecessaryElections, vs)
 	}
 	var notes []string
 	seen := map[string]bool{}
@@ -291,6 +296,41 @@ func printLive(w io.Writer, sums []*liveSummary, runs []refcluster.LiveRun, o li
 			fmt.Fprintln(w, "  - "+n)
 		}
 	}
+}
+
+// pairedVsRandom compares each run with random's run of the same scenario
+// and seed (the same fault schedule): per strategy, how many had less,
+// more and the same write unavailability. Pairs cancel most of the
+// seed-to-seed spread that the per-scenario min–max shows.
+func pairedVsRandom(runs []refcluster.LiveRun) map[string][3]int {
+	type key struct {
+		scenario string
+		seed     uint64
+	}
+	base := map[key]float64{}
+	for _, r := range runs {
+		if r.Strategy == "random" && r.Error == "" {
+			base[key{r.Scenario, r.Seed}] = r.UnavailabilityMS
+		}
+	}
+	out := map[string][3]int{}
+	for _, r := range runs {
+		b, ok := base[key{r.Scenario, r.Seed}]
+		if !ok || r.Error != "" || r.Strategy == "random" {
+			continue
+		}
+		c := out[r.Strategy]
+		switch {
+		case r.UnavailabilityMS < b:
+			c[0]++
+		case r.UnavailabilityMS > b:
+			c[1]++
+		default:
+			c[2]++
+		}
+		out[r.Strategy] = c
+	}
+	return out
 }
 
 func plotLive(dir string, sums []*liveSummary, runs []refcluster.LiveRun) error {
