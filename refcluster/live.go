@@ -162,6 +162,30 @@ type LiveRun struct {
 	NodeCount int                 `json:"-"`
 }
 
+// faultWindow is a span in which node was killed (until its restart) or
+// cut off from the majority (until the heal); to is math.MaxInt64 while it
+// is still open at the end of the run.
+type faultWindow struct {
+	from, to time.Duration
+	node     string
+}
+
+// necessaryElection reports whether an election at e, replacing leader, was
+// necessary: the leader was killed or cut off at e, or had been until at
+// most 2s before (the detection time of hashicorp's defaults).
+func necessaryElection(e time.Duration, leader string, windows []faultWindow) bool {
+	const grace = 2 * time.Second
+	for _, w := range windows {
+		if w.node != leader || e < w.from {
+			continue
+		}
+		if w.to >= math.MaxInt64-grace || e <= w.to+grace {
+			return true
+		}
+	}
+	return false
+}
+
 // RunLive runs every strategy on every scenario for every seed, one run
 // at a time, each on a fresh cluster.
 func RunLive(ctx context.Context, cfg LiveConfig) ([]LiveRun, error) {
@@ -271,14 +295,10 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 
 	// Fault windows that make an election necessary: the leader killed
 	// (until its restart) or isolated from the majority.
-	type window struct {
-		from, to time.Duration
-		node     string
-	}
 	var (
 		mu       sync.Mutex
-		killed   []window
-		isolated []window
+		killed   []faultWindow
+		isolated []faultWindow
 		faultsAt []time.Duration
 		openKill = map[string]int{}
 		openIsol []int
@@ -304,7 +324,7 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 			case FaultCrash:
 				if err == nil && target != "" {
 					openKill[target] = len(killed)
-					killed = append(killed, window{from: now, to: math.MaxInt64, node: target})
+					killed = append(killed, faultWindow{from: now, to: math.MaxInt64, node: target})
 					faultsAt = append(faultsAt, now)
 				}
 			case FaultRestart:
@@ -315,7 +335,7 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 			case FaultPartition:
 				for _, n := range ev.Nodes {
 					openIsol = append(openIsol, len(isolated))
-					isolated = append(isolated, window{from: now, to: math.MaxInt64, node: n})
+					isolated = append(isolated, faultWindow{from: now, to: math.MaxInt64, node: n})
 				}
 				faultsAt = append(faultsAt, now)
 			case FaultHeal:
@@ -395,14 +415,10 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	windows := append(append([]faultWindow(nil), killed...), isolated...)
 	for _, e := range rep.ElectionsAt {
 		l := leaderAt(e)
-		necessary := false
-		for _, w := range append(append([]window(nil), killed...), isolated...) {
-			if w.node == l && e >= w.from && e <= w.to+2*time.Second {
-				necessary = true
-			}
-		}
+		necessary := necessaryElection(e, l, windows)
 		if !necessary {
 			r.UnnecessaryElections++
 		}

@@ -1,6 +1,7 @@
 package refcluster
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -142,5 +143,35 @@ func TestElectionWindowFollowsCompression(t *testing.T) {
 	}
 	if w := ElectionWindow(s, Compress(s, 5*time.Minute)); w != 15*time.Second {
 		t.Fatalf("no crashes, 2× compressed: window %v, want 15s", w)
+	}
+}
+
+// An election replacing a leader that was killed or cut off is necessary
+// while the fault lasts and for 2s after it ends, also when the fault is
+// still open at the end of the run (an open window once overflowed and
+// counted the elections after a run's last crash as unnecessary).
+func TestNecessaryElection(t *testing.T) {
+	s := time.Second
+	ws := []faultWindow{
+		{from: 2 * s, to: 5 * s, node: "n1"},          // killed, restarted at 5s
+		{from: 10 * s, to: math.MaxInt64, node: "n2"}, // killed, never restarted
+	}
+	for _, c := range []struct {
+		at     time.Duration
+		leader string
+		want   bool
+	}{
+		{1 * s, "n1", false},                  // before the kill
+		{2500 * time.Millisecond, "n1", true}, // the failover
+		{6 * s, "n1", true},                   // within 2s of the restart
+		{8 * s, "n1", false},                  // long after it
+		{3 * s, "n3", false},                  // another leader
+		{10200 * time.Millisecond, "n2", true},
+		{19 * s, "n2", true},
+		{9 * s, "n2", false},
+	} {
+		if got := necessaryElection(c.at, c.leader, ws); got != c.want {
+			t.Errorf("election at %v replacing %s: necessary %v, want %v", c.at, c.leader, got, c.want)
+		}
 	}
 }
