@@ -54,6 +54,11 @@ func ParseRole(s string) Role {
 
 // Field names one optional measurement of a Sample. A collector sets the bit
 // of every field it actually measured; a field whose bit is clear is missing
+// ElectionWindow is how far back a source counts elections in a sample by
+// default: every adapter and the simulator use it, so the model and the
+// policy read ElectionsInWindow the same way whatever produced it.
+const ElectionWindow = 30 * time.Second
+
 // and its value must not be read as a measurement (it is not a zero).
 type Field uint32
 
@@ -156,7 +161,8 @@ type Sample struct {
 	RTTP99    time.Duration
 
 	// ElectionsInWindow counts elections (term changes) seen in the
-	// collector's window; FailedElectionsInWindow counts the ones that ended
+	// collector's window (ElectionWindow unless the source is configured
+	// otherwise); FailedElectionsInWindow counts the ones that ended
 	// without a leader (split votes, lost quorum, timeouts).
 	ElectionsInWindow       int
 	FailedElectionsInWindow int

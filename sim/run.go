@@ -924,8 +924,6 @@ func (sm *simulation) apply(n *node, t time.Duration) {
 	}
 }
 
-const electionWindow = 30 * time.Second
-
 func (sm *simulation) sample(n *node) collector.Sample {
 	s := collector.Sample{Node: n.name, At: sm.epoch.Add(sm.now), Term: n.term, ClusterSize: len(sm.nodes), PreVote: sm.s.PreVote}
 	switch n.role {
@@ -958,7 +956,7 @@ func (sm *simulation) sample(n *node) collector.Sample {
 	// Elections in the window, and those that found no leader.
 	keep := n.elections[:0]
 	for _, e := range n.elections {
-		if sm.now-e.at <= electionWindow {
+		if sm.now-e.at <= collector.ElectionWindow {
 			keep = append(keep, e)
 			s.ElectionsInWindow++
 			if !e.leader && sm.now-e.at > 2*n.T {

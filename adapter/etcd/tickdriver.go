@@ -175,7 +175,7 @@ func (d *TickDriver) Sample() collector.Sample {
 	d.maxGap = 0
 	keep := d.elections[:0]
 	for _, e := range d.elections {
-		if now.Sub(e) <= 30*time.Second {
+		if now.Sub(e) <= collector.ElectionWindow {
 			keep = append(keep, e)
 		}
 	}

@@ -59,7 +59,7 @@ type Config struct {
 
 // DefaultElectionWindow is how far back elections count in a sample unless
 // Config.ElectionWindow says otherwise.
-const DefaultElectionWindow = 30 * time.Second
+const DefaultElectionWindow = collector.ElectionWindow
 
 // Adapter samples and steers one hashicorp/raft node.
 type Adapter struct {
