@@ -81,6 +81,9 @@ type message struct {
 	granted  bool
 	sentAt   time.Duration // for round-trip measurement
 	echoSent time.Duration // responses: the request's sentAt
+	// arrivedAt is when a message reached a paused node (handled only
+	// on resume); held, in a response, is how long the request waited.
+	arrivedAt, held time.Duration
 }
 
 // rngs are independent random streams, one per concern, so that changing
@@ -214,3 +217,31 @@ type queue struct{ h eventHeap }
 func (q *queue) push(e event) { heap.Push(&q.h, e) }
 func (q *queue) pop() event   { return heap.Pop(&q.h).(event) }
 func (q *queue) len() int     { return q.h.Len() }
+
+// minDelay is the least one-way delay any message can take right now: the
+// fastest link's base delay less its jitter, with no tail and no loss,
+// plus the burst's extra delay while one lasts. Only the oracle's recovery
+// traffic travels at it, on any link that is not cut: whichever node a
+// real strategy had leading when a fault struck, its election cannot be
+// faster than that. False when from→to is cut.
+func (nw *network) minDelay(from, to int) (time.Duration, bool) {
+	if nw.cut[from][to] {
+		return 0, false
+	}
+	best := time.Duration(-1)
+	for a := range nw.links {
+		for b := range nw.links[a] {
+			if a == b {
+				continue
+			}
+			l := &nw.links[a][b]
+			if d := max(0, l.Delay-l.Jitter) + nw.procDelay[b]; best < 0 || d < best {
+				best = d
+			}
+		}
+	}
+	if nw.inBurst && nw.burst != nil {
+		best += nw.burst.ExtraDelay
+	}
+	return best, true
+}

@@ -149,6 +149,7 @@ type node struct {
 	stableKey   [2]uint64 // leader+1, term
 	probeNext   int
 	oracleGone  bool
+	resumeAt    time.Duration // while paused: when the pause ends
 
 	rec model.Recommender
 	gov Governor
@@ -187,11 +188,9 @@ type simulation struct {
 	unavailFrom time.Duration
 	detecting   bool
 	failAt      time.Duration
-	partitions  [][]int // active partitions' isolated sets, by index
 
 	lastLeader *node
 	lease      time.Duration
-	maxDelay   time.Duration
 
 	m       Metrics
 	res     Result
@@ -215,11 +214,6 @@ func Run(s *Scenario, o Options) Result {
 		epoch: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	sm.res.Scenario = s.Name
 	sm.lease = s.Lease()
-	for i := range sm.net.links {
-		for _, l := range sm.net.links[i] {
-			sm.maxDelay = max(sm.maxDelay, l.Delay+l.Jitter)
-		}
-	}
 	ids := s.NodeIDs()
 	for i := 0; i < s.Nodes; i++ {
 		n := &node{id: i, name: ids[i], up: true, votedFor: -1, leader: -1, contactFrom: -1, slowdown: s.Node(ids[i]).Slowdown,
@@ -267,7 +261,6 @@ func Run(s *Scenario, o Options) Result {
 		sm.push(event{at: p.At, kind: evPartition, gen: uint64(i)})
 		sm.push(event{at: p.At + p.Duration, kind: evHeal, gen: uint64(i)})
 	}
-	sm.partitions = make([][]int, len(s.Partitions))
 	sm.push(event{at: s.Duration, kind: evEnd})
 	if o.Oracle {
 		sm.oracleUpdate()
@@ -323,6 +316,9 @@ func (sm *simulation) handle(e event) {
 			return
 		}
 		if n.paused {
+			if e.kind == evDeliver && e.msg.arrivedAt == 0 {
+				e.msg.arrivedAt = e.at
+			}
 			n.deferred = append(n.deferred, e)
 			return
 		}
@@ -352,7 +348,8 @@ func (sm *simulation) handle(e event) {
 		ns := sm.s.Node(n.name)
 		if n.up && !n.paused {
 			n.paused = true
-			sm.push(event{at: sm.now + ns.Pause, kind: evResume, node: e.node})
+			n.resumeAt = sm.now + ns.Pause
+			sm.push(event{at: n.resumeAt, kind: evResume, node: e.node})
 			if sm.o.Oracle {
 				sm.oracleUpdate()
 			}
@@ -388,7 +385,16 @@ func (sm *simulation) handle(e event) {
 // send puts a message on the network.
 func (sm *simulation) send(m message) {
 	m.sentAt = sm.now
-	d, ok := sm.net.delay(sm.r.net, m.from, m.to)
+	var d time.Duration
+	var ok bool
+	if sm.o.Oracle && sm.recoveryTraffic(m) {
+		// The oracle's recovery (votes and the new leader's first
+		// round) is never lost and takes the link's least possible
+		// delay: no real strategy's election can be faster.
+		d, ok = sm.net.minDelay(m.from, m.to)
+	} else {
+		d, ok = sm.net.delay(sm.r.net, m.from, m.to)
+	}
 	if !ok {
 		return
 	}
@@ -457,21 +463,12 @@ func (sm *simulation) startElection(n *node) {
 		sm.m.UnnecessaryElections++
 	}
 	n.elections = append(n.elections, electionRec{at: sm.now, term: n.term})
-	if sm.o.Oracle {
-		// A vote round needs a round trip; even the oracle cannot count
-		// votes before they arrive.
-		d := sm.maxDelay
-		if sm.net.inBurst {
-			d += sm.net.burst.ExtraDelay
-		}
-		n.T = max(sm.s.Heartbeat, 3*d)
-	}
 	sm.resetTimer(n)
 	sm.broadcast(n, message{kind: msgVote, term: n.term, index: n.lastIndex})
 }
 
 func (sm *simulation) stepDown(n *node, term uint64) {
-	wasLeader := n.role == leader
+	wasLeader, ledTerm := n.role == leader, n.term
 	if term > n.term {
 		n.term = term
 		n.votedFor = -1
@@ -481,12 +478,23 @@ func (sm *simulation) stepDown(n *node, term uint64) {
 	if wasLeader {
 		n.hbGen++
 		n.ready = false
-		sm.requeueInflight()
+		sm.leaderGone(ledTerm)
 		sm.resetTimer(n)
 		if sm.o.Oracle {
 			sm.oracleUpdate()
 		}
 	}
+}
+
+// held is how long a paused receiver held m before handling it. A reply
+// carries it, as an NTP-style echo carries the responder's hold time, so
+// the sender's round trip measures the network and not the peer's pause:
+// an RTT floor fed by pause-inflated probes would hold every timeout up.
+func (sm *simulation) held(m message) time.Duration {
+	if m.arrivedAt == 0 {
+		return 0
+	}
+	return sm.now - m.arrivedAt
 }
 
 // seen records that n heard from peer p now.
@@ -497,12 +505,19 @@ func (sm *simulation) deliver(m message) {
 	sm.seen(n, m.from)
 	switch m.kind {
 	case msgProbe:
-		sm.send(message{kind: msgProbeResp, from: n.id, to: m.from, echoSent: m.sentAt})
+		sm.send(message{kind: msgProbeResp, from: n.id, to: m.from, echoSent: m.sentAt, held: sm.held(m)})
 	case msgProbeResp:
-		n.rtt.add(sm.now, sm.now-m.echoSent)
+		n.rtt.add(sm.now, sm.now-m.echoSent-m.held)
 	case msgAppend:
 		if m.term < n.term {
 			sm.send(message{kind: msgAppendResp, from: n.id, to: m.from, term: n.term, echoSent: m.sentAt})
+			return
+		}
+		if sm.o.Oracle && n.oracleGone && m.term == n.term {
+			// The oracle knows this leader is gone: what it sent before
+			// it went is disregarded (it can commit nothing more), so it
+			// neither restarts a timer, ends a campaign nor makes one log
+			// longer than another.
 			return
 		}
 		if m.term > n.term || n.role != follower {
@@ -522,7 +537,7 @@ func (sm *simulation) deliver(m message) {
 		n.lastIndex = m.index
 		n.leaderCommit = m.commit
 		sm.resetTimer(n)
-		sm.send(message{kind: msgAppendResp, from: n.id, to: m.from, term: n.term, index: n.lastIndex, echoSent: m.sentAt})
+		sm.send(message{kind: msgAppendResp, from: n.id, to: m.from, term: n.term, index: n.lastIndex, echoSent: m.sentAt, held: sm.held(m)})
 	case msgAppendResp:
 		if m.term > n.term {
 			sm.stepDown(n, m.term)
@@ -532,7 +547,7 @@ func (sm *simulation) deliver(m message) {
 			return
 		}
 		n.lastAck[m.from] = sm.now
-		n.rtt.add(sm.now, sm.now-m.echoSent)
+		n.rtt.add(sm.now, sm.now-m.echoSent-m.held)
 		if m.index > n.match[m.from] {
 			n.match[m.from] = m.index
 			sm.advanceCommit(n)
@@ -615,12 +630,9 @@ func (sm *simulation) becomeLeader(n *node) {
 	n.noopIndex = n.lastIndex
 	n.ready = false
 	n.match[n.id] = n.lastIndex
-	for _, a := range sm.waiting {
-		n.lastIndex++
-		n.match[n.id] = n.lastIndex
-		sm.inflight = append(sm.inflight, pending{arrival: a, index: n.lastIndex, term: n.term})
-	}
-	sm.waiting = sm.waiting[:0]
+	// Clients send what waited for a leader, and what an earlier leader
+	// took but never committed, to the new one.
+	sm.requeue(func(p pending) bool { return p.term != n.term })
 	n.hbGen++
 	sm.heartbeat(n, n.hbGen)
 	if sm.o.Oracle {
@@ -675,6 +687,11 @@ func (sm *simulation) advanceCommit(n *node) {
 		if sm.o.Oracle {
 			sm.oracleUpdate()
 		}
+		if !sm.booted {
+			// Mark the end of the bootstrap now, before the requests
+			// that waited for it are counted below.
+			sm.trackAvailability()
+		}
 	}
 	kept := sm.inflight[:0]
 	for _, p := range sm.inflight {
@@ -691,12 +708,37 @@ func (sm *simulation) advanceCommit(n *node) {
 	sm.inflight = kept
 }
 
-func (sm *simulation) requeueInflight() {
+// requeue takes the in-flight requests that stale reports true for back
+// from their leader, and hands them with every waiting request to the
+// current leader, if there is one, in arrival order; otherwise they wait
+// for the next. A client retries a request whose leader is gone, and a
+// request that arrives with no leader waits for one.
+func (sm *simulation) requeue(stale func(pending) bool) {
+	kept := sm.inflight[:0]
 	for _, p := range sm.inflight {
-		sm.waiting = append(sm.waiting, p.arrival)
+		if stale(p) {
+			sm.waiting = append(sm.waiting, p.arrival)
+			continue
+		}
+		kept = append(kept, p)
 	}
-	sm.inflight = sm.inflight[:0]
+	sm.inflight = kept
+	l := sm.currentLeader()
+	if l == nil || len(sm.waiting) == 0 {
+		return
+	}
 	slices.Sort(sm.waiting)
+	for _, a := range sm.waiting {
+		l.lastIndex++
+		l.match[l.id] = l.lastIndex
+		sm.inflight = append(sm.inflight, pending{arrival: a, index: l.lastIndex, term: l.term})
+	}
+	sm.waiting = sm.waiting[:0]
+}
+
+// leaderGone requeues the requests leader term took but did not commit.
+func (sm *simulation) leaderGone(term uint64) {
+	sm.requeue(func(p pending) bool { return p.term == term })
 }
 
 // currentLeader is the up node claiming leadership in the highest term.
@@ -780,7 +822,7 @@ func (sm *simulation) crash() {
 	l.leader = -1
 	l.hbGen++
 	l.ready = false
-	sm.requeueInflight()
+	sm.leaderGone(l.term)
 	sm.fail()
 	sm.push(event{at: sm.now + sm.s.Crash.Downtime, kind: evRestart, node: l.id})
 	if sm.o.Oracle {
@@ -826,48 +868,6 @@ func (sm *simulation) partition(i int, start bool) {
 func (sm *simulation) leaderAliveFor(n *node) bool {
 	l := sm.currentLeader()
 	return l != nil && sm.reachesMajority(l) && sm.net.reachable(l.id, n.id)
-}
-
-// oracleUpdate gives every follower the clairvoyant timeout. While a leader
-// is up, running and reaches a majority, nobody ever times out. When it is
-// gone (crashed, paused, cut off), exactly one node — the first that can
-// reach a majority — times out one heartbeat interval after it last heard
-// from the leader, so there is no split vote; the others wait twenty
-// intervals as a backup. No real strategy can detect sooner or elect
-// without contention: it is the lower bound.
-func (sm *simulation) oracleUpdate() {
-	l := sm.currentLeader()
-	alive := l != nil && !l.paused && sm.reachesMajority(l)
-	designated := -1
-	for _, n := range sm.nodes {
-		if n.up && !n.paused && n.role != leader && sm.reachesMajority(n) {
-			designated = n.id
-			break
-		}
-	}
-	for _, n := range sm.nodes {
-		if !n.up || n.role == leader {
-			continue
-		}
-		gone := !alive || !sm.net.reachable(l.id, n.id)
-		wantT := forever / 4
-		if gone {
-			wantT = 20 * sm.s.Heartbeat
-			if n.id == designated {
-				wantT = sm.s.Heartbeat
-			}
-		}
-		if gone == n.oracleGone && n.T == wantT {
-			continue
-		}
-		n.oracleGone = gone
-		n.T = wantT
-		if gone {
-			n.timerBase, n.timerU = n.lastContact, 0
-			n.timerGen++
-			sm.push(event{at: max(sm.now, n.deadline()), kind: evTimer, node: n.id, gen: n.timerGen})
-		}
-	}
 }
 
 // tick samples every running node, asks its recommender and applies the

@@ -1,0 +1,158 @@
+package sim
+
+import (
+	"slices"
+	"time"
+)
+
+// The oracle is the clairvoyant strategy, the lower bound every results
+// table measures against. It knows every crash, pause and partition the
+// moment it happens and when each ends, and it uses that as no real
+// strategy can:
+//
+//   - a follower never times out while its leader is up, running and
+//     reaches a majority, so there is no unnecessary election;
+//   - when the leader is lost, exactly one node — the one that can win and
+//     commit soonest — times out at that very instant (detection 0), so no
+//     vote is ever split;
+//   - a leader that is only paused or cut off, and is back sooner than an
+//     election could complete, is simply waited for;
+//   - its votes and the new leader's first round are never lost and take
+//     the fastest link's least possible delay (network.minDelay), so who
+//     led when a fault struck does not matter to it;
+//   - its leaders never step down on their own lease.
+//
+// Every one of these makes a term of its unavailability no longer than any
+// real strategy's for the same fault, which is what the lower-bound test
+// checks over every shipped suite and seed.
+
+// oracleRetry is how long an oracle candidate waits before trying again;
+// it only matters when a fault strikes mid-election.
+func (sm *simulation) oracleRetry() time.Duration { return max(sm.s.Heartbeat, 4*sm.lease) }
+
+// recoveryTraffic reports whether m is part of electing a leader or of the
+// new leader's first round: pre-votes, votes, and appends of a leader whose
+// term's first entry is not yet committed, with their responses.
+func (sm *simulation) recoveryTraffic(m message) bool {
+	switch m.kind {
+	case msgPreVote, msgPreVoteResp, msgVote, msgVoteResp:
+		return true
+	case msgAppend:
+		l := sm.nodes[m.from]
+		return l.role == leader && !l.ready
+	case msgAppendResp:
+		l := sm.nodes[m.to]
+		return l.role == leader && !l.ready
+	}
+	return false
+}
+
+// oracleCandidate is the node that can win an election and commit its
+// first entry soonest, and how long that takes. Only nodes whose log is the
+// longest of all can count on every vote (what a lost leader still had in
+// flight is disregarded: see deliver); among them the cost is three round
+// trips (pre-vote, vote, first append) to the quorum-th closest voter at
+// the links' least delays. -1 when no node can win.
+func (sm *simulation) oracleCandidate() (best int, cost time.Duration) {
+	var longest uint64
+	for _, n := range sm.nodes {
+		if n.up && !n.paused {
+			longest = max(longest, n.lastIndex)
+		}
+	}
+	best, cost = -1, forever
+	rts := make([]time.Duration, 0, len(sm.nodes))
+	for _, c := range sm.nodes {
+		if !c.up || c.paused || c.role == leader || c.lastIndex < longest {
+			continue
+		}
+		rts = rts[:0]
+		for _, p := range sm.nodes {
+			if p.id == c.id || !p.up || p.paused {
+				continue
+			}
+			there, ok1 := sm.net.minDelay(c.id, p.id)
+			back, ok2 := sm.net.minDelay(p.id, c.id)
+			if ok1 && ok2 {
+				rts = append(rts, there+back)
+			}
+		}
+		if len(rts) < sm.quorum-1 {
+			continue
+		}
+		slices.Sort(rts)
+		var total time.Duration
+		if sm.quorum > 1 {
+			total = 3 * rts[sm.quorum-2]
+		}
+		if total < cost {
+			best, cost = c.id, total
+		}
+	}
+	return best, cost
+}
+
+// outageEnd is when a leader that is up but paused or cut off from a
+// majority will be back, or forever when it will not come back by itself.
+func (sm *simulation) outageEnd(l *node) time.Duration {
+	end := sm.now
+	if l.paused {
+		end = l.resumeAt
+	}
+	if !sm.reachesMajority(l) {
+		// Back at the latest once every active partition has healed.
+		heal := time.Duration(-1)
+		for _, p := range sm.s.Partitions {
+			if p.At <= sm.now && sm.now < p.At+p.Duration {
+				heal = max(heal, p.At+p.Duration)
+			}
+		}
+		if heal < 0 {
+			return forever
+		}
+		end = max(end, heal)
+	}
+	return end
+}
+
+// oracleUpdate gives every follower the clairvoyant timeout after any
+// event that may change who can lead.
+func (sm *simulation) oracleUpdate() {
+	l := sm.currentLeader()
+	alive := l != nil && !l.paused && sm.reachesMajority(l)
+	designated := -1
+	if !alive {
+		c, cost := sm.oracleCandidate()
+		designated = c
+		// A node already campaigning that can still win keeps the
+		// round: a second candidate would split the vote.
+		for _, n := range sm.nodes {
+			if n.up && !n.paused && (n.role == preCandidate || n.role == candidate) && sm.reachesMajority(n) {
+				designated = n.id
+				break
+			}
+		}
+		if l != nil && l.up && c >= 0 && sm.outageEnd(l)-sm.now <= cost {
+			designated = -1 // the leader is back sooner than a new one could be
+		}
+	}
+	for _, n := range sm.nodes {
+		if !n.up || n.role == leader {
+			continue
+		}
+		n.oracleGone = !alive
+		switch {
+		case n.id == designated && n.role == follower:
+			// Time out now; retry (a fault mid-election) much later.
+			n.T = sm.oracleRetry()
+			n.timerBase, n.timerU = sm.now-n.T, 0
+			n.timerGen++
+			sm.push(event{at: sm.now, kind: evTimer, node: n.id, gen: n.timerGen})
+		case n.id == designated:
+			// Already campaigning.
+		case n.T != forever/4:
+			n.T = forever / 4
+			n.timerGen++ // its pending timer is void
+		}
+	}
+}
