@@ -7,37 +7,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsraft/nsraft/collector"
 	"github.com/nsraft/nsraft/configs"
 	"github.com/nsraft/nsraft/model"
-	"github.com/nsraft/nsraft/policy"
 )
 
-type policyGovernor struct{ g *policy.Governor }
-
-func (g policyGovernor) Step(now time.Time, s collector.Sample, p model.Proposal) time.Duration {
-	return g.g.Step(now, s, p).Timeout
-}
-
 // lowerBoundContenders are the strategies the oracle must never lose to:
-// every recommender raw and through the default policy, and every fixed
-// timeout of best-static's sweep.
-func lowerBoundContenders(t *testing.T) map[string]Options {
-	out := map[string]Options{}
+// every strategy of the bench (each adaptive one through the default
+// policy and raw) and every fixed timeout of best-static's sweep, run by
+// run rather than best in hindsight.
+func lowerBoundContenders(t *testing.T) map[string]Strategy {
+	out := map[string]Strategy{}
 	for _, d := range BestStaticSweep() {
-		out[fmt.Sprintf("static-%s", d)] = Options{FixedTimeout: d}
+		out[fmt.Sprintf("static-%s", d)] = Strategy{Sweep: []time.Duration{d}}
 	}
-	pol := policy.Default()
-	for _, name := range model.Names() {
-		if _, err := model.New(name, model.Options{}); err != nil {
+	for _, name := range StrategyNames() {
+		if name == "oracle" || name == "best-static" {
+			continue
+		}
+		st, err := NewStrategy(name, nil)
+		if err != nil {
 			t.Fatal(err)
 		}
-		mk := func(node string) model.Recommender {
-			r, _ := model.New(name, model.Options{Seed: uint64(len(node))})
-			return r
-		}
-		out[name+"-raw"] = Options{NewRecommender: mk}
-		out[name+"-policy"] = Options{NewRecommender: mk, NewGovernor: func(string) Governor { return policyGovernor{policy.NewGovernor(pol)} }}
+		out[name] = st
 	}
 	return out
 }
@@ -57,7 +48,7 @@ func TestOracleIsTheLowerBound(t *testing.T) {
 		sc   *Scenario
 		seed uint64
 		name string
-		o    Options
+		st   Strategy
 	}
 	var jobs []job
 	contenders := lowerBoundContenders(t)
@@ -71,9 +62,9 @@ func TestOracleIsTheLowerBound(t *testing.T) {
 		}
 		for _, sc := range scs {
 			for _, seed := range seeds {
-				jobs = append(jobs, job{sc: sc, seed: seed, name: "oracle", o: Options{Oracle: true}})
-				for name, o := range contenders {
-					jobs = append(jobs, job{sc: sc, seed: seed, name: name, o: o})
+				jobs = append(jobs, job{sc: sc, seed: seed, name: "oracle", st: Strategy{Oracle: true}})
+				for name, st := range contenders {
+					jobs = append(jobs, job{sc: sc, seed: seed, name: name, st: st})
 				}
 			}
 		}
@@ -86,9 +77,15 @@ func TestOracleIsTheLowerBound(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				o := jobs[i].o
-				o.Seed = jobs[i].seed
-				results[i] = Run(jobs[i].sc, o).Metrics
+				j := jobs[i]
+				o := Options{Seed: j.seed, Oracle: j.st.Oracle, NewGovernor: j.st.NewGovernor}
+				if len(j.st.Sweep) == 1 {
+					o.FixedTimeout = j.st.Sweep[0]
+				}
+				if j.st.NewRecommender != nil {
+					o.NewRecommender = func(node string) model.Recommender { return j.st.NewRecommender(node, j.seed) }
+				}
+				results[i] = Run(j.sc, o).Metrics
 			}
 		}()
 	}

@@ -16,7 +16,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		scenario = fs.String("scenario", "", "built-in scenario name or scenario `file`")
-		rec      = fs.String("recommender", "random", "strategy: "+strings.Join(strategyNames(), ", "))
+		rec      = fs.String("recommender", "random", "strategy: "+strings.Join(sim.StrategyNames(), ", "))
 		seed     = fs.Uint64("seed", 1, "seed")
 		asJSON   = fs.Bool("json", false, "print the result as one JSON object")
 	)
@@ -39,7 +39,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ns-agent sim: %v\n", err)
 		return 1
 	}
-	st, err := strategy(*rec, nil)
+	st, err := sim.NewStrategy(*rec, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "ns-agent sim: %v\n", err)
 		return 2
@@ -62,6 +62,9 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "  unavailability        %.0f ms\n", r.UnavailabilityMS)
 	fmt.Fprintf(stdout, "  elections             %d (%d unnecessary)\n", r.Elections, r.UnnecessaryElections)
 	fmt.Fprintf(stdout, "  detection p50 / p99   %.0f / %.0f ms\n", r.DetectionMSP50, r.DetectionMSP99)
-	fmt.Fprintf(stdout, "  commit mean / p99     %.1f / %.0f ms\n", r.CommitMSMean, r.CommitMSP99)
+	fmt.Fprintf(stdout, "  commit mean / p99     %.1f / %.0f ms (p99.9 %.0f, max %.0f)\n", r.CommitMSMean, r.CommitMSP99, r.CommitMSP999, r.CommitMSMax)
+	if sim.ThroughPolicy(r.Recommender) {
+		fmt.Fprintln(stdout, "  (through the default policy; -recommender "+r.Recommender+"-raw shows the recommender's own proposal)")
+	}
 	return 0
 }
