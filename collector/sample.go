@@ -52,13 +52,13 @@ func ParseRole(s string) Role {
 	}
 }
 
-// Field names one optional measurement of a Sample. A collector sets the bit
-// of every field it actually measured; a field whose bit is clear is missing
 // ElectionWindow is how far back a source counts elections in a sample by
 // default: every adapter and the simulator use it, so the model and the
 // policy read ElectionsInWindow the same way whatever produced it.
 const ElectionWindow = 30 * time.Second
 
+// Field names one optional measurement of a Sample. A collector sets the bit
+// of every field it actually measured; a field whose bit is clear is missing
 // and its value must not be read as a measurement (it is not a zero).
 type Field uint32
 
