@@ -11,11 +11,12 @@ import (
 type Options struct {
 	// Seed drives every random choice of the recommender.
 	Seed uint64
-	// StaticTimeout is what `static` proposes: the host's default
+	// StaticTimeout is the host's configured timeout: what `static`
+	// proposes, and what `dynatune` holds until it has measured enough
 	// (hashicorp/raft's HeartbeatTimeout, 1s, when zero).
 	StaticTimeout time.Duration
-	// LSTM is the network `lstm` and `lstm-raw` run; nil means the
-	// embedded default weights.
+	// LSTM is the network `lstm` runs; nil means the embedded default
+	// weights.
 	LSTM *Inference
 }
 
@@ -34,10 +35,11 @@ func factories() map[string]func(Options) Recommender {
 		"jacobson": func(Options) Recommender { return &Jacobson{} },
 		"phi":      func(Options) Recommender { return &Phi{Threshold: 8} },
 		"linucb":   func(o Options) Recommender { return NewLinUCB(o.Seed) },
-		// lstm and lstm-raw are the same model: the bench runs lstm
-		// through the safety policy and lstm-raw without it.
-		"lstm":     func(o Options) Recommender { return NewLSTM("lstm", o.LSTM) },
-		"lstm-raw": func(o Options) Recommender { return NewLSTM("lstm-raw", o.LSTM) },
+		"dynatune": func(o Options) Recommender { return NewDynatune(o.StaticTimeout) },
+		// Whether a recommender runs through the safety policy is the
+		// caller's choice (the simulator's X and X-raw strategies), not a
+		// second registry name.
+		"lstm": func(o Options) Recommender { return NewLSTM("lstm", o.LSTM) },
 	}
 }
 
@@ -47,7 +49,7 @@ func New(name string, o Options) (Recommender, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown recommender %q; have %s", name, strings.Join(Names(), ", "))
 	}
-	if (name == "lstm" || name == "lstm-raw") && o.LSTM == nil {
+	if name == "lstm" && o.LSTM == nil {
 		n, err := DefaultNet()
 		if err != nil {
 			return nil, fmt.Errorf("embedded LSTM weights: %w", err)
