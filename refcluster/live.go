@@ -6,11 +6,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nsraft/nsraft/adapter/hashicorp"
+	"github.com/nsraft/nsraft/model"
 	"github.com/nsraft/nsraft/sim"
 )
 
@@ -53,6 +56,29 @@ func LiveStrategies(s *sim.Scenario) []LiveStrategy {
 		{Name: "linucb", Recommender: "linucb", Timing: agentTiming},
 		{Name: "lstm", Recommender: "lstm", Timing: agentTiming},
 	}
+}
+
+// pickLive keeps the wanted strategies, in the order asked. A name the
+// defaults lack but the model registry has (jacobson, phi, dynatune…)
+// runs through the agents like random, linucb and lstm; every live
+// strategy goes through the agent's policy, so there is no X-raw here.
+func pickLive(defaults []LiveStrategy, want []string) ([]LiveStrategy, error) {
+	var out []LiveStrategy
+	for _, w := range want {
+		i := slices.IndexFunc(defaults, func(st LiveStrategy) bool { return st.Name == w })
+		switch {
+		case i >= 0:
+			out = append(out, defaults[i])
+		case strings.HasSuffix(w, "-raw"):
+			return nil, fmt.Errorf("strategy %q: live, every strategy runs through the agent and its policy; use %q", w, strings.TrimSuffix(w, "-raw"))
+		default:
+			if _, err := model.New(w, model.Options{}); err != nil {
+				return nil, fmt.Errorf("strategy %q: not host-default, hand-tuned or a recommender (%s)", w, strings.Join(model.Names(), ", "))
+			}
+			out = append(out, LiveStrategy{Name: w, Recommender: w, Timing: agentTiming})
+		}
+	}
+	return out, nil
 }
 
 // Compress fits a scenario into d of real time while keeping what a
@@ -206,15 +232,10 @@ func RunLive(ctx context.Context, cfg LiveConfig) ([]LiveRun, error) {
 		window := ElectionWindow(&s1, s)
 		strategies := LiveStrategies(s)
 		if cfg.Strategies != nil {
-			var keep []LiveStrategy
-			for _, want := range cfg.Strategies {
-				for _, st := range strategies {
-					if st.Name == want {
-						keep = append(keep, st)
-					}
-				}
+			var err error
+			if strategies, err = pickLive(strategies, cfg.Strategies); err != nil {
+				return out, err
 			}
-			strategies = keep
 		}
 		for _, seed := range cfg.Seeds {
 			for _, st := range strategies {

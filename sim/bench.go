@@ -47,6 +47,12 @@ type Row struct {
 	DetectionMSP99       float64 `json:"detection_ms_p99"`
 	CommitMSMean         float64 `json:"commit_ms_mean"`
 	CommitMSP99          float64 `json:"commit_ms_p99"`
+	CommitMSP999         float64 `json:"commit_ms_p999"`
+	CommitMSMax          float64 `json:"commit_ms_max"`
+	// GapClosed is (random − X) / (random − oracle) on unavailability:
+	// the share of what clairvoyance wins over random that X wins. Set
+	// only when the bench ran both references and they differ.
+	GapClosed *float64 `json:"gap_closed,omitempty"`
 	// ChosenTimeoutMS is best-static's pick for the scenario.
 	ChosenTimeoutMS float64 `json:"chosen_timeout_ms,omitempty"`
 
@@ -135,7 +141,39 @@ func Bench(scs []*Scenario, strategies []Strategy, seeds []uint64, workers int) 
 			rows = append(rows, r)
 		}
 	}
+	setGapClosed(rows)
 	return rows
+}
+
+// setGapClosed fills GapClosed of every row whose scenario has both a
+// random and an oracle row with different unavailability.
+func setGapClosed(rows []Row) {
+	type refs struct{ random, oracle *float64 }
+	by := map[string]*refs{}
+	for i := range rows {
+		r := &rows[i]
+		if by[r.Scenario] == nil {
+			by[r.Scenario] = &refs{}
+		}
+		switch r.Recommender {
+		case "random":
+			by[r.Scenario].random = &r.UnavailabilityMS
+		case "oracle":
+			by[r.Scenario].oracle = &r.UnavailabilityMS
+		}
+	}
+	for i := range rows {
+		ref := by[rows[i].Scenario]
+		rows[i].GapClosed = gapClosed(rows[i].UnavailabilityMS, ref.random, ref.oracle)
+	}
+}
+
+func gapClosed(x float64, random, oracle *float64) *float64 {
+	if random == nil || oracle == nil || *random == *oracle {
+		return nil
+	}
+	g := round3((*random - x) / (*random - *oracle))
+	return &g
 }
 
 func (r *Row) add(m Metrics) {
@@ -146,17 +184,24 @@ func (r *Row) add(m Metrics) {
 	r.commits = append(r.commits, m.Commits...)
 }
 
+// finish computes the pooled figures. Every percentile is a nearest rank
+// of the same sorted samples and the maximum is their last, so
+// p50 ≤ p99 ≤ p99.9 ≤ max and mean ≤ max hold by construction.
 func (r *Row) finish() {
 	r.UnavailabilityMS = round3(r.UnavailabilityMS)
-	r.DetectionMSP50 = round3(percentile(r.detections, 0.50))
-	r.DetectionMSP99 = round3(percentile(r.detections, 0.99))
-	r.CommitMSP99 = round3(percentile(r.commits, 0.99))
+	slices.Sort(r.detections)
+	slices.Sort(r.commits)
+	r.DetectionMSP50 = round3(sortedPercentile(r.detections, 0.50))
+	r.DetectionMSP99 = round3(sortedPercentile(r.detections, 0.99))
+	r.CommitMSP99 = round3(sortedPercentile(r.commits, 0.99))
+	r.CommitMSP999 = round3(sortedPercentile(r.commits, 0.999))
+	r.CommitMSMax = round3(sortedPercentile(r.commits, 1))
 	if len(r.commits) > 0 {
 		var s float64
 		for _, c := range r.commits {
 			s += c
 		}
-		r.CommitMSMean = round3(s / float64(len(r.commits)))
+		r.CommitMSMean = round3(min(s/float64(len(r.commits)), r.commits[len(r.commits)-1]))
 	}
 }
 
@@ -165,17 +210,46 @@ func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 // percentile is the nearest-rank percentile; 0 for no samples.
 func percentile(xs []float64, p float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
 	s := slices.Clone(xs)
 	slices.Sort(s)
+	return sortedPercentile(s, p)
+}
+
+// sortedPercentile is the nearest-rank percentile of sorted samples; 0 for
+// none.
+func sortedPercentile(s []float64, p float64) float64 {
+	if len(s) == 0 {
+		return 0
+	}
 	rank := int(math.Ceil(p*float64(len(s)))) - 1
-	return s[max(rank, 0)]
+	return s[min(max(rank, 0), len(s)-1)]
+}
+
+// Totals returns one Total row per strategy, in names' order, with the
+// gap closed on the summed unavailability when random and oracle are
+// among the rows.
+func Totals(rows []Row, names []string) []Row {
+	var out []Row
+	for _, n := range names {
+		out = append(out, Total(rows, n))
+	}
+	random, oracle := Total(rows, "random"), Total(rows, "oracle")
+	var rp, op *float64
+	if slices.ContainsFunc(rows, func(r Row) bool { return r.Recommender == "random" }) {
+		rp = &random.UnavailabilityMS
+	}
+	if slices.ContainsFunc(rows, func(r Row) bool { return r.Recommender == "oracle" }) {
+		op = &oracle.UnavailabilityMS
+	}
+	for i := range out {
+		out[i].GapClosed = gapClosed(out[i].UnavailabilityMS, rp, op)
+	}
+	return out
 }
 
 // Total sums a strategy's rows over scenarios into one row (pooled
-// percentiles are not recomputed: the means of the rows are used).
+// percentiles are not recomputed: the means of the rows are used; the
+// maximum is the rows' largest).
 func Total(rows []Row, strategy string) Row {
 	t := Row{Scenario: "TOTAL", Recommender: strategy}
 	var n float64
@@ -188,6 +262,7 @@ func Total(rows []Row, strategy string) Row {
 		t.UnnecessaryElections += r.UnnecessaryElections
 		t.CommitMSMean += r.CommitMSMean
 		t.DetectionMSP50 += r.DetectionMSP50
+		t.CommitMSMax = max(t.CommitMSMax, r.CommitMSMax)
 		n++
 	}
 	if n > 0 {

@@ -4,16 +4,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/nsraft/nsraft/collector"
 	"github.com/nsraft/nsraft/configs"
-	"github.com/nsraft/nsraft/model"
 	"github.com/nsraft/nsraft/policy"
 	"github.com/nsraft/nsraft/sim"
 )
@@ -25,62 +22,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 // nodeSeed gives each node of a run its own seed, derived from the run's.
-func nodeSeed(seed uint64, node string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(node))
-	return seed ^ h.Sum64()
-}
-
-// strategyNames lists every strategy the bench knows, in table order.
-func strategyNames() []string {
-	return append(model.Names(), "best-static", "oracle")
-}
-
-// strategy builds a named strategy; lstm runs through pol (nil: the
-// embedded default policy).
-func strategy(name string, pol *policy.Policy) (sim.Strategy, error) {
-	switch name {
-	case "oracle":
-		return sim.Strategy{Name: name, Oracle: true}, nil
-	case "best-static":
-		return sim.Strategy{Name: name, Sweep: sim.BestStaticSweep()}, nil
-	}
-	if _, err := model.New(name, model.Options{}); err != nil {
-		return sim.Strategy{}, fmt.Errorf("%w, best-static, oracle", err)
-	}
-	// The LSTM's weights are loaded once and shared read-only by every
-	// node of every run.
-	opts := model.Options{}
-	if name == "lstm" || name == "lstm-raw" {
-		n, err := model.DefaultNet()
-		if err != nil {
-			return sim.Strategy{}, err
-		}
-		opts.LSTM = model.NewInference(n)
-	}
-	st := sim.Strategy{Name: name, NewRecommender: func(node string, seed uint64) model.Recommender {
-		o := opts
-		o.Seed = nodeSeed(seed, node)
-		r, _ := model.New(name, o)
-		return r
-	}}
-	// lstm runs through the safety policy (neural proposal, symbolic
-	// bounds); lstm-raw shows what the bounds add.
-	if name == "lstm" {
-		if pol == nil {
-			pol = policy.Default()
-		}
-		st.NewGovernor = func(string) sim.Governor { return governor{policy.NewGovernor(pol)} }
-	}
-	return st, nil
-}
-
-// governor adapts policy.Governor to the simulator's Governor.
-type governor struct{ g *policy.Governor }
-
-func (g governor) Step(now time.Time, s collector.Sample, p model.Proposal) time.Duration {
-	return g.g.Step(now, s, p).Timeout
-}
+func nodeSeed(seed uint64, node string) uint64 { return sim.NodeSeed(seed, node) }
 
 // loadScenarios resolves a suite and scenario files (or names of scenarios
 // in the embedded suites).
@@ -137,11 +79,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		suite    = fs.String("suite", "", "built-in scenario suite: "+strings.Join(sim.Suites(configs.Scenarios), ", "))
 		seeds    = fs.Int("seeds", 5, "seeds per scenario")
 		seedBase = fs.Uint64("seed-base", 1000, "first seed (evaluation seeds start at 1000; training uses others)")
-		recs     = fs.String("recommenders", "", "comma-separated strategies (default all: "+strings.Join(strategyNames(), ", ")+")")
+		recs     = fs.String("recommenders", "", "comma-separated strategies (default all: "+strings.Join(sim.StrategyNames(), ", ")+")")
 		asJSON   = fs.Bool("json", false, "print one JSON object {\"rows\": […]}")
 		plotDir  = fs.String("plot", "", "write PNG charts into `dir`")
 		workers  = fs.Int("workers", 0, "parallel runs (default GOMAXPROCS)")
-		polFile  = fs.String("policy", "", "policy `file` that lstm runs through (default: the embedded policy)")
+		polFile  = fs.String("policy", "", "policy `file` the adaptive strategies run through (default: the embedded policy)")
 		live     = fs.Bool("live", false, "run the real reference cluster (hashicorp/raft processes, toxiproxy faults, agents) instead of the simulator")
 		quick    = fs.Bool("quick", false, "with -live: one short scenario, 3 nodes, host defaults and lstm; checks safety (for CI)")
 		liveDur  = fs.Duration("live-duration", 20*time.Second, "with -live: length of each run (scenarios are compressed to it)")
@@ -188,13 +130,16 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		pol = p
 	}
-	names := strategyNames()
+	names := sim.StrategyNames()
 	if *recs != "" {
 		names = strings.Split(*recs, ",")
+		for i := range names {
+			names[i] = strings.TrimSpace(names[i])
+		}
 	}
 	var strategies []sim.Strategy
 	for _, n := range names {
-		st, err := strategy(strings.TrimSpace(n), pol)
+		st, err := sim.NewStrategy(n, pol)
 		if err != nil {
 			fmt.Fprintf(stderr, "ns-agent bench: %v\n", err)
 			return 2
@@ -218,14 +163,19 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		if err := enc.Encode(struct {
-			Rows []sim.Row `json:"rows"`
-		}{rows}); err != nil {
+			Rows   []sim.Row `json:"rows"`
+			Totals []sim.Row `json:"totals"`
+		}{rows, sim.Totals(rows, names)}); err != nil {
 			fmt.Fprintf(stderr, "ns-agent bench: %v\n", err)
 			return 1
 		}
 		return 0
 	}
-	printTable(stdout, rows, names, seedList)
+	polName := "the default policy"
+	if *polFile != "" {
+		polName = *polFile
+	}
+	printTable(stdout, rows, names, seedList, polName)
 	fmt.Fprintf(stdout, "\n%d scenarios × %d strategies × %d seeds in %s\n", len(scs), len(strategies), len(seedList), wall.Round(10*time.Millisecond))
 	return 0
 }
@@ -240,10 +190,18 @@ func ratio(x, base float64) string {
 	return fmt.Sprintf("%.2f", x/base)
 }
 
-func printTable(w io.Writer, rows []sim.Row, names []string, seeds []uint64) {
+func gap(g *float64) string {
+	if g == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100**g)
+}
+
+func printTable(w io.Writer, rows []sim.Row, names []string, seeds []uint64, polName string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "seeds %d…%d; times in ms; ×random = ratio of unavailability to random's\n\n", seeds[0], seeds[len(seeds)-1])
-	fmt.Fprintln(tw, "scenario\trecommender\tunavail\t×random\telections\tunneeded\tdetect p50\tdetect p99\tcommit mean\tcommit p99\t")
+	fmt.Fprintf(w, "seeds %d…%d; times in ms; ×random = ratio of unavailability to random's; gap = (random − X)/(random − oracle)\n", seeds[0], seeds[len(seeds)-1])
+	fmt.Fprintf(w, "X = through %s, X-raw = the recommender's own proposal; static and random run as they are\n\n", polName)
+	fmt.Fprintln(tw, "scenario\trecommender\tunavail\t×random\tgap\telections\tunneeded\tdetect p50\tdetect p99\tcommit mean\tcommit p99\tp99.9\tmax\t")
 	base := map[string]float64{}
 	for _, r := range rows {
 		if r.Recommender == "random" {
@@ -255,15 +213,14 @@ func printTable(w io.Writer, rows []sim.Row, names []string, seeds []uint64) {
 		if r.ChosenTimeoutMS > 0 {
 			name = fmt.Sprintf("%s (%gms)", name, r.ChosenTimeoutMS)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%d\t%d\t%.0f\t%.0f\t%.1f\t%.0f\t\n", r.Scenario, name, r.UnavailabilityMS, ratio(r.UnavailabilityMS, base[r.Scenario]),
-			r.Elections, r.UnnecessaryElections, r.DetectionMSP50, r.DetectionMSP99, r.CommitMSMean, r.CommitMSP99)
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%d\t%d\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t%.0f\t\n", r.Scenario, name, r.UnavailabilityMS, ratio(r.UnavailabilityMS, base[r.Scenario]),
+			gap(r.GapClosed), r.Elections, r.UnnecessaryElections, r.DetectionMSP50, r.DetectionMSP99, r.CommitMSMean, r.CommitMSP99, r.CommitMSP999, r.CommitMSMax)
 	}
 	randomTotal := sim.Total(rows, "random")
-	fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t\t")
-	for _, n := range names {
-		t := sim.Total(rows, n)
-		fmt.Fprintf(tw, "TOTAL\t%s\t%.0f\t%s\t%d\t%d\t%.0f\t\t%.1f\t\t\n", n, t.UnavailabilityMS, ratio(t.UnavailabilityMS, randomTotal.UnavailabilityMS),
-			t.Elections, t.UnnecessaryElections, t.DetectionMSP50, t.CommitMSMean)
+	fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t\t\t\t\t")
+	for _, t := range sim.Totals(rows, names) {
+		fmt.Fprintf(tw, "TOTAL\t%s\t%.0f\t%s\t%s\t%d\t%d\t%.0f\t\t%.1f\t\t\t%.0f\t\n", t.Recommender, t.UnavailabilityMS, ratio(t.UnavailabilityMS, randomTotal.UnavailabilityMS),
+			gap(t.GapClosed), t.Elections, t.UnnecessaryElections, t.DetectionMSP50, t.CommitMSMean, t.CommitMSMax)
 	}
 	tw.Flush()
 }

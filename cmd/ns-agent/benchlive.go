@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -207,12 +208,28 @@ func summarize(runs []refcluster.LiveRun) []*liveSummary {
 }
 
 // simRatios puts the simulator's ratio to random beside each live one,
-// for the strategies both have (host-default is the simulator's static).
+// for the strategies both have: live runs every recommender through the
+// agent's policy, as the simulator's strategy of the same name does
+// (host-default is the simulator's static).
 func simRatios(sums []*liveSummary, scs []*sim.Scenario, seeds []uint64) {
-	names := map[string]string{"host-default": "static", "random": "random", "linucb": "linucb", "lstm": "lstm"}
+	names := map[string]string{"host-default": "static"}
+	want := []string{"random"}
+	for _, s := range sums {
+		n := s.Strategy
+		if m, ok := names[n]; ok {
+			n = m
+		}
+		if _, err := sim.NewStrategy(n, nil); err != nil {
+			continue
+		}
+		names[s.Strategy] = n
+		if !slices.Contains(want, n) {
+			want = append(want, n)
+		}
+	}
 	var strategies []sim.Strategy
-	for _, n := range []string{"static", "random", "linucb", "lstm"} {
-		st, err := strategy(n, policy.Default())
+	for _, n := range want {
+		st, err := sim.NewStrategy(n, policy.Default())
 		if err != nil {
 			return
 		}

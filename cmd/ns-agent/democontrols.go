@@ -26,13 +26,7 @@ func (c *demoControls) Strategies() []string {
 	if c.agents == nil {
 		return nil
 	}
-	var out []string
-	for _, n := range model.Names() {
-		if n != "lstm-raw" { // the agent always runs its policy
-			out = append(out, n)
-		}
-	}
-	return out
+	return model.Names() // each through the agent's policy
 }
 
 // links resolves "from->to", or every link for "".
@@ -132,7 +126,7 @@ func (c *demoControls) Do(ctx context.Context, a agent.Action) error {
 		if err := c.node(a.Node); err != nil {
 			return err
 		}
-		if _, err := model.New(a.Strategy, model.Options{}); err != nil || a.Strategy == "lstm-raw" {
+		if _, err := model.New(a.Strategy, model.Options{}); err != nil {
 			return fmt.Errorf("unknown strategy %q", a.Strategy)
 		}
 		return c.agents.SetRecommender(a.Node, a.Strategy)

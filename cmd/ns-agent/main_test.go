@@ -149,7 +149,8 @@ func TestSimAndBenchAreDeterministic(t *testing.T) {
 		t.Fatal("bench -json differs between identical runs")
 	}
 	var out struct {
-		Rows []map[string]any `json:"rows"`
+		Rows   []map[string]any `json:"rows"`
+		Totals []map[string]any `json:"totals"`
 	}
 	if err := json.Unmarshal([]byte(x), &out); err != nil {
 		t.Fatal(err)
@@ -157,20 +158,23 @@ func TestSimAndBenchAreDeterministic(t *testing.T) {
 	if len(out.Rows) != 6 {
 		t.Fatalf("%d rows, want 2 scenarios × 3 strategies", len(out.Rows))
 	}
-	for _, k := range []string{"scenario", "recommender", "unavailability_ms", "elections", "unnecessary_elections", "detection_ms_p50", "detection_ms_p99", "commit_ms_mean", "commit_ms_p99"} {
+	for _, k := range []string{"scenario", "recommender", "unavailability_ms", "elections", "unnecessary_elections", "detection_ms_p50", "detection_ms_p99", "commit_ms_mean", "commit_ms_p99", "commit_ms_p999", "commit_ms_max", "gap_closed"} {
 		if _, ok := out.Rows[0][k]; !ok {
 			t.Errorf("row lacks %q: %v", k, out.Rows[0])
 		}
+	}
+	if len(out.Totals) != 3 || out.Totals[0]["recommender"] != "random" || out.Totals[0]["gap_closed"] != 0.0 || out.Totals[2]["gap_closed"] != 1.0 {
+		t.Errorf("totals: %v", out.Totals)
 	}
 }
 
 func TestBenchTableAndPlots(t *testing.T) {
 	dir := t.TempDir()
-	out, code := runCLI(t, 2*time.Minute, "bench", "-scenario", "leader-crash-lan", "-seeds", "1", "-recommenders", "random,linucb,oracle", "-plot", dir)
+	out, code := runCLI(t, 2*time.Minute, "bench", "-scenario", "leader-crash-lan", "-seeds", "1", "-recommenders", "random,linucb,linucb-raw,oracle", "-plot", dir)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, out)
 	}
-	for _, want := range []string{"×random", "TOTAL", "linucb", "oracle"} {
+	for _, want := range []string{"×random", "TOTAL", "linucb-raw", "oracle", "X = through the default policy, X-raw = the recommender's own proposal", "p99.9", "gap"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -193,7 +197,7 @@ func TestBenchBadInput(t *testing.T) {
 	if out, code := runCLI(t, 10*time.Second, "bench", "-suite", "nope"); code != 1 || !strings.Contains(out, "unknown suite") {
 		t.Fatalf("exit %d: %s", code, out)
 	}
-	if out, code := runCLI(t, 10*time.Second, "sim", "-scenario", "stable-lan", "-recommender", "psychic"); code != 2 || !strings.Contains(out, "unknown recommender") {
+	if out, code := runCLI(t, 10*time.Second, "sim", "-scenario", "stable-lan", "-recommender", "psychic"); code != 2 || !strings.Contains(out, "unknown strategy") || !strings.Contains(out, "dynatune-raw") {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }
@@ -244,7 +248,7 @@ func TestDemoWithAgentsAppliesBoundedDecisions(t *testing.T) {
 }
 
 func TestNodeAgentBadInput(t *testing.T) {
-	if out, code := runCLI(t, 10*time.Second, "node", "-id", "n1", "-data", t.TempDir(), "-raft", "127.0.0.1:0", "-http", "127.0.0.1:0", "-agent", "psychic"); code != 2 || !strings.Contains(out, "unknown recommender") {
+	if out, code := runCLI(t, 10*time.Second, "node", "-id", "n1", "-data", t.TempDir(), "-raft", "127.0.0.1:0", "-http", "127.0.0.1:0", "-agent", "psychic"); code != 2 || !strings.Contains(out, "unknown strategy") || !strings.Contains(out, "dynatune-raw") {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 	bad := filepath.Join(t.TempDir(), "p.hcl")

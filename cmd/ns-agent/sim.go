@@ -16,7 +16,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		scenario = fs.String("scenario", "", "built-in scenario name or scenario `file`")
-		rec      = fs.String("recommender", "random", "strategy: "+strings.Join(strategyNames(), ", "))
+		rec      = fs.String("recommender", "random", "strategy: "+strings.Join(sim.StrategyNames(), ", "))
 		seed     = fs.Uint64("seed", 1, "seed")
 		asJSON   = fs.Bool("json", false, "print the result as one JSON object")
 	)
@@ -39,7 +39,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ns-agent sim: %v\n", err)
 		return 1
 	}
-	st, err := strategy(*rec, nil)
+	st, err := sim.NewStrategy(*rec, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "ns-agent sim: %v\n", err)
 		return 2

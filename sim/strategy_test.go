@@ -1,0 +1,97 @@
+package sim
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsraft/nsraft/configs"
+)
+
+func TestEveryAdaptiveStrategyRunsBothWays(t *testing.T) {
+	names := StrategyNames()
+	for _, rec := range []string{"jacobson", "phi", "linucb", "dynatune", "lstm"} {
+		for _, n := range []string{rec, rec + "-raw"} {
+			st, err := NewStrategy(n, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", n, err)
+			}
+			if (st.NewGovernor != nil) != (n == rec) {
+				t.Errorf("%s: through the policy = %v", n, st.NewGovernor != nil)
+			}
+			if st.NewRecommender == nil || st.NewRecommender("n1", 1).Name() != rec {
+				t.Errorf("%s: does not run recommender %s", n, rec)
+			}
+			if !strings.Contains(","+strings.Join(names, ",")+",", ","+n+",") {
+				t.Errorf("%s missing from StrategyNames %v", n, names)
+			}
+		}
+	}
+	for _, n := range []string{"static", "random"} {
+		if st, err := NewStrategy(n, nil); err != nil || st.NewGovernor != nil {
+			t.Errorf("%s: %v, governor %v", n, err, st.NewGovernor != nil)
+		}
+	}
+	for _, n := range []string{"nope", "static-raw", "oracle-raw"} {
+		if _, err := NewStrategy(n, nil); err == nil || !strings.Contains(err.Error(), "lstm-raw") {
+			t.Errorf("%s accepted or error does not list the strategies: %v", n, err)
+		}
+	}
+	if names[len(names)-1] != "oracle" || len(names) != 14 {
+		t.Errorf("table order: %v", names)
+	}
+}
+
+// TestReportedFiguresAreConsistent runs every shipped suite (each
+// scenario cut to its first two simulated minutes) and checks the figures
+// a table prints against each other: mean ≤ max, p99 ≤ p99.9 ≤ max,
+// detection p50 ≤ p99, and the gap closed is 0 for random and 1 for the
+// oracle by definition.
+func TestReportedFiguresAreConsistent(t *testing.T) {
+	limit := 2 * time.Minute
+	if testing.Short() {
+		limit = 30 * time.Second
+	}
+	var sts []Strategy
+	for _, n := range []string{"random", "jacobson", "dynatune-raw", "oracle"} {
+		st, err := NewStrategy(n, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sts = append(sts, st)
+	}
+	for _, suite := range Suites(configs.Scenarios) {
+		scs, err := LoadSuite(configs.Scenarios, suite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, sc := range scs {
+			c := *sc
+			c.Duration = min(c.Duration, limit)
+			scs[i] = &c
+		}
+		rows := Bench(scs, sts, []uint64{7}, 0)
+		for _, r := range rows {
+			where := suite + "/" + r.Scenario + "/" + r.Recommender
+			if r.CommitMSMean > r.CommitMSMax || r.CommitMSP99 > r.CommitMSP999 || r.CommitMSP999 > r.CommitMSMax {
+				t.Errorf("%s: commit mean %v p99 %v p99.9 %v max %v", where, r.CommitMSMean, r.CommitMSP99, r.CommitMSP999, r.CommitMSMax)
+			}
+			if r.CommitMSMax == 0 {
+				t.Errorf("%s: no commit measured", where)
+			}
+			if r.DetectionMSP50 > r.DetectionMSP99 {
+				t.Errorf("%s: detection p50 %v > p99 %v", where, r.DetectionMSP50, r.DetectionMSP99)
+			}
+			if g := r.GapClosed; g != nil && ((r.Recommender == "random" && *g != 0) || (r.Recommender == "oracle" && *g != 1)) {
+				t.Errorf("%s: gap closed %v", where, *g)
+			}
+		}
+		tot := Totals(rows, []string{"random", "oracle"})
+		if tot[0].UnavailabilityMS == tot[1].UnavailabilityMS {
+			continue // no crash within the cut: the gap is undefined
+		}
+		if tot[0].GapClosed == nil || *tot[0].GapClosed != 0 || *tot[1].GapClosed != 1 {
+			t.Errorf("%s: TOTAL gap closed %+v", suite, tot)
+		}
+	}
+}
