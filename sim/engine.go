@@ -109,11 +109,17 @@ type network struct {
 	inBurst   bool
 	cut       [][]bool // partitions: cut[a][b] means a→b is down
 	procDelay []time.Duration
+	duration  time.Duration // of the run, for drift
+	// Per node, the schedule of noisy-neighbour episodes and disk stalls,
+	// drawn up front (see schedule.go).
+	noisy, stalls [][]span
+	noisySpec     []NodeSpec
 }
 
-func newNetwork(s *Scenario) *network {
+func newNetwork(s *Scenario, seed uint64) *network {
 	n := s.Nodes
-	nw := &network{burst: s.Network.Burst, links: make([][]Network, n), cut: make([][]bool, n), procDelay: make([]time.Duration, n)}
+	nw := &network{burst: s.Network.Burst, links: make([][]Network, n), cut: make([][]bool, n), procDelay: make([]time.Duration, n),
+		duration: s.Duration, noisy: make([][]span, n), stalls: make([][]span, n), noisySpec: make([]NodeSpec, n)}
 	ids := s.NodeIDs()
 	for i := 0; i < n; i++ {
 		nw.links[i] = make([]Network, n)
@@ -121,21 +127,28 @@ func newNetwork(s *Scenario) *network {
 		for j := 0; j < n; j++ {
 			nw.links[i][j] = s.LinkNetwork(ids[i], ids[j])
 		}
+		spec := s.Node(ids[i])
 		// Message handling costs a node 0.2ms of work; slowdown scales it.
-		nw.procDelay[i] = time.Duration(float64(200*time.Microsecond) * s.Node(ids[i]).Slowdown)
+		nw.procDelay[i] = time.Duration(float64(200*time.Microsecond) * spec.Slowdown)
+		nw.noisySpec[i] = spec
+		nw.noisy[i] = schedule(seed, 6, i, spec.NoisyEvery, spec.NoisyLength, s.Duration)
+		nw.stalls[i] = schedule(seed, 7, i, spec.DiskStallEvery, spec.DiskStall, s.Duration)
 	}
 	return nw
 }
 
-// delay draws the one-way delay of a message on link from→to, or reports
-// it lost.
-func (nw *network) delay(r *rand.Rand, from, to int) (time.Duration, bool) {
+// delay draws the one-way delay of a message sent on link from→to at now,
+// or reports it lost.
+func (nw *network) delay(r *rand.Rand, from, to int, now time.Duration) (time.Duration, bool) {
 	if nw.cut[from][to] {
 		return 0, false
 	}
 	l := &nw.links[from][to]
 	loss := l.Loss
 	d := l.Delay
+	if l.Drift > 0 && nw.duration > 0 {
+		d += time.Duration(float64(l.Drift) * min(1, float64(now)/float64(nw.duration)))
+	}
 	if l.Jitter > 0 {
 		d += time.Duration((r.Float64()*2 - 1) * float64(l.Jitter))
 	}
@@ -152,7 +165,25 @@ func (nw *network) delay(r *rand.Rand, from, to int) (time.Duration, bool) {
 	if d < 0 {
 		d = 0
 	}
-	return d + nw.procDelay[to], true
+	// A sender in a disk stall holds what it sends until the stall ends;
+	// a receiver with a noisy neighbour handles messages slower.
+	if sp, ok := active(nw.stalls[from], now); ok {
+		d += sp.end - now
+	}
+	proc := nw.procDelay[to]
+	if _, ok := active(nw.noisy[to], now); ok {
+		proc = time.Duration(float64(proc) * nw.noisySpec[to].NoisySlowdown)
+	}
+	return d + proc, true
+}
+
+// busy is the CPU share (percent) a node's noisy neighbour takes at now,
+// and the factor by which it slows the node's own work.
+func (nw *network) busy(node int, now time.Duration) (pct, slowdown float64) {
+	if _, ok := active(nw.noisy[node], now); ok {
+		return nw.noisySpec[node].NoisyBusy, nw.noisySpec[node].NoisySlowdown
+	}
+	return 0, 1
 }
 
 // reachable reports whether a and b can exchange messages in both

@@ -210,7 +210,7 @@ func Run(s *Scenario, o Options) Result {
 	if o.ClientRate <= 0 {
 		o.ClientRate = 20
 	}
-	sm := &simulation{s: s, o: o, r: newRNGs(o.Seed), net: newNetwork(s), quorum: s.Nodes/2 + 1,
+	sm := &simulation{s: s, o: o, r: newRNGs(o.Seed), net: newNetwork(s, o.Seed), quorum: s.Nodes/2 + 1,
 		epoch: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	sm.res.Scenario = s.Name
 	sm.lease = s.Lease()
@@ -393,7 +393,7 @@ func (sm *simulation) send(m message) {
 		// delay: no real strategy's election can be faster.
 		d, ok = sm.net.minDelay(m.from, m.to)
 	} else {
-		d, ok = sm.net.delay(sm.r.net, m.from, m.to)
+		d, ok = sm.net.delay(sm.r.net, m.from, m.to, sm.now)
 	}
 	if !ok {
 		return
@@ -949,8 +949,9 @@ func (sm *simulation) sample(n *node) collector.Sample {
 	n.retries = 0
 	// Idle time: what the machine's other work leaves (a per-node share
 	// and ±10 points of noise per tick), shared again by a slowed node.
-	idle := 100 - n.busy + 20*(sm.r.load.Float64()-0.5)
-	s.CPUIdlePct = min(100, max(0, idle)) / n.slowdown
+	noisyPct, noisySlow := sm.net.busy(n.id, sm.now)
+	idle := 100 - n.busy - noisyPct + 20*(sm.r.load.Float64()-0.5)
+	s.CPUIdlePct = min(100, max(0, idle)) / (n.slowdown * noisySlow)
 	var rttOK bool
 	s.RTTMean, s.RTTStdDev, s.RTTP99, rttOK = n.rtt.stats(sm.now)
 	// Elections in the window, and those that found no leader.

@@ -61,7 +61,11 @@ type Network struct {
 	TailProb  float64       // share of messages that get a heavy-tail extra delay
 	TailDelay time.Duration // mean of that extra delay (exponential)
 	Loss      float64       // probability a message is lost
-	Burst     *Burst        // correlated degradation hitting every link at once
+	// Drift is how much the base delay grows over the run: linearly from
+	// Delay at the start to Delay+Drift at the end (routes changing,
+	// a link filling up over hours, compressed). Default 0.
+	Drift time.Duration
+	Burst *Burst // correlated degradation hitting every link at once
 }
 
 // Burst is a correlated degradation of all links: bursts start at
@@ -82,12 +86,28 @@ type Link struct {
 	Set      map[string]bool
 }
 
-// NodeSpec makes one node slower or subject to stop-the-world pauses.
+// NodeSpec makes one node slower, subject to stop-the-world pauses, to a
+// noisy neighbour or to disk stalls.
 type NodeSpec struct {
 	Name       string
 	Slowdown   float64       // processing delay multiplier, ≥ 1; default 1
 	PauseEvery time.Duration // mean interval between pauses; 0 = never
 	Pause      time.Duration // length of each pause
+
+	// A noisy neighbour (another tenant of the machine) takes the CPU in
+	// episodes: their gaps are exponential with mean NoisyEvery, their
+	// lengths exponential with mean NoisyLength. During one the node
+	// handles messages NoisySlowdown times slower (default 4) and its
+	// CPU idle share drops by NoisyBusy points (default 50). 0 = never.
+	NoisyEvery, NoisyLength time.Duration
+	NoisySlowdown           float64
+	NoisyBusy               float64
+	// Disk stalls (fsync stalls): gaps exponential with mean
+	// DiskStallEvery, lengths exponential with mean DiskStall. A node
+	// blocked on its disk sends nothing until the stall ends — a leader's
+	// appends and heartbeats, a voter's replies — while it still receives
+	// and its timers run. 0 = never.
+	DiskStallEvery, DiskStall time.Duration
 }
 
 // Partition isolates the listed nodes from the rest at At for Duration.
@@ -133,6 +153,9 @@ func (s *Scenario) LinkNetwork(from, to string) Network {
 		}
 		if l.Set["loss"] {
 			n.Loss = l.Network.Loss
+		}
+		if l.Set["drift"] {
+			n.Drift = l.Network.Drift
 		}
 	}
 	return n
@@ -181,6 +204,7 @@ type fileNetwork struct {
 	TailProb  hcl.Expression `hcl:"tail_prob,optional"`
 	TailDelay hcl.Expression `hcl:"tail_delay,optional"`
 	Loss      hcl.Expression `hcl:"loss,optional"`
+	Drift     hcl.Expression `hcl:"drift,optional"`
 	Burst     []fileBurst    `hcl:"burst,block"`
 	DefRange  hcl.Range      `hcl:",def_range"`
 }
@@ -193,6 +217,7 @@ type fileLink struct {
 	TailProb  hcl.Expression `hcl:"tail_prob,optional"`
 	TailDelay hcl.Expression `hcl:"tail_delay,optional"`
 	Loss      hcl.Expression `hcl:"loss,optional"`
+	Drift     hcl.Expression `hcl:"drift,optional"`
 	DefRange  hcl.Range      `hcl:",def_range"`
 }
 
@@ -208,7 +233,14 @@ type fileNode struct {
 	Slowdown   hcl.Expression `hcl:"slowdown,optional"`
 	PauseEvery hcl.Expression `hcl:"pause_every,optional"`
 	Pause      hcl.Expression `hcl:"pause,optional"`
-	DefRange   hcl.Range      `hcl:",def_range"`
+
+	NoisyEvery     hcl.Expression `hcl:"noisy_every,optional"`
+	NoisyLength    hcl.Expression `hcl:"noisy_length,optional"`
+	NoisySlowdown  hcl.Expression `hcl:"noisy_slowdown,optional"`
+	NoisyBusy      hcl.Expression `hcl:"noisy_busy,optional"`
+	DiskStallEvery hcl.Expression `hcl:"disk_stall_every,optional"`
+	DiskStall      hcl.Expression `hcl:"disk_stall,optional"`
+	DefRange       hcl.Range      `hcl:",def_range"`
 }
 
 type filePartition struct {
@@ -264,6 +296,7 @@ func (d *decoder) network(fn fileNetwork) Network {
 	n.TailProb, _ = d.number(fn.TailProb, "tail_prob", 0, 0, 1)
 	n.TailDelay, _ = d.duration(fn.TailDelay, "tail_delay", 0)
 	n.Loss, _ = d.number(fn.Loss, "loss", 0, 0, 1)
+	n.Drift, _ = d.duration(fn.Drift, "drift", 0)
 	return n
 }
 
@@ -350,6 +383,9 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 		if l.Network.Loss, ok = d.number(fl.Loss, "loss", 0, 0, 1); ok {
 			l.Set["loss"] = true
 		}
+		if l.Network.Drift, ok = d.duration(fl.Drift, "drift", 0); ok {
+			l.Set["drift"] = true
+		}
 		s.Links = append(s.Links, l)
 	}
 	for _, fn := range fs.NodeSpecs {
@@ -364,6 +400,18 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 		if (n.PauseEvery > 0) != (n.Pause > 0) {
 			d.Errf(fn.DefRange, "node %q: pause and pause_every go together", fn.Name)
 		}
+		n.NoisyEvery, _ = d.duration(fn.NoisyEvery, "noisy_every", 0)
+		n.NoisyLength, _ = d.duration(fn.NoisyLength, "noisy_length", 0)
+		var setSlow, setBusy bool
+		n.NoisySlowdown, setSlow = d.number(fn.NoisySlowdown, "noisy_slowdown", 4, 1, 1000)
+		n.NoisyBusy, setBusy = d.number(fn.NoisyBusy, "noisy_busy", 50, 0, 100)
+		d.episodes(fn.DefRange, fn.Name, "noisy_every", "noisy_length", n.NoisyEvery, n.NoisyLength)
+		if n.NoisyEvery == 0 && (setSlow || setBusy) {
+			d.Errf(fn.DefRange, "node %q: noisy_slowdown and noisy_busy need noisy_every and noisy_length", fn.Name)
+		}
+		n.DiskStallEvery, _ = d.duration(fn.DiskStallEvery, "disk_stall_every", 0)
+		n.DiskStall, _ = d.duration(fn.DiskStall, "disk_stall", 0)
+		d.episodes(fn.DefRange, fn.Name, "disk_stall_every", "disk_stall", n.DiskStallEvery, n.DiskStall)
 		s.NodeSpecs = append(s.NodeSpecs, n)
 	}
 	for _, fp := range fs.Partitions {
@@ -385,6 +433,16 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 	}
 	sort.Slice(s.Partitions, func(i, j int) bool { return s.Partitions[i].At < s.Partitions[j].At })
 	return s
+}
+
+// episodes checks a pair of episode fields (mean gap, mean length): both
+// or neither, and the length shorter than the gap.
+func (d *decoder) episodes(rng hcl.Range, node, everyName, lengthName string, every, length time.Duration) {
+	if (every > 0) != (length > 0) {
+		d.Errf(rng, "node %q: %s and %s go together", node, everyName, lengthName)
+	} else if every > 0 && length >= every {
+		d.Errf(rng, "node %q: %s (%s) must be shorter than %s (%s)", node, lengthName, length, everyName, every)
+	}
 }
 
 // stringList decodes a list of strings.
