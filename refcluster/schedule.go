@@ -144,12 +144,24 @@ func BuildSchedule(s *sim.Scenario, seed uint64) Schedule {
 	if n.Burst != nil && n.Burst.Loss > 0 {
 		sch.NotInjected = append(sch.NotInjected, fmt.Sprintf("burst loss %.3g (only its extra delay is injected)", n.Burst.Loss))
 	}
+	if n.Drift > 0 {
+		sch.NotInjected = append(sch.NotInjected, fmt.Sprintf("latency drift +%s over the run", n.Drift))
+	}
 	for _, ns := range s.NodeSpecs {
 		if ns.Slowdown > 1 {
 			sch.NotInjected = append(sch.NotInjected, fmt.Sprintf("slowdown ×%g of %s", ns.Slowdown, ns.Name))
 		}
+		if ns.NoisyEvery > 0 {
+			sch.NotInjected = append(sch.NotInjected, fmt.Sprintf("noisy-neighbour episodes of %s", ns.Name))
+		}
+		if ns.DiskStallEvery > 0 {
+			sch.NotInjected = append(sch.NotInjected, fmt.Sprintf("disk stalls of %s", ns.Name))
+		}
 	}
 	for _, l := range s.Links {
+		if l.Set["drift"] {
+			sch.NotInjected = append(sch.NotInjected, fmt.Sprintf("latency drift on link %s→%s", l.From, l.To))
+		}
 		if l.Set["loss"] || l.Set["tail_prob"] || l.Set["tail_delay"] {
 			sch.NotInjected = append(sch.NotInjected, fmt.Sprintf("loss/tail on link %s→%s", l.From, l.To))
 		}
