@@ -53,7 +53,7 @@ func TestReportedFiguresAreConsistent(t *testing.T) {
 		limit = 30 * time.Second
 	}
 	var sts []Strategy
-	for _, n := range []string{"random", "jacobson", "dynatune-raw", "oracle"} {
+	for _, n := range []string{"random", "dynatune", "oracle"} {
 		st, err := NewStrategy(n, nil)
 		if err != nil {
 			t.Fatal(err)
