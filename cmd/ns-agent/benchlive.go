@@ -250,6 +250,7 @@ func simRatios(sums []*liveSummary, scs []*sim.Scenario, seeds []uint64) {
 func printLive(w io.Writer, sums []*liveSummary, runs []refcluster.LiveRun, o liveOptions, took time.Duration) {
 	fmt.Fprintf(w, "live benchmark: %d-node hashicorp/raft clusters, %s per run (scenarios compressed), %d seed(s) from %d, %d runs in %s\n\n",
 		o.nodes, o.duration, o.seeds, o.seedBase, len(runs), took.Round(time.Second))
+	fmt.Fprint(w, "Every recommender runs in an agent beside each node, through the default policy (the simulator's X, not X-raw); host-default and hand-tuned are the nodes' own timing.\n\n")
 	fmt.Fprintln(w, "| scenario | strategy | unavailability (mean, min–max) | longest | elections | unnecessary | write p50 / p99 / p99.9 | writes/s | linearizable | ×random live | ×random sim |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
 	ratio := func(v float64) string {

@@ -62,6 +62,9 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "  unavailability        %.0f ms\n", r.UnavailabilityMS)
 	fmt.Fprintf(stdout, "  elections             %d (%d unnecessary)\n", r.Elections, r.UnnecessaryElections)
 	fmt.Fprintf(stdout, "  detection p50 / p99   %.0f / %.0f ms\n", r.DetectionMSP50, r.DetectionMSP99)
-	fmt.Fprintf(stdout, "  commit mean / p99     %.1f / %.0f ms\n", r.CommitMSMean, r.CommitMSP99)
+	fmt.Fprintf(stdout, "  commit mean / p99     %.1f / %.0f ms (p99.9 %.0f, max %.0f)\n", r.CommitMSMean, r.CommitMSP99, r.CommitMSP999, r.CommitMSMax)
+	if sim.ThroughPolicy(r.Recommender) {
+		fmt.Fprintln(stdout, "  (through the default policy; -recommender "+r.Recommender+"-raw shows the recommender's own proposal)")
+	}
 	return 0
 }
