@@ -79,14 +79,14 @@ func NewStrategy(name string, pol *policy.Policy) (Strategy, error) {
 		if pol == nil {
 			pol = policy.Default()
 		}
-		st.NewGovernor = func(string) Governor { return policyGovernor{policy.NewGovernor(pol)} }
+		st.NewGovernor = func(string) Governor { return policyBound{policy.NewGovernor(pol)} }
 	}
 	return st, nil
 }
 
-// policyGovernor adapts policy.Governor to the simulator's Governor.
-type policyGovernor struct{ g *policy.Governor }
+// policyBound adapts policy.Governor to the simulator's Governor.
+type policyBound struct{ g *policy.Governor }
 
-func (g policyGovernor) Step(now time.Time, s collector.Sample, p model.Proposal) time.Duration {
+func (g policyBound) Step(now time.Time, s collector.Sample, p model.Proposal) time.Duration {
 	return g.g.Step(now, s, p).Timeout
 }

@@ -8,7 +8,7 @@
 # as etcd's tuning guide advises for round trips of this size.
 scenario "multi-region-asym" {
   nodes     = 5
-  duration  = "5m"
+  duration  = "4m"
   heartbeat = "100ms"
   crash {
     mean_interval = "60s"

@@ -6,7 +6,7 @@
 # nothing, probes included, so its round trips look seconds long.
 scenario "lan-gc-pauses" {
   nodes     = 3
-  duration  = "5m"
+  duration  = "4m"
   heartbeat = "50ms"
   crash {
     mean_interval = "50s"

@@ -6,7 +6,7 @@
 # the cluster is healthy.
 scenario "flaky-member-link" {
   nodes     = 7
-  duration  = "5m"
+  duration  = "4m"
   heartbeat = "50ms"
   crash {
     mean_interval = "60s"

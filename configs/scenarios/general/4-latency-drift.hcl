@@ -6,7 +6,7 @@
 # one chosen for the end is slow at the start.
 scenario "latency-drift" {
   nodes     = 5
-  duration  = "5m"
+  duration  = "4m"
   heartbeat = "50ms"
   crash {
     mean_interval = "60s"

@@ -6,7 +6,7 @@
 # points. The other six are quiet.
 scenario "noisy-neighbours" {
   nodes     = 9
-  duration  = "5m"
+  duration  = "4m"
   heartbeat = "50ms"
   crash {
     mean_interval = "60s"

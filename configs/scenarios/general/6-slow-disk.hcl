@@ -7,7 +7,7 @@
 # follower answers late. The operator runs etcd's default 100ms heartbeat.
 scenario "slow-disk" {
   nodes     = 3
-  duration  = "5m"
+  duration  = "4m"
   heartbeat = "100ms"
   crash {
     mean_interval = "60s"
