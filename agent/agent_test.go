@@ -54,7 +54,7 @@ func TestLoopDrivesARealNodeWithinBounds(t *testing.T) {
 bounds {
   election_min = "300ms"
   election_max = "2s"
-  hysteresis   = 0
+  calm_for     = "0s"
 }
 host { leader_lease_timeout = "250ms" }
 `), "test.hcl")

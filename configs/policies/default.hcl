@@ -30,12 +30,13 @@ bounds {
   heartbeat_factor = 2
 
   # Lengthen fast (the value may double in one decision: needless elections
-  # hurt now), shorten by at most half per decision and only after 5 calm
-  # samples (0.5s at the default 100ms tick): from hashicorp/raft's 1s a
-  # node reaches 125ms in about 2s.
+  # hurt now), shorten by at most half per decision and only after 0.5s of
+  # calm since the last change (time, not samples: a flood of samples
+  # cannot rush it): from hashicorp/raft's 1s a node reaches 125ms in
+  # 1.5s.
   step_up    = 1.0
   step_down  = 0.5
-  hysteresis = 5
+  calm_for   = "500ms"
 
   # Telemetry older than 5s is not acted on: the last safe value holds.
   stale_after = "5s"
