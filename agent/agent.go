@@ -106,8 +106,10 @@ func New(cfg Config) *Agent {
 	if cfg.HostKind == "" {
 		cfg.HostKind = "hashicorp"
 	}
+	m := newMetrics()
+	m.node = cfg.Node
 	return &Agent{cfg: cfg, rec: cfg.Recommender, gov: policy.NewGovernor(cfg.Policy),
-		hub: newHub(cfg.History), metrics: newMetrics()}
+		hub: newHub(cfg.History), metrics: m}
 }
 
 // Tick is the agent's sampling period.
@@ -145,6 +147,11 @@ func (a *Agent) Decide(s collector.Sample, live bool) *Record {
 		s.Node = a.cfg.Node
 	}
 	a.mu.Lock()
+	if live && s.Has(collector.FieldHostTimeouts) && s.HeartbeatTimeout > 0 {
+		// Rate limits count from what the host has in force, as it says
+		// itself, never from the agent's memory alone (invariant 4).
+		a.gov.SetCurrent(s.HeartbeatTimeout)
+	}
 	prev := a.gov.Current()
 	a.rec.Observe(s)
 	prop := a.rec.Propose()
@@ -165,11 +172,12 @@ func (a *Agent) Finish(r *Record, applied bool, err error) {
 		r.Err = err.Error()
 		if r.Live {
 			// The host refused: what is in force is what the host
-			// reports, not what was decided.
-			a.mu.Lock()
-			a.gov.SetCurrent(r.Sample.HeartbeatTimeout)
-			a.mu.Unlock()
+			// reports next, not what was decided.
+			a.Resync()
 		}
+	} else if r.Live && !applied && r.Decision.NoReference {
+		// Nothing was put into force: the next sample says what is.
+		a.Resync()
 	}
 	a.log(r)
 	a.metrics.observe(r)
@@ -194,7 +202,8 @@ func (a *Agent) Step(h Host) (policy.Decision, error) {
 	}
 	var err error
 	applied := false
-	if r.Live {
+	// A decision with no reference is not applied: the host keeps its own.
+	if r.Live && !r.Decision.NoReference {
 		if err = h.Apply(r.Decision.Timeout); err == nil {
 			applied = true
 		}
@@ -217,6 +226,15 @@ func (a *Agent) Run(ctx context.Context, h Host) {
 			a.Step(h)
 		}
 	}
+}
+
+// Resync makes the next decision take the host's value in force from its
+// sample (or hold without a reference): on every new host session and
+// every refused directive.
+func (a *Agent) Resync() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gov.Resync()
 }
 
 // SetPolicy replaces the policy (SIGHUP). The value in force carries over,
@@ -259,6 +277,9 @@ func (a *Agent) log(r *Record) {
 		"recommender", r.Recommender, "proposal_ms", ms(p.Timeout), "confidence", p.Confidence, "proposal_reason", p.Reason,
 		"previous_ms", ms(r.Previous), "decision_ms", ms(d.Timeout), "held", d.Held, "unstable", d.Unstable, "checks", rules,
 		"live", r.Live, "applied", r.Applied,
+	}
+	if d.NoReference {
+		args = append(args, "no_reference", true)
 	}
 	if r.Err != "" {
 		args = append(args, "error", r.Err)

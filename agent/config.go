@@ -129,8 +129,11 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		}
 		return false
 	}
-	if str(raw.Node, "node", &cfg.Node) && strings.TrimSpace(cfg.Node) == "" {
-		dec.Errf(raw.Node.Range(), "node must not be empty")
+	if !str(raw.Node, "node", &cfg.Node) || cfg.Node == "" {
+		dec.Errf(raw.Node.Range(), "node is required: the host node's name, as in its logs")
+	} else if !validNode(cfg.Node) {
+		dec.Errf(raw.Node.Range(), "node %q: use at most %d letters, digits, '.', '_' or '-' (it names the socket and the log)",
+			short(cfg.Node), maxNodeName)
 	}
 	if str(raw.Recommender, "recommender", &cfg.Recommender) {
 		if _, err := model.New(cfg.Recommender, model.Options{}); err != nil {
@@ -144,7 +147,12 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		cfg.WeightsFile = rel(cfg.WeightsFile)
 	}
 	if d, ok := dec.Duration(raw.Tick, "tick", true); ok {
-		cfg.Tick = d
+		if d < MinTick || d > MaxTick {
+			// The host refuses a tick outside this, so it would never link.
+			dec.Errf(raw.Tick.Range(), "tick %s is outside %s..%s", d, MinTick, MaxTick)
+		} else {
+			cfg.Tick = d
+		}
 	}
 	if d, ok := dec.Duration(raw.LeaseTTL, "lease_ttl", true); ok {
 		cfg.LeaseTTL = d
@@ -153,6 +161,8 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		cfg.LeaseTTL = max(time.Second, 10*cfg.Tick)
 	} else if cfg.LeaseTTL < 2*cfg.Tick {
 		dec.Errf(raw.LeaseTTL.Range(), "lease_ttl %s must be at least two ticks (%s): a single late sample would drop the lease", cfg.LeaseTTL, 2*cfg.Tick)
+	} else if cfg.LeaseTTL > MaxLeaseTTL {
+		dec.Errf(raw.LeaseTTL.Range(), "lease_ttl %s is above %s: a host whose agent died would keep its decision that long", cfg.LeaseTTL, MaxLeaseTTL)
 	}
 	if len(raw.Host) > 1 {
 		dec.Errf(f.Body.MissingItemRange(), "only one host block is allowed")
@@ -239,6 +249,37 @@ func LoadConfig(path string) (*FileConfig, hcl.Diagnostics) {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s: %v", path, err)}}
 	}
 	return ParseConfig(src, path)
+}
+
+// Bounds of the agent's own timing: a tick outside MinTick..MaxTick is
+// refused by the host link, and a lease past MaxLeaseTTL would leave a
+// host on a dead agent's decision for too long.
+const (
+	MinTick     = time.Millisecond
+	MaxTick     = time.Minute
+	MaxLeaseTTL = 10 * time.Minute
+)
+
+const maxNodeName = 128
+
+func validNode(s string) bool {
+	if len(s) > maxNodeName {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != "." && s != ".."
+}
+
+// short cuts a value for an error message.
+func short(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
 }
 
 func contains(xs []string, x string) bool {

@@ -32,7 +32,12 @@ func TestBadAgentConfigIsPositioned(t *testing.T) {
 		{"node = \"n1\"\nrecommender = \"psychic\"", `a.hcl:2,15: unknown recommender "psychic"`},
 		{"node = \"n1\"\ntick = \"1s\"\nlease_ttl = \"1s\"", `a.hcl:3,13: lease_ttl 1s must be at least two ticks`},
 		{"node = \"n1\"\nlisten {\n  grpc = \"unix:///x.sock\"\n  tls {\n    cert_file = \"c\"\n    key_file = \"k\"\n  }\n}", `a.hcl:5,17: tls applies to a TCP listener`},
-		{"node = \"\"", `a.hcl:1,8: node must not be empty`},
+		{"node = \"\"", `a.hcl:1,8: node is required`},
+		{"node = null", `a.hcl:1,8: node is required`},
+		{"node = \"../../etc/x\"", `a.hcl:1,8: node "../../etc/x": use at most 128 letters`},
+		{"node = \"n1\"\ntick = \"1ns\"", `a.hcl:2,8: tick 1ns is outside 1ms..1m0s`},
+		{"node = \"n1\"\ntick = \"100000h\"", `a.hcl:2,8: tick 100000h0m0s is outside 1ms..1m0s`},
+		{"node = \"n1\"\nlease_ttl = \"1000h\"", `a.hcl:2,13: lease_ttl 1000h0m0s is above 10m0s`},
 		{"node = \"n1\"\nlog { max_size_mb = 0 }", `a.hcl:2,21: log.max_size_mb`},
 		{"node = \"n1\"\nrecommender = ", `a.hcl:2,15`},
 	} {

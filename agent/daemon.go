@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/nsraft/nsraft/adapter/etcd"
@@ -129,6 +130,10 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 		}
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tc)))
 	}
+	// Bounded messages, and dead peers noticed, so a vanished host frees
+	// its session (one per host) within seconds.
+	opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}))
 	d.grpcSrv = grpc.NewServer(opts...)
 	nsraftv1.RegisterAgentServer(d.grpcSrv, d.svc)
 	d.wg.Add(1)

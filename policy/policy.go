@@ -278,6 +278,9 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 			}
 		}
 		p.duration(fh.LeaderLeaseTimeout, "leader_lease_timeout", &pol.Host.LeaderLeaseTimeout)
+		if l := pol.Host.LeaderLeaseTimeout; l > 0 && l < HashicorpMinTimeout && (pol.Host.Kind == HostHashicorp || pol.Host.Kind == HostConsul) {
+			p.Errf(fh.LeaderLeaseTimeout.Range(), "leader_lease_timeout %s is below hashicorp/raft's hard limit of %s: the node would refuse to start", l, HashicorpMinTimeout)
+		}
 	}
 	for _, fs := range root.Stability[:min(1, len(root.Stability))] {
 		m := float64(pol.Stability.MaxElections)
