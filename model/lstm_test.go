@@ -151,7 +151,6 @@ func TestWeightsRoundTripAndErrors(t *testing.T) {
 	}
 }
 
-
 func TestDefaultWeightsLoadAndPropose(t *testing.T) {
 	n, err := DefaultNet()
 	if err != nil {
