@@ -104,6 +104,9 @@ type fileAgent struct {
 // ParseConfig parses an agent configuration. Every problem is reported
 // with its position.
 func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
+	if diags := configs.CheckLimits(src, filename); diags.HasErrors() {
+		return nil, diags
+	}
 	f, diags := hclparse.NewParser().ParseHCL(src, filename)
 	if diags.HasErrors() {
 		return nil, diags
@@ -244,7 +247,7 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 
 // LoadConfig reads and parses an agent configuration file.
 func LoadConfig(path string) (*FileConfig, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := configs.ReadFile(path, configs.MaxFileBytes)
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s: %v", path, err)}}
 	}

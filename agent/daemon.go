@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -351,12 +352,11 @@ func loadPolicy(path string) (*policy.Policy, error) {
 func loadRecommender(cfg *FileConfig) (model.Recommender, error) {
 	o := model.Options{Seed: NodeSeed(cfg.Node)}
 	if cfg.WeightsFile != "" {
-		f, err := os.Open(cfg.WeightsFile)
+		data, err := configs.ReadFile(cfg.WeightsFile, 16<<20)
 		if err != nil {
 			return nil, fmt.Errorf("weights: %w", err)
 		}
-		defer f.Close()
-		n, err := model.LoadWeights(f)
+		n, err := model.LoadWeights(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("weights %s: %w", cfg.WeightsFile, err)
 		}

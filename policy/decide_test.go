@@ -413,3 +413,25 @@ func TestExplanationsRoundDurations(t *testing.T) {
 		t.Fatalf("the decision itself is not rounded: %v", d.Timeout)
 	}
 }
+
+// TestHostileFilesAreErrors: inputs that used to overflow the stack
+// (validate, run and SIGHUP alike) or take hundreds of megabytes are
+// positioned errors now.
+func TestHostileFilesAreErrors(t *testing.T) {
+	for name, src := range map[string]string{
+		"parentheses": "rule \"r\" {\n  when = " + strings.Repeat("(", 30000) + "true" + strings.Repeat(")", 30000) + "\n  hold = true\n}\n",
+		"negations":   "rule \"r\" {\n  when = " + strings.Repeat("!", 60000) + "true\n  hold = true\n}\n",
+		"chain":       "rule \"r\" {\n  when = 1" + strings.Repeat(" + 1", 10000) + " > 0\n  hold = true\n}\n",
+	} {
+		if _, diags := Parse([]byte(src), "evil.hcl"); !diags.HasErrors() || !strings.Contains(diags.Error(), "evil.hcl:2,") {
+			t.Errorf("%s: %v", name, diags)
+		}
+	}
+}
+
+func TestLeaderLeaseBelowHashicorpLimit(t *testing.T) {
+	_, diags := Parse([]byte("host {\n  leader_lease_timeout = \"1ms\"\n}\n"), "lease.hcl")
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "lease.hcl:2,26-31: leader_lease_timeout 1ms is below hashicorp/raft's hard limit") {
+		t.Fatalf("leader_lease_timeout 1ms: %v", diags)
+	}
+}

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -207,6 +206,9 @@ func posOf(r hcl.Range) Pos { return Pos{File: r.Filename, Line: r.Start.Line, C
 // Parse parses and validates a policy file, reporting every problem with
 // its position.
 func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
+	if diags := configs.CheckLimits(src, filename); diags.HasErrors() {
+		return nil, diags
+	}
 	f, diags := hclparse.NewParser().ParseHCL(src, filename)
 	if diags.HasErrors() {
 		return nil, diags
@@ -356,9 +358,9 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 
 // ParseFile reads and parses a policy file.
 func ParseFile(path string) (*Policy, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := configs.ReadFile(path, configs.MaxFileBytes)
 	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: err.Error()}}
+		return nil, configs.ReadDiagnostic(err)
 	}
 	return Parse(src, path)
 }
