@@ -14,6 +14,8 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -65,10 +67,18 @@ type Config struct {
 	Policy      *policy.Policy
 	// Log receives one line per decision (JSON when its format is JSON).
 	Log hclog.Logger
+	// Ops receives operational messages (sessions, refusals); default Log.
+	Ops hclog.Logger
+	// LogChanges logs a decision only when its timeout differs from the
+	// last one logged, or it carries an error; metrics and Watch still
+	// see every decision.
+	LogChanges bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// History is how many recent decisions Watch can replay (default 256).
 	History int
+
+	metrics *Metrics // the daemon's, when it made them first
 }
 
 // Agent runs the loop for one host node. Its methods are safe for
@@ -81,6 +91,9 @@ type Agent struct {
 	mu  sync.Mutex
 	rec model.Recommender
 	gov *policy.Governor
+
+	logMu      sync.Mutex
+	lastLogged time.Duration // the last logged decision (LogChanges)
 }
 
 // New returns an agent. cfg.Recommender must be set.
@@ -97,6 +110,9 @@ func New(cfg Config) *Agent {
 	if cfg.Log == nil {
 		cfg.Log = hclog.NewNullLogger()
 	}
+	if cfg.Ops == nil {
+		cfg.Ops = cfg.Log
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -106,8 +122,11 @@ func New(cfg Config) *Agent {
 	if cfg.HostKind == "" {
 		cfg.HostKind = "hashicorp"
 	}
-	m := newMetrics()
-	m.node = cfg.Node
+	m := cfg.metrics
+	if m == nil {
+		m = newMetrics()
+		m.node = cfg.Node
+	}
 	return &Agent{cfg: cfg, rec: cfg.Recommender, gov: policy.NewGovernor(cfg.Policy),
 		hub: newHub(cfg.History), metrics: m}
 }
@@ -263,6 +282,15 @@ func (a *Agent) Policy() *policy.Policy {
 
 func (a *Agent) log(r *Record) {
 	s, p, d := &r.Sample, &r.Proposal, &r.Decision
+	if a.cfg.LogChanges {
+		a.logMu.Lock()
+		same := d.Timeout == a.lastLogged && r.Err == ""
+		a.lastLogged = d.Timeout
+		a.logMu.Unlock()
+		if same {
+			return
+		}
+	}
 	var rules []map[string]string
 	for _, c := range d.Checks() {
 		rules = append(rules, map[string]string{"name": c.Name, "pos": c.Pos.String(), "effect": c.Effect.String(), "reason": c.Reason()})
@@ -271,10 +299,10 @@ func (a *Agent) log(r *Record) {
 		"node", r.Node, "host", r.HostKind, "role", s.Role.String(), "term", s.Term, "leader", s.Leader,
 		"last_contact_ms", ms(s.LastContact), "heartbeat_gap_ms", ms(s.HeartbeatGap),
 		"rtt_mean_ms", ms(s.RTTMean), "rtt_stddev_ms", ms(s.RTTStdDev), "rtt_p99_ms", ms(s.RTTP99),
-		"replication_gap", s.ReplicationGap, "cpu_idle_pct", s.CPUIdlePct,
+		"replication_gap", s.ReplicationGap, "cpu_idle_pct", jsonNumber(s.CPUIdlePct),
 		"elections", s.ElectionsInWindow, "failed_elections", s.FailedElectionsInWindow, "leader_stable_ms", ms(s.LeaderStableFor),
 		"rpc_retries", s.RPCRetries, "rpc_failures", s.RPCFailures, "present", s.Present.String(),
-		"recommender", r.Recommender, "proposal_ms", ms(p.Timeout), "confidence", p.Confidence, "proposal_reason", p.Reason,
+		"recommender", r.Recommender, "proposal_ms", ms(p.Timeout), "confidence", jsonNumber(p.Confidence), "proposal_reason", p.Reason,
 		"previous_ms", ms(r.Previous), "decision_ms", ms(d.Timeout), "held", d.Held, "unstable", d.Unstable, "checks", rules,
 		"live", r.Live, "applied", r.Applied,
 	}
@@ -298,3 +326,13 @@ func join(a, b string) string {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// jsonNumber keeps a record with NaN or ±Inf telemetry in the log: JSON
+// has no such numbers, and the encoder would drop the whole record. They
+// are written as the strings "NaN", "+Inf" and "-Inf".
+func jsonNumber(f float64) any {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Sprint(f)
+	}
+	return f
+}

@@ -104,3 +104,9 @@ host { leader_lease_timeout = "250ms" }
 		t.Fatalf("after the agent stopped the node runs %v, want its own %v", got, hb)
 	}
 }
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

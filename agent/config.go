@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,10 +52,22 @@ type FileConfig struct {
 	GRPC                        string // "unix:///path", "unix:path" or "host:port"
 	HTTP                        string // host:port of /metrics and health; "" for none
 	TLS                         *TLSFiles
+	Socket                      SocketOptions
 	LogFile                     string
 	LogMaxMB                    int
 	LogBackups                  int
 	LogStderr                   bool
+	// LogChanges logs decisions only when the decided timeout changes.
+	LogChanges bool
+	// LogLevel is the level of operational messages on stderr.
+	LogLevel string
+}
+
+// SocketOptions set the unix socket's mode (default SocketMode) and group
+// (default the agent's), like Consul's unix_sockets.
+type SocketOptions struct {
+	Mode  os.FileMode
+	Group string
 }
 
 // TLSFiles configure TLS on a TCP gRPC listener.
@@ -72,6 +85,7 @@ type fileAgent struct {
 	Weights     hcl.Expression `hcl:"weights,optional"`
 	Tick        hcl.Expression `hcl:"tick,optional"`
 	LeaseTTL    hcl.Expression `hcl:"lease_ttl,optional"`
+	LogLevel    hcl.Expression `hcl:"log_level,optional"`
 	Host        []struct {
 		Kind      hcl.Expression `hcl:"kind"`
 		Address   hcl.Expression `hcl:"address,optional"`
@@ -85,19 +99,22 @@ type fileAgent struct {
 		KeyFile   hcl.Expression `hcl:"key_file,optional"`
 	} `hcl:"host,block"`
 	Listen []struct {
-		GRPC hcl.Expression `hcl:"grpc,optional"`
-		HTTP hcl.Expression `hcl:"http,optional"`
-		TLS  []struct {
+		GRPC        hcl.Expression `hcl:"grpc,optional"`
+		HTTP        hcl.Expression `hcl:"http,optional"`
+		SocketMode  hcl.Expression `hcl:"socket_mode,optional"`
+		SocketGroup hcl.Expression `hcl:"socket_group,optional"`
+		TLS         []struct {
 			Cert     hcl.Expression `hcl:"cert_file"`
 			Key      hcl.Expression `hcl:"key_file"`
 			ClientCA hcl.Expression `hcl:"client_ca_file,optional"`
 		} `hcl:"tls,block"`
 	} `hcl:"listen,block"`
 	Log []struct {
-		File    hcl.Expression `hcl:"file,optional"`
-		MaxMB   hcl.Expression `hcl:"max_size_mb,optional"`
-		Backups hcl.Expression `hcl:"max_backups,optional"`
-		Stderr  hcl.Expression `hcl:"stderr,optional"`
+		File      hcl.Expression `hcl:"file,optional"`
+		MaxMB     hcl.Expression `hcl:"max_size_mb,optional"`
+		Backups   hcl.Expression `hcl:"max_backups,optional"`
+		Stderr    hcl.Expression `hcl:"stderr,optional"`
+		Decisions hcl.Expression `hcl:"decisions,optional"`
 	} `hcl:"log,block"`
 }
 
@@ -123,7 +140,7 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		return filepath.Join(dir, p)
 	}
 	cfg := &FileConfig{Path: filename, Recommender: "lstm", HostKind: "hashicorp", Tick: 100 * time.Millisecond,
-		LogMaxMB: 64, LogBackups: 5, LogStderr: true}
+		LogMaxMB: 64, LogBackups: 5, LogLevel: "info"}
 	var dec configs.Decoder
 	str := func(e hcl.Expression, name string, dst *string) bool {
 		if v, ok := dec.Value(e, name, cty.String); ok {
@@ -210,10 +227,28 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 			dec.Errf(h.Live.Range(), "host.live needs host.fragment: the file in Consul's config dir that ns-agent writes raft_multiplier into")
 		}
 	}
-	cfg.GRPC = "unix://" + filepath.Join(os.TempDir(), "ns-agent-"+cfg.Node+".sock")
+	cfg.GRPC = "unix://" + filepath.Join(DefaultSocketDir(), cfg.Node+".sock")
 	for _, l := range raw.Listen[:min(1, len(raw.Listen))] {
 		str(l.GRPC, "listen.grpc", &cfg.GRPC)
 		str(l.HTTP, "listen.http", &cfg.HTTP)
+		var mode string
+		if str(l.SocketMode, "listen.socket_mode", &mode) {
+			m, err := strconv.ParseUint(mode, 8, 32)
+			switch {
+			case err != nil || m > 0o777:
+				dec.Errf(l.SocketMode.Range(), "listen.socket_mode %q is not an octal file mode like \"0660\"", mode)
+			case m&0o002 != 0:
+				dec.Errf(l.SocketMode.Range(), "listen.socket_mode %s lets every local user drive the host; use 0660 and socket_group", mode)
+			case m&0o600 != 0o600:
+				dec.Errf(l.SocketMode.Range(), "listen.socket_mode %s: the agent's own user needs read and write", mode)
+			default:
+				cfg.Socket.Mode = os.FileMode(m)
+			}
+		}
+		str(l.SocketGroup, "listen.socket_group", &cfg.Socket.Group)
+		if (cfg.Socket.Mode != 0 || cfg.Socket.Group != "") && !strings.HasPrefix(cfg.GRPC, "unix:") {
+			dec.Errf(l.GRPC.Range(), "listen.socket_mode and socket_group apply to a unix socket, not %s", cfg.GRPC)
+		}
 		for _, t := range l.TLS[:min(1, len(l.TLS))] {
 			cfg.TLS = &TLSFiles{}
 			str(t.Cert, "tls.cert_file", &cfg.TLS.Cert)
@@ -228,9 +263,27 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 			dec.Errf(l.GRPC.Range(), "listen.grpc %q names no socket path", cfg.GRPC)
 		}
 	}
+	if str(raw.LogLevel, "log_level", &cfg.LogLevel) {
+		switch cfg.LogLevel {
+		case "trace", "debug", "info", "warn", "error":
+		default:
+			dec.Errf(raw.LogLevel.Range(), "log_level %q is not one of trace, debug, info, warn, error", short(cfg.LogLevel))
+		}
+	}
+	stderrSet := false
 	for _, l := range raw.Log[:min(1, len(raw.Log))] {
 		if str(l.File, "log.file", &cfg.LogFile) {
 			cfg.LogFile = rel(cfg.LogFile)
+		}
+		var which string
+		if str(l.Decisions, "log.decisions", &which) {
+			switch which {
+			case "all":
+			case "changes":
+				cfg.LogChanges = true
+			default:
+				dec.Errf(l.Decisions.Range(), "log.decisions %q is not \"all\" or \"changes\"", short(which))
+			}
 		}
 		if v, ok := dec.Number(l.MaxMB, "log.max_size_mb", 1, 1<<20); ok {
 			cfg.LogMaxMB = int(v)
@@ -239,8 +292,13 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 			cfg.LogBackups = int(v)
 		}
 		if v, ok := dec.Bool(l.Stderr, "log.stderr"); ok {
-			cfg.LogStderr = v
+			cfg.LogStderr, stderrSet = v, true
 		}
+	}
+	if !stderrSet {
+		// Decisions go to the file when there is one, to stderr otherwise,
+		// never to both unless asked.
+		cfg.LogStderr = cfg.LogFile == ""
 	}
 	return cfg, dec.Diags
 }

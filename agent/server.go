@@ -105,7 +105,7 @@ func (s *Service) Connect(stream nsraftv1.Agent_ConnectServer) error {
 	m := s.a.metrics
 	if !ok {
 		m.sessionsRefused.Inc()
-		s.a.cfg.Log.Warn("host session refused: one is already open", "node", hello.Node)
+		s.a.cfg.Ops.Warn("host session refused: one is already open", "node", hello.Node)
 		return ErrSessionTaken
 	}
 	m.connects.Inc()
@@ -114,7 +114,7 @@ func (s *Service) Connect(stream nsraftv1.Agent_ConnectServer) error {
 	// A new session: what the host has in force is what it says, not
 	// what this agent last decided.
 	s.a.Resync()
-	s.a.cfg.Log.Info("host connected", "node", hello.Node, "host", hello.HostKind, "live", hello.Live, "version", hello.Version)
+	s.a.cfg.Ops.Info("host connected", "node", hello.Node, "host", hello.HostKind, "live", hello.Live, "version", hello.Version)
 
 	err := stream.Send(&nsraftv1.AgentMessage{Msg: &nsraftv1.AgentMessage_Welcome{Welcome: &nsraftv1.Welcome{
 		AgentNode: s.a.cfg.Node, TickNs: int64(s.a.cfg.Tick), LeaseTtlNs: int64(s.a.cfg.LeaseTTL), Version: Version}}})
@@ -138,6 +138,9 @@ func (s *Service) Connect(stream nsraftv1.Agent_ConnectServer) error {
 		select {
 		case <-idle.C:
 			return status.Error(codes.DeadlineExceeded, "no message from the host within the lease TTL "+s.a.cfg.LeaseTTL.String())
+		case <-stream.Context().Done():
+			// The reader may have stopped on this without a word.
+			return stream.Context().Err()
 		case err := <-errc:
 			return err
 		case msg := <-in:
