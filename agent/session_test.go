@@ -2,7 +2,10 @@ package agent
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -261,5 +264,33 @@ func TestWatchStreamsAreCapped(t *testing.T) {
 	}
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("watcher %d: %v, want ResourceExhausted", MaxWatchers+1, err)
+	}
+}
+
+// TestLivePagesAreCapped: past MaxPages, /events is refused instead of
+// each stalled page holding its own buffer.
+func TestLivePagesAreCapped(t *testing.T) {
+	srv := httptest.NewServer(NewDashboard("t", nil))
+	defer srv.Close()
+	var bodies []io.Closer
+	defer func() {
+		for _, b := range bodies {
+			b.Close()
+		}
+	}()
+	for i := 0; i < MaxPages; i++ {
+		resp, err := http.Get(srv.URL + "/events")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("page %d: %v %v", i, resp, err)
+		}
+		bodies = append(bodies, resp.Body)
+	}
+	resp, err := http.Get(srv.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("page %d: status %d, want 503", MaxPages+1, resp.StatusCode)
 	}
 }
