@@ -14,6 +14,8 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -65,10 +67,18 @@ type Config struct {
 	Policy      *policy.Policy
 	// Log receives one line per decision (JSON when its format is JSON).
 	Log hclog.Logger
+	// Ops receives operational messages (sessions, refusals); default Log.
+	Ops hclog.Logger
+	// LogChanges logs a decision only when its timeout differs from the
+	// last one logged, or it carries an error; metrics and Watch still
+	// see every decision.
+	LogChanges bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// History is how many recent decisions Watch can replay (default 256).
 	History int
+
+	metrics *Metrics // the daemon's, when it made them first
 }
 
 // Agent runs the loop for one host node. Its methods are safe for
@@ -81,6 +91,9 @@ type Agent struct {
 	mu  sync.Mutex
 	rec model.Recommender
 	gov *policy.Governor
+
+	logMu      sync.Mutex
+	lastLogged time.Duration // the last logged decision (LogChanges)
 }
 
 // New returns an agent. cfg.Recommender must be set.
@@ -97,6 +110,9 @@ func New(cfg Config) *Agent {
 	if cfg.Log == nil {
 		cfg.Log = hclog.NewNullLogger()
 	}
+	if cfg.Ops == nil {
+		cfg.Ops = cfg.Log
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -106,8 +122,13 @@ func New(cfg Config) *Agent {
 	if cfg.HostKind == "" {
 		cfg.HostKind = "hashicorp"
 	}
+	m := cfg.metrics
+	if m == nil {
+		m = newMetrics()
+		m.node = cfg.Node
+	}
 	return &Agent{cfg: cfg, rec: cfg.Recommender, gov: policy.NewGovernor(cfg.Policy),
-		hub: newHub(cfg.History), metrics: newMetrics()}
+		hub: newHub(cfg.History), metrics: m}
 }
 
 // Tick is the agent's sampling period.
@@ -145,6 +166,11 @@ func (a *Agent) Decide(s collector.Sample, live bool) *Record {
 		s.Node = a.cfg.Node
 	}
 	a.mu.Lock()
+	if live && s.Has(collector.FieldHostTimeouts) && s.HeartbeatTimeout > 0 {
+		// Rate limits count from what the host has in force, as it says
+		// itself, never from the agent's memory alone (invariant 4).
+		a.gov.SetCurrent(s.HeartbeatTimeout)
+	}
 	prev := a.gov.Current()
 	a.rec.Observe(s)
 	prop := a.rec.Propose()
@@ -165,11 +191,12 @@ func (a *Agent) Finish(r *Record, applied bool, err error) {
 		r.Err = err.Error()
 		if r.Live {
 			// The host refused: what is in force is what the host
-			// reports, not what was decided.
-			a.mu.Lock()
-			a.gov.SetCurrent(r.Sample.HeartbeatTimeout)
-			a.mu.Unlock()
+			// reports next, not what was decided.
+			a.Resync()
 		}
+	} else if r.Live && !applied && r.Decision.NoReference {
+		// Nothing was put into force: the next sample says what is.
+		a.Resync()
 	}
 	a.log(r)
 	a.metrics.observe(r)
@@ -194,7 +221,8 @@ func (a *Agent) Step(h Host) (policy.Decision, error) {
 	}
 	var err error
 	applied := false
-	if r.Live {
+	// A decision with no reference is not applied: the host keeps its own.
+	if r.Live && !r.Decision.NoReference {
 		if err = h.Apply(r.Decision.Timeout); err == nil {
 			applied = true
 		}
@@ -217,6 +245,15 @@ func (a *Agent) Run(ctx context.Context, h Host) {
 			a.Step(h)
 		}
 	}
+}
+
+// Resync makes the next decision take the host's value in force from its
+// sample (or hold without a reference): on every new host session and
+// every refused directive.
+func (a *Agent) Resync() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gov.Resync()
 }
 
 // SetPolicy replaces the policy (SIGHUP). The value in force carries over,
@@ -245,6 +282,15 @@ func (a *Agent) Policy() *policy.Policy {
 
 func (a *Agent) log(r *Record) {
 	s, p, d := &r.Sample, &r.Proposal, &r.Decision
+	if a.cfg.LogChanges {
+		a.logMu.Lock()
+		same := d.Timeout == a.lastLogged && r.Err == ""
+		a.lastLogged = d.Timeout
+		a.logMu.Unlock()
+		if same {
+			return
+		}
+	}
 	var rules []map[string]string
 	for _, c := range d.Checks() {
 		rules = append(rules, map[string]string{"name": c.Name, "pos": c.Pos.String(), "effect": c.Effect.String(), "reason": c.Reason()})
@@ -253,12 +299,15 @@ func (a *Agent) log(r *Record) {
 		"node", r.Node, "host", r.HostKind, "role", s.Role.String(), "term", s.Term, "leader", s.Leader,
 		"last_contact_ms", ms(s.LastContact), "heartbeat_gap_ms", ms(s.HeartbeatGap),
 		"rtt_mean_ms", ms(s.RTTMean), "rtt_stddev_ms", ms(s.RTTStdDev), "rtt_p99_ms", ms(s.RTTP99),
-		"replication_gap", s.ReplicationGap, "cpu_idle_pct", s.CPUIdlePct,
+		"replication_gap", s.ReplicationGap, "cpu_idle_pct", jsonNumber(s.CPUIdlePct),
 		"elections", s.ElectionsInWindow, "failed_elections", s.FailedElectionsInWindow, "leader_stable_ms", ms(s.LeaderStableFor),
 		"rpc_retries", s.RPCRetries, "rpc_failures", s.RPCFailures, "present", s.Present.String(),
-		"recommender", r.Recommender, "proposal_ms", ms(p.Timeout), "confidence", p.Confidence, "proposal_reason", p.Reason,
+		"recommender", r.Recommender, "proposal_ms", ms(p.Timeout), "confidence", jsonNumber(p.Confidence), "proposal_reason", p.Reason,
 		"previous_ms", ms(r.Previous), "decision_ms", ms(d.Timeout), "held", d.Held, "unstable", d.Unstable, "checks", rules,
 		"live", r.Live, "applied", r.Applied,
+	}
+	if d.NoReference {
+		args = append(args, "no_reference", true)
 	}
 	if r.Err != "" {
 		args = append(args, "error", r.Err)
@@ -277,3 +326,13 @@ func join(a, b string) string {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// jsonNumber keeps a record with NaN or ±Inf telemetry in the log: JSON
+// has no such numbers, and the encoder would drop the whole record. They
+// are written as the strings "NaN", "+Inf" and "-Inf".
+func jsonNumber(f float64) any {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Sprint(f)
+	}
+	return f
+}

@@ -54,7 +54,7 @@ func TestLoopDrivesARealNodeWithinBounds(t *testing.T) {
 bounds {
   election_min = "300ms"
   election_max = "2s"
-  hysteresis   = 0
+  calm_for     = "0s"
 }
 host { leader_lease_timeout = "250ms" }
 `), "test.hcl")
@@ -103,4 +103,10 @@ host { leader_lease_timeout = "250ms" }
 	if got := f.ReloadableConfig().HeartbeatTimeout; got != hb {
 		t.Fatalf("after the agent stopped the node runs %v, want its own %v", got, hb)
 	}
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

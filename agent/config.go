@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,10 +52,22 @@ type FileConfig struct {
 	GRPC                        string // "unix:///path", "unix:path" or "host:port"
 	HTTP                        string // host:port of /metrics and health; "" for none
 	TLS                         *TLSFiles
+	Socket                      SocketOptions
 	LogFile                     string
 	LogMaxMB                    int
 	LogBackups                  int
 	LogStderr                   bool
+	// LogChanges logs decisions only when the decided timeout changes.
+	LogChanges bool
+	// LogLevel is the level of operational messages on stderr.
+	LogLevel string
+}
+
+// SocketOptions set the unix socket's mode (default SocketMode) and group
+// (default the agent's), like Consul's unix_sockets.
+type SocketOptions struct {
+	Mode  os.FileMode
+	Group string
 }
 
 // TLSFiles configure TLS on a TCP gRPC listener.
@@ -72,6 +85,7 @@ type fileAgent struct {
 	Weights     hcl.Expression `hcl:"weights,optional"`
 	Tick        hcl.Expression `hcl:"tick,optional"`
 	LeaseTTL    hcl.Expression `hcl:"lease_ttl,optional"`
+	LogLevel    hcl.Expression `hcl:"log_level,optional"`
 	Host        []struct {
 		Kind      hcl.Expression `hcl:"kind"`
 		Address   hcl.Expression `hcl:"address,optional"`
@@ -85,25 +99,31 @@ type fileAgent struct {
 		KeyFile   hcl.Expression `hcl:"key_file,optional"`
 	} `hcl:"host,block"`
 	Listen []struct {
-		GRPC hcl.Expression `hcl:"grpc,optional"`
-		HTTP hcl.Expression `hcl:"http,optional"`
-		TLS  []struct {
+		GRPC        hcl.Expression `hcl:"grpc,optional"`
+		HTTP        hcl.Expression `hcl:"http,optional"`
+		SocketMode  hcl.Expression `hcl:"socket_mode,optional"`
+		SocketGroup hcl.Expression `hcl:"socket_group,optional"`
+		TLS         []struct {
 			Cert     hcl.Expression `hcl:"cert_file"`
 			Key      hcl.Expression `hcl:"key_file"`
 			ClientCA hcl.Expression `hcl:"client_ca_file,optional"`
 		} `hcl:"tls,block"`
 	} `hcl:"listen,block"`
 	Log []struct {
-		File    hcl.Expression `hcl:"file,optional"`
-		MaxMB   hcl.Expression `hcl:"max_size_mb,optional"`
-		Backups hcl.Expression `hcl:"max_backups,optional"`
-		Stderr  hcl.Expression `hcl:"stderr,optional"`
+		File      hcl.Expression `hcl:"file,optional"`
+		MaxMB     hcl.Expression `hcl:"max_size_mb,optional"`
+		Backups   hcl.Expression `hcl:"max_backups,optional"`
+		Stderr    hcl.Expression `hcl:"stderr,optional"`
+		Decisions hcl.Expression `hcl:"decisions,optional"`
 	} `hcl:"log,block"`
 }
 
 // ParseConfig parses an agent configuration. Every problem is reported
 // with its position.
 func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
+	if diags := configs.CheckLimits(src, filename); diags.HasErrors() {
+		return nil, diags
+	}
 	f, diags := hclparse.NewParser().ParseHCL(src, filename)
 	if diags.HasErrors() {
 		return nil, diags
@@ -120,7 +140,7 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		return filepath.Join(dir, p)
 	}
 	cfg := &FileConfig{Path: filename, Recommender: "lstm", HostKind: "hashicorp", Tick: 100 * time.Millisecond,
-		LogMaxMB: 64, LogBackups: 5, LogStderr: true}
+		LogMaxMB: 64, LogBackups: 5, LogLevel: "info"}
 	var dec configs.Decoder
 	str := func(e hcl.Expression, name string, dst *string) bool {
 		if v, ok := dec.Value(e, name, cty.String); ok {
@@ -129,8 +149,11 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		}
 		return false
 	}
-	if str(raw.Node, "node", &cfg.Node) && strings.TrimSpace(cfg.Node) == "" {
-		dec.Errf(raw.Node.Range(), "node must not be empty")
+	if !str(raw.Node, "node", &cfg.Node) || cfg.Node == "" {
+		dec.Errf(raw.Node.Range(), "node is required: the host node's name, as in its logs")
+	} else if !validNode(cfg.Node) {
+		dec.Errf(raw.Node.Range(), "node %q: use at most %d letters, digits, '.', '_' or '-' (it names the socket and the log)",
+			short(cfg.Node), maxNodeName)
 	}
 	if str(raw.Recommender, "recommender", &cfg.Recommender) {
 		if _, err := model.New(cfg.Recommender, model.Options{}); err != nil {
@@ -144,7 +167,12 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		cfg.WeightsFile = rel(cfg.WeightsFile)
 	}
 	if d, ok := dec.Duration(raw.Tick, "tick", true); ok {
-		cfg.Tick = d
+		if d < MinTick || d > MaxTick {
+			// The host refuses a tick outside this, so it would never link.
+			dec.Errf(raw.Tick.Range(), "tick %s is outside %s..%s", d, MinTick, MaxTick)
+		} else {
+			cfg.Tick = d
+		}
 	}
 	if d, ok := dec.Duration(raw.LeaseTTL, "lease_ttl", true); ok {
 		cfg.LeaseTTL = d
@@ -153,6 +181,8 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		cfg.LeaseTTL = max(time.Second, 10*cfg.Tick)
 	} else if cfg.LeaseTTL < 2*cfg.Tick {
 		dec.Errf(raw.LeaseTTL.Range(), "lease_ttl %s must be at least two ticks (%s): a single late sample would drop the lease", cfg.LeaseTTL, 2*cfg.Tick)
+	} else if cfg.LeaseTTL > MaxLeaseTTL {
+		dec.Errf(raw.LeaseTTL.Range(), "lease_ttl %s is above %s: a host whose agent died would keep its decision that long", cfg.LeaseTTL, MaxLeaseTTL)
 	}
 	if len(raw.Host) > 1 {
 		dec.Errf(f.Body.MissingItemRange(), "only one host block is allowed")
@@ -197,10 +227,28 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 			dec.Errf(h.Live.Range(), "host.live needs host.fragment: the file in Consul's config dir that ns-agent writes raft_multiplier into")
 		}
 	}
-	cfg.GRPC = "unix://" + filepath.Join(os.TempDir(), "ns-agent-"+cfg.Node+".sock")
+	cfg.GRPC = "unix://" + filepath.Join(DefaultSocketDir(), cfg.Node+".sock")
 	for _, l := range raw.Listen[:min(1, len(raw.Listen))] {
 		str(l.GRPC, "listen.grpc", &cfg.GRPC)
 		str(l.HTTP, "listen.http", &cfg.HTTP)
+		var mode string
+		if str(l.SocketMode, "listen.socket_mode", &mode) {
+			m, err := strconv.ParseUint(mode, 8, 32)
+			switch {
+			case err != nil || m > 0o777:
+				dec.Errf(l.SocketMode.Range(), "listen.socket_mode %q is not an octal file mode like \"0660\"", mode)
+			case m&0o002 != 0:
+				dec.Errf(l.SocketMode.Range(), "listen.socket_mode %s lets every local user drive the host; use 0660 and socket_group", mode)
+			case m&0o600 != 0o600:
+				dec.Errf(l.SocketMode.Range(), "listen.socket_mode %s: the agent's own user needs read and write", mode)
+			default:
+				cfg.Socket.Mode = os.FileMode(m)
+			}
+		}
+		str(l.SocketGroup, "listen.socket_group", &cfg.Socket.Group)
+		if (cfg.Socket.Mode != 0 || cfg.Socket.Group != "") && !strings.HasPrefix(cfg.GRPC, "unix:") {
+			dec.Errf(l.GRPC.Range(), "listen.socket_mode and socket_group apply to a unix socket, not %s", cfg.GRPC)
+		}
 		for _, t := range l.TLS[:min(1, len(l.TLS))] {
 			cfg.TLS = &TLSFiles{}
 			str(t.Cert, "tls.cert_file", &cfg.TLS.Cert)
@@ -215,9 +263,27 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 			dec.Errf(l.GRPC.Range(), "listen.grpc %q names no socket path", cfg.GRPC)
 		}
 	}
+	if str(raw.LogLevel, "log_level", &cfg.LogLevel) {
+		switch cfg.LogLevel {
+		case "trace", "debug", "info", "warn", "error":
+		default:
+			dec.Errf(raw.LogLevel.Range(), "log_level %q is not one of trace, debug, info, warn, error", short(cfg.LogLevel))
+		}
+	}
+	stderrSet := false
 	for _, l := range raw.Log[:min(1, len(raw.Log))] {
 		if str(l.File, "log.file", &cfg.LogFile) {
 			cfg.LogFile = rel(cfg.LogFile)
+		}
+		var which string
+		if str(l.Decisions, "log.decisions", &which) {
+			switch which {
+			case "all":
+			case "changes":
+				cfg.LogChanges = true
+			default:
+				dec.Errf(l.Decisions.Range(), "log.decisions %q is not \"all\" or \"changes\"", short(which))
+			}
 		}
 		if v, ok := dec.Number(l.MaxMB, "log.max_size_mb", 1, 1<<20); ok {
 			cfg.LogMaxMB = int(v)
@@ -226,19 +292,55 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 			cfg.LogBackups = int(v)
 		}
 		if v, ok := dec.Bool(l.Stderr, "log.stderr"); ok {
-			cfg.LogStderr = v
+			cfg.LogStderr, stderrSet = v, true
 		}
+	}
+	if !stderrSet {
+		// Decisions go to the file when there is one, to stderr otherwise,
+		// never to both unless asked.
+		cfg.LogStderr = cfg.LogFile == ""
 	}
 	return cfg, dec.Diags
 }
 
 // LoadConfig reads and parses an agent configuration file.
 func LoadConfig(path string) (*FileConfig, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := configs.ReadFile(path, configs.MaxFileBytes)
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s: %v", path, err)}}
 	}
 	return ParseConfig(src, path)
+}
+
+// Bounds of the agent's own timing: a tick outside MinTick..MaxTick is
+// refused by the host link, and a lease past MaxLeaseTTL would leave a
+// host on a dead agent's decision for too long.
+const (
+	MinTick     = time.Millisecond
+	MaxTick     = time.Minute
+	MaxLeaseTTL = 10 * time.Minute
+)
+
+const maxNodeName = 128
+
+func validNode(s string) bool {
+	if len(s) > maxNodeName {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != "." && s != ".."
+}
+
+// short cuts a value for an error message.
+func short(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
 }
 
 func contains(xs []string, x string) bool {

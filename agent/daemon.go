@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,16 +12,19 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"gopkg.in/natefinch/lumberjack.v2"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/nsraft/nsraft/adapter/etcd"
 	"github.com/nsraft/nsraft/adapter/hashicorp"
@@ -42,7 +46,7 @@ type Daemon struct {
 	grpcLis  net.Listener
 	httpSrv  *http.Server
 	httpLis  net.Listener
-	logFile  io.Closer
+	logFile  *RecordLog
 	sockPath string
 	dash     *Dashboard
 	stopDash context.CancelFunc
@@ -70,21 +74,29 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg}
-	var sinks []io.Writer
+	// Operational messages go to stderr; decision records to their own
+	// stream: the log file, or stderr when there is none (or when asked).
+	d.log = hclog.New(&hclog.LoggerOptions{Name: "ns-agent", Output: stderr, JSONFormat: true, Level: hclog.LevelFromString(cfg.LogLevel)})
+	m := newMetrics()
+	m.node = cfg.Node
+	var sinks fanout
 	if cfg.LogFile != "" {
-		if err := os.MkdirAll(filepath.Dir(cfg.LogFile), 0o755); err != nil {
-			return nil, fmt.Errorf("log file: %w", err)
+		var repaired int64
+		d.logFile, repaired, err = OpenRecordLog(cfg.LogFile, int64(cfg.LogMaxMB)<<20, cfg.LogBackups, d.logHooks(m))
+		if err != nil {
+			return nil, fmt.Errorf("log.file: %w", err)
 		}
-		lj := &lumberjack.Logger{Filename: cfg.LogFile, MaxSize: cfg.LogMaxMB, MaxBackups: cfg.LogBackups}
-		sinks = append(sinks, lj)
-		d.logFile = lj
+		if repaired > 0 {
+			d.log.Warn("cut a torn last record off the log", "file", cfg.LogFile, "bytes", repaired)
+		}
+		sinks = append(sinks, d.logFile)
 	}
 	if cfg.LogStderr || len(sinks) == 0 {
 		sinks = append(sinks, stderr)
 	}
-	d.log = hclog.New(&hclog.LoggerOptions{Name: "ns-agent", Output: io.MultiWriter(sinks...), JSONFormat: true, Level: hclog.Info})
+	decisions := hclog.New(&hclog.LoggerOptions{Name: "ns-agent", Output: sinks, JSONFormat: true, Level: hclog.Info})
 	d.Agent = New(Config{Node: cfg.Node, HostKind: cfg.HostKind, Tick: cfg.Tick, LeaseTTL: cfg.LeaseTTL,
-		Recommender: rec, Policy: pol, Log: d.log})
+		Recommender: rec, Policy: pol, Log: decisions, Ops: d.log, LogChanges: cfg.LogChanges, metrics: m})
 	d.svc = d.Agent.Service()
 	// The read-only live view of this agent's decisions, on the HTTP
 	// listener (loopback unless configured otherwise).
@@ -116,9 +128,17 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 			d.Agent.Run(runCtx, h)
 		}()
 	}
-	if d.grpcLis, d.sockPath, err = listen(cfg.GRPC); err != nil {
+	if d.grpcLis, d.sockPath, err = listen(cfg.GRPC, cfg.Socket); err != nil {
 		d.Close()
 		return nil, err
+	}
+	switch {
+	case cfg.TLS != nil && cfg.TLS.ClientCA == "":
+		d.log.Warn("listen.grpc has tls without client_ca_file: clients need no certificate, so anyone who reaches " +
+			d.GRPCAddr() + " can drive the host; set client_ca_file")
+	case cfg.TLS == nil && d.sockPath == "" && !isLoopback(d.grpcLis.Addr()):
+		d.log.Warn("listen.grpc is plaintext on " + d.GRPCAddr() + ": anyone who reaches it can drive the host; " +
+			"use a unix socket, a loopback address or a tls block with client_ca_file")
 	}
 	var opts []grpc.ServerOption
 	if cfg.TLS != nil {
@@ -129,6 +149,10 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 		}
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tc)))
 	}
+	// Bounded messages, and dead peers noticed, so a vanished host frees
+	// its session (one per host) within seconds.
+	opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}))
 	d.grpcSrv = grpc.NewServer(opts...)
 	nsraftv1.RegisterAgentServer(d.grpcSrv, d.svc)
 	d.wg.Add(1)
@@ -151,6 +175,40 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 	d.log.Info("started", "node", cfg.Node, "host", cfg.HostKind, "grpc", d.GRPCAddr(), "http", d.HTTPAddr(),
 		"recommender", rec.Name(), "policy", pol.Name, "tick", cfg.Tick.String(), "lease_ttl", cfg.LeaseTTL.String())
 	return d, nil
+}
+
+// logHooks report log failures as a metric and on stderr (once per
+// failing spell, so a full disk does not flood it), and what rotation
+// deletes.
+func (d *Daemon) logHooks(m *Metrics) LogHooks {
+	var mu sync.Mutex
+	failures := 0
+	return LogHooks{
+		Failed: func(err error) {
+			m.logErrors.Inc()
+			m.logHealthy.Set(0)
+			mu.Lock()
+			failures++
+			n := failures
+			mu.Unlock()
+			if n == 1 {
+				d.log.Error("the decision log cannot be written: records are being lost until it recovers", "file", d.cfg.LogFile, "error", err.Error())
+			}
+		},
+		Recovered: func() {
+			m.logHealthy.Set(1)
+			mu.Lock()
+			n := failures
+			failures = 0
+			mu.Unlock()
+			d.log.Warn("the decision log is written again", "file", d.cfg.LogFile, "records_lost", n)
+		},
+		Rotated: func(deleted string, bytes int64) {
+			m.logDropped.Add(float64(bytes))
+			d.log.Warn("log rotation deleted the oldest backup (raise log.max_backups or max_size_mb to keep more)",
+				"file", deleted, "bytes", bytes)
+		},
+	}
 }
 
 // GRPCAddr is the gRPC listener's address in the form clients dial
@@ -181,6 +239,11 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("/livez", live)
 	mux.HandleFunc("/healthz", live)
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if d.logFile != nil && !d.logFile.Healthy() {
+			// Decisions are being made but not recorded: not ready.
+			http.Error(w, "not ready: the log cannot be written (see ns_agent_log_write_errors_total)", http.StatusServiceUnavailable)
+			return
+		}
 		// Ready once serving: a host connects to us, so waiting for one
 		// would keep a fresh pod unready forever.
 		host := "no host connected"
@@ -271,7 +334,7 @@ func (d *Daemon) Close() {
 		}
 	}
 	if d.sockPath != "" {
-		os.Remove(d.sockPath)
+		removeSocket(d.sockPath)
 	}
 	if d.log != nil {
 		d.log.Info("stopped", "node", d.cfg.Node)
@@ -346,12 +409,11 @@ func loadPolicy(path string) (*policy.Policy, error) {
 func loadRecommender(cfg *FileConfig) (model.Recommender, error) {
 	o := model.Options{Seed: NodeSeed(cfg.Node)}
 	if cfg.WeightsFile != "" {
-		f, err := os.Open(cfg.WeightsFile)
+		data, err := configs.ReadFile(cfg.WeightsFile, 16<<20)
 		if err != nil {
 			return nil, fmt.Errorf("weights: %w", err)
 		}
-		defer f.Close()
-		n, err := model.LoadWeights(f)
+		n, err := model.LoadWeights(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("weights %s: %w", cfg.WeightsFile, err)
 		}
@@ -368,30 +430,129 @@ func NodeSeed(node string) uint64 {
 	return h.Sum64()
 }
 
-// listen opens "unix:///path", "unix:path" or a TCP "host:port". A stale
-// socket file left by a dead agent is removed; a live one is an error.
-func listen(addr string) (net.Listener, string, error) {
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		path = strings.TrimPrefix(path, "//")
+// SocketMode is the default mode of the agent's unix socket: the agent's
+// user and group may connect (the host usually runs as another user of
+// the agent's group), nobody else.
+const SocketMode os.FileMode = 0o660
+
+// DefaultSocketDir is where a configuration without listen.grpc puts its
+// socket: a directory of the agent's own in the temp directory, never the
+// shared temp directory itself, where anyone could squat the name first.
+func DefaultSocketDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("ns-agent-%d", os.Getuid()))
+}
+
+// ErrNotSocket is returned when listen.grpc names an existing file that
+// is not a socket: it is never removed.
+var ErrNotSocket = errors.New("exists and is not a socket; refusing to replace it")
+
+// ErrUnsafeSocketDir is returned when the socket's directory belongs to
+// another user or others may write to it: someone else could replace the
+// socket.
+var ErrUnsafeSocketDir = errors.New("socket directory is not the agent's own")
+
+// listen opens "unix:///path", "unix:path" or a TCP "host:port". A unix
+// socket goes in a directory the agent owns (created 0750 when missing)
+// and gets mode sock.Mode and group sock.Group whatever the umask. A stale
+// socket left by a dead agent is removed; a live one, or any file that is
+// not a socket, is an error.
+func listen(addr string, sock SocketOptions) (net.Listener, string, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, "", fmt.Errorf("listen.grpc: %w", err)
+		}
+		return l, "", nil
+	}
+	path = strings.TrimPrefix(path, "//")
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, "", fmt.Errorf("listen.grpc: %w", err)
+	}
+	if err := checkSocketDir(dir); err != nil {
+		return nil, "", fmt.Errorf("listen.grpc %s: %w", path, err)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, "", fmt.Errorf("listen.grpc %s (%s): %w", path, fi.Mode().Type(), ErrNotSocket)
+		}
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 			c.Close()
 			return nil, "", fmt.Errorf("listen.grpc: another process is serving %s", path)
 		}
-		os.Remove(path)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, "", fmt.Errorf("listen.grpc: %w", err)
+		if err := os.Remove(path); err != nil {
+			return nil, "", fmt.Errorf("listen.grpc: removing the stale socket: %w", err)
 		}
-		l, err := net.Listen("unix", path)
-		if err != nil {
-			return nil, "", fmt.Errorf("listen.grpc: %w", err)
-		}
-		return l, path, nil
 	}
-	l, err := net.Listen("tcp", addr)
+	l, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, "", fmt.Errorf("listen.grpc: %w", err)
 	}
-	return l, "", nil
+	// The socket is closed for anyone but its owner until its mode is
+	// set: umask decides what Listen creates.
+	mode := sock.Mode
+	if mode == 0 {
+		mode = SocketMode
+	}
+	if sock.Group != "" {
+		if err := chgrp(path, sock.Group); err != nil {
+			l.Close()
+			return nil, "", fmt.Errorf("listen.socket_group: %w", err)
+		}
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		l.Close()
+		return nil, "", fmt.Errorf("listen.socket_mode: %w", err)
+	}
+	return l, path, nil
+}
+
+func isLoopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
+}
+
+// checkSocketDir refuses a directory that another user owns or that
+// others may write to (a sticky shared one like /tmp included).
+func checkSocketDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if int(st.Uid) != os.Getuid() && st.Uid != 0 {
+		return fmt.Errorf("%w: %s belongs to uid %d", ErrUnsafeSocketDir, dir, st.Uid)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%w: others may write to %s (mode %v)", ErrUnsafeSocketDir, dir, fi.Mode().Perm())
+	}
+	return nil
+}
+
+func chgrp(path, group string) error {
+	g, err := user.LookupGroup(group)
+	if err != nil {
+		if g, err = user.LookupGroupId(group); err != nil {
+			return err
+		}
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return err
+	}
+	return os.Chown(path, -1, gid)
+}
+
+// removeSocket removes the agent's socket on the way out, if it is still
+// a socket (never a file someone put there since).
+func removeSocket(path string) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == os.ModeSocket {
+		os.Remove(path)
+	}
 }
 
 func serverTLS(f *TLSFiles) (*tls.Config, error) {

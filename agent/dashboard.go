@@ -199,6 +199,14 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// MaxPages bounds the live pages (SSE streams) served at once; each holds
+// a buffer of pageBuffer events.
+const (
+	MaxPages         = 16
+	pageBuffer       = 512
+	pageWriteTimeout = 10 * time.Second
+)
+
 func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -207,8 +215,13 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
-	c := make(chan []byte, 4096)
+	c := make(chan []byte, pageBuffer)
 	d.mu.Lock()
+	if len(d.clients) >= MaxPages {
+		d.mu.Unlock()
+		http.Error(w, fmt.Sprintf("%d live pages are open; at most %d are served", MaxPages, MaxPages), http.StatusServiceUnavailable)
+		return
+	}
 	backlog := append([][]byte(nil), d.recent...)
 	d.clients[c] = struct{}{}
 	d.mu.Unlock()
@@ -217,6 +230,10 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 		delete(d.clients, c)
 		d.mu.Unlock()
 	}()
+	// A page that stops reading is dropped after pageWriteTimeout
+	// instead of holding its buffers for ever.
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(pageWriteTimeout))
 	for _, m := range backlog {
 		w.Write(m)
 	}
@@ -231,15 +248,21 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case m := <-c:
+			rc.SetWriteDeadline(time.Now().Add(pageWriteTimeout))
 			w.Write(m)
 			// Coalesce what is already queued into one flush.
 			for n := len(c); n > 0; n-- {
 				w.Write(<-c)
 			}
-			fl.Flush()
+			if rc.Flush() != nil {
+				return
+			}
 		case <-ping.C:
+			rc.SetWriteDeadline(time.Now().Add(pageWriteTimeout))
 			w.Write([]byte(": ping\n\n"))
-			fl.Flush()
+			if rc.Flush() != nil {
+				return
+			}
 		}
 	}
 }

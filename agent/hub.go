@@ -25,7 +25,9 @@ type watcher struct {
 	ch   chan *nsraftv1.DecisionEvent
 }
 
-const watcherBuffer = 1024
+// watcherBuffer events wait for a slow watcher before it starts losing
+// them; small, since MaxWatchers of them may be stalled at once.
+const watcherBuffer = 64
 
 func newHub(history int) *hub {
 	return &hub{subs: map[*watcher]struct{}{}, ring: make([]*nsraftv1.DecisionEvent, history)}

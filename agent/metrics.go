@@ -10,6 +10,9 @@ import (
 // base units.
 type Metrics struct {
 	reg *prometheus.Registry
+	// node, when set, labels every series instead of the sample's node,
+	// so a host cannot grow the series (and memory) by naming nodes.
+	node string
 
 	decisions     *prometheus.CounterVec
 	timeout       *prometheus.GaugeVec
@@ -22,8 +25,16 @@ type Metrics struct {
 	latency       prometheus.Histogram
 	hostConnected prometheus.Gauge
 	connects      prometheus.Counter
-	reloads       *prometheus.CounterVec
-	watchers      prometheus.GaugeFunc
+	// sessionsRefused counts host streams refused because a session was
+	// already open.
+	sessionsRefused prometheus.Counter
+	// logErrors counts records the log could not write; logHealthy is 0
+	// while the last write failed.
+	logErrors  prometheus.Counter
+	logHealthy prometheus.Gauge
+	logDropped prometheus.Counter
+	reloads    *prometheus.CounterVec
+	watchers   prometheus.GaugeFunc
 }
 
 func newMetrics() *Metrics {
@@ -51,10 +62,19 @@ func newMetrics() *Metrics {
 		Help: "1 while a host node is connected over the protocol."})
 	m.connects = prometheus.NewCounter(prometheus.CounterOpts{Name: "ns_agent_host_connects_total",
 		Help: "Host connections accepted."})
+	m.sessionsRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "ns_agent_host_sessions_refused_total",
+		Help: "Host streams refused because a host session was already open."})
+	m.logErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "ns_agent_log_write_errors_total",
+		Help: "Log records that could not be written (full disk, unwritable directory)."})
+	m.logHealthy = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ns_agent_log_healthy",
+		Help: "1 while the log is being written, 0 after a failed write until one succeeds."})
+	m.logHealthy.Set(1)
+	m.logDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "ns_agent_log_rotated_away_bytes_total",
+		Help: "Bytes of log deleted by rotation (backups beyond log.max_backups)."})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ns_agent_reloads_total",
 		Help: "Configuration reloads (SIGHUP), by result."}, []string{"result"})
 	m.reg.MustRegister(m.decisions, m.timeout, m.proposal, m.confidence, m.rules, m.held, m.applyErrors,
-		m.badSamples, m.latency, m.hostConnected, m.connects, m.reloads,
+		m.badSamples, m.latency, m.hostConnected, m.connects, m.reloads, m.sessionsRefused, m.logErrors, m.logHealthy, m.logDropped,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{Namespace: "ns_agent"}))
 	m.reloads.WithLabelValues("ok").Add(0)
 	m.reloads.WithLabelValues("error").Add(0)
@@ -72,27 +92,31 @@ func (m *Metrics) observe(r *Record) {
 			applied = "true"
 		}
 	}
-	m.decisions.WithLabelValues(r.Node, applied).Inc()
+	node := r.Node
+	if m.node != "" {
+		node = m.node
+	}
+	m.decisions.WithLabelValues(node, applied).Inc()
 	// Counters a node may not have incremented yet still export a zero,
 	// so dashboards and alerts see the series from the start.
-	m.held.WithLabelValues(r.Node).Add(0)
-	m.applyErrors.WithLabelValues(r.Node).Add(0)
-	m.badSamples.WithLabelValues(r.Node).Add(0)
-	m.timeout.WithLabelValues(r.Node).Set(r.Decision.Timeout.Seconds())
-	m.proposal.WithLabelValues(r.Node, r.Recommender).Set(r.Proposal.Timeout.Seconds())
-	m.confidence.WithLabelValues(r.Node).Set(r.Proposal.Confidence)
+	m.held.WithLabelValues(node).Add(0)
+	m.applyErrors.WithLabelValues(node).Add(0)
+	m.badSamples.WithLabelValues(node).Add(0)
+	m.timeout.WithLabelValues(node).Set(r.Decision.Timeout.Seconds())
+	m.proposal.WithLabelValues(node, r.Recommender).Set(r.Proposal.Timeout.Seconds())
+	m.confidence.WithLabelValues(node).Set(r.Proposal.Confidence)
 	if r.Decision.Held {
-		m.held.WithLabelValues(r.Node).Inc()
+		m.held.WithLabelValues(node).Inc()
 	}
 	if r.Live && !r.Applied {
-		m.applyErrors.WithLabelValues(r.Node).Inc()
+		m.applyErrors.WithLabelValues(node).Inc()
 	}
 	for _, c := range r.Decision.Checks() {
 		if c.Effect == policy.Changed || c.Effect == policy.Held {
-			m.rules.WithLabelValues(r.Node, c.Name).Inc()
+			m.rules.WithLabelValues(node, c.Name).Inc()
 		}
 		if c.ID == policy.CheckTelemetry {
-			m.badSamples.WithLabelValues(r.Node).Inc()
+			m.badSamples.WithLabelValues(node).Inc()
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -110,7 +111,8 @@ func TestLinkOverMutualTLS(t *testing.T) {
 }
 
 // TestDecisionLogRotates: with max_size_mb = 1 the recommendation log
-// rolls over into a backup and keeps writing.
+// rolls over into backups and keeps writing; what falls off the last
+// backup is said on stderr and counted, and every kept line is whole.
 func TestDecisionLogRotates(t *testing.T) {
 	dir := t.TempDir()
 	// startDaemon's log block has no size: stop it and restart with 1 MB.
@@ -121,7 +123,8 @@ func TestDecisionLogRotates(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	d, err := Start(cfg, os.Stderr)
+	var stderr syncBuf
+	d, err := Start(cfg, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +140,47 @@ func TestDecisionLogRotates(t *testing.T) {
 	for i := 0; i < 2500; i++ { // ~1.3 KB a line
 		d.Agent.Step(ad)
 	}
-	matches, _ := filepath.Glob(filepath.Join(dir, "decisions-*.jsonl"))
-	if len(matches) == 0 {
+	matches, _ := filepath.Glob(filepath.Join(dir, "decisions.jsonl.*"))
+	if len(matches) != 2 {
 		entries, _ := os.ReadDir(dir)
-		t.Fatalf("no rotated log: %v", entries)
+		t.Fatalf("want 2 backups: %v", entries)
 	}
 	st, err := os.Stat(filepath.Join(dir, "decisions.jsonl"))
 	if err != nil || st.Size() == 0 || st.Size() > 1<<20 {
 		t.Fatalf("current log: %v %v", st, err)
 	}
+	for _, f := range append(matches, filepath.Join(dir, "decisions.jsonl")) {
+		b, _ := os.ReadFile(f)
+		for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			if !json.Valid([]byte(line)) {
+				t.Fatalf("%s:%d is not a whole record: %.80q", f, i+1, line)
+			}
+		}
+	}
+	// 2500 lines of ~1.3 KB overflow three 1 MB files: the loss is said.
+	if !strings.Contains(stderr.String(), "log rotation deleted the oldest backup") {
+		t.Fatalf("rotation deleted records silently; stderr:\n%s", stderr.String())
+	}
+	if got := counterValue(t, d.Agent.Metrics(), "ns_agent_log_rotated_away_bytes_total"); got < 1<<19 {
+		t.Fatalf("ns_agent_log_rotated_away_bytes_total %v", got)
+	}
+}
+
+// counterValue reads a counter without labels from the agent's registry.
+func counterValue(t *testing.T, m *Metrics, name string) float64 {
+	t.Helper()
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			if c := mf.GetMetric()[0].GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

@@ -151,19 +151,6 @@ func TestWeightsRoundTripAndErrors(t *testing.T) {
 	}
 }
 
-func FuzzLoadWeights(f *testing.F) {
-	var buf bytes.Buffer
-	SaveWeights(&buf, NewNet(NumFeatures, lstmHidden, headHidden, numQ, 1))
-	f.Add(buf.Bytes())
-	f.Add([]byte("NSRAFTLM"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		n, err := LoadWeights(bytes.NewReader(data))
-		if err == nil && n.NumParams() == 0 {
-			t.Fatal("loaded an empty network")
-		}
-	})
-}
-
 func TestDefaultWeightsLoadAndPropose(t *testing.T) {
 	n, err := DefaultNet()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"math/rand/v2"
 )
 
 // The weights file:
@@ -36,6 +37,9 @@ var (
 	ErrChecksum  = errors.New("weights file checksum mismatch")
 	ErrShape     = errors.New("weights file has the wrong shape")
 	ErrVersion   = errors.New("weights file has an unknown magic or version")
+	// ErrUnstable: the network's state or output leaves the finite
+	// numbers on ordinary input (weights like ±3e38 overflow float32).
+	ErrUnstable = errors.New("weights make the network's output non-finite")
 )
 
 // SaveWeights writes n as a weights file.
@@ -113,7 +117,65 @@ func LoadWeights(r io.Reader) (*Net, error) {
 			off += 4
 		}
 	}
+	if err := CheckFinite(n); err != nil {
+		return nil, err
+	}
 	return n, nil
+}
+
+// CheckFinite runs the inference network (float32, as deployed) over
+// probe sequences spanning the features' range and fails when any state,
+// hidden activation or output stops being a finite number: such weights
+// would turn the recurrent state NaN for ever and hold every decision.
+// The probes are fixed (seeded), so a file passes or fails the same way
+// on every machine.
+func CheckFinite(n *Net) error {
+	m := NewInference(n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const sequences, steps = 8, 64
+	for seq := 0; seq < sequences; seq++ {
+		var st lstmState
+		var x [NumFeatures]float64
+		for t := 0; t < steps; t++ {
+			for i := range x {
+				switch seq {
+				case 0: // all features absent
+					x[i] = 0
+				case 1: // every feature at the top of its range
+					x[i] = maxFeature
+				default:
+					x[i] = rng.Float64() * maxFeature
+				}
+			}
+			m.step(&st, &x)
+			if err := finite32(st.c[:], st.xh[NumFeatures:], st.a[:], st.y[:]); err != nil {
+				return fmt.Errorf("%w: %v after %d steps of probe sequence %d", ErrUnstable, err, t+1, seq)
+			}
+			for q, y := range st.y {
+				// y is the log of a heartbeat gap in Units: ±maxFeature
+				// spans far more than a day either way.
+				if y > maxFeature || y < -maxFeature {
+					return fmt.Errorf("%w: quantile %d forecasts log gap %v after %d steps of probe sequence %d", ErrUnstable, q, y, t+1, seq)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// maxFeature bounds what Features produces (log1p of a day in Units, or of
+// a count), with room to spare.
+const maxFeature = 50
+
+func finite32(xs ...[]float32) error {
+	for _, s := range xs {
+		for _, v := range s {
+			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+				return fmt.Errorf("a value is %v", f)
+			}
+		}
+	}
+	return nil
 }
 
 //go:embed default.nsw

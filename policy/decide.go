@@ -20,7 +20,7 @@ const (
 	CheckConfidence                        // a proposal below min_confidence holds
 	CheckRule                              // an operator rule fired (or could not be evaluated)
 	CheckRiskCap                           // invariant 5: no decrease while unstable
-	CheckHysteresis                        // invariant 4: decreases need a run of calm samples
+	CheckHysteresis                        // invariant 4: decreases need calm_for of calm time
 	CheckStepUp                            // invariant 4: at most step_up per decision
 	CheckStepDown                          // invariant 4: at most step_down per decision
 	CheckRTTFloor                          // invariant 2: ≥ rtt_factor × p99 RTT
@@ -69,8 +69,6 @@ type Check struct {
 	Input time.Duration
 	// Problem says what was wrong with the telemetry or proposal (CheckTelemetry).
 	Problem string
-	// Count and Have are the calm samples needed and seen (CheckHysteresis).
-	Count, Have int
 	// Missing has a bit per rule variable the sample lacked.
 	Missing uint64
 	reason  string
@@ -96,7 +94,7 @@ func (c Check) Reason() string {
 	case CheckRiskCap:
 		return "the node is unstable (failed elections, term churn or lost quorum contact): the timeout may not decrease"
 	case CheckHysteresis:
-		return fmt.Sprintf("decreases need %d consecutive calm samples first (have %d)", c.Count, c.Have)
+		return fmt.Sprintf("decreases need %s of calm since the last change first (have %s)", short(c.Bound), short(c.Input))
 	case CheckStepUp:
 		return fmt.Sprintf("one decision may raise the timeout to at most %s", short(c.Bound))
 	case CheckStepDown:
@@ -164,8 +162,12 @@ type Decision struct {
 	Held bool
 	// Unstable is the risk-cap verdict for this sample.
 	Unstable bool
-	checks   [maxChecks]Check
-	n        int
+	// NoReference is true when no value in force was known (no Current
+	// and no host timeouts in the sample), so no rate limit could apply:
+	// a live host must keep its own setting rather than take Timeout.
+	NoReference bool
+	checks      [maxChecks]Check
+	n           int
 }
 
 // Checks returns every invariant and rule that changed or confirmed the
@@ -199,11 +201,14 @@ type State struct {
 	Sample collector.Sample
 	// Now is when Decide runs (staleness is judged against it).
 	Now time.Time
-	// Current is the timeout in force; zero when unknown (the first
-	// decision), in which case rate limits have no reference.
+	// Current is the timeout the host has in force; zero when unknown (the
+	// first decision), in which case rate limits have no reference.
 	Current time.Duration
-	// CalmSamples is how many consecutive calm samples preceded this one.
-	CalmSamples int
+	// Calm is how long the node has been calm (stable, nothing held) since
+	// the calm span began or the value last went down, by the clock Now
+	// is read from. Decreases need Bounds.CalmFor of it: time, not a count
+	// of samples, so a flood of samples cannot rush a decrease.
+	Calm time.Duration
 }
 
 // Unstable reports the risk-cap verdict for a sample: failed elections or
@@ -272,6 +277,7 @@ func (p *Policy) Decide(st State, prop model.Proposal) Decision {
 	}
 	if safe <= 0 {
 		safe = b.ElectionMin
+		d.NoReference = true
 	}
 	safe = clampDur(safe, b.ElectionMin, b.ElectionMax)
 
@@ -316,7 +322,7 @@ func (p *Policy) Decide(st State, prop model.Proposal) Decision {
 		e = new(env)
 	}
 	defer p.envs.Put(e)
-	e.fill(s, cur, prop, d.Unstable, st.CalmSamples)
+	e.fill(s, cur, prop, d.Unstable, st.Calm)
 	noDecrease := false
 	for i := range p.Rules {
 		r := &p.Rules[i]
@@ -362,9 +368,9 @@ func (p *Policy) Decide(st State, prop model.Proposal) Decision {
 			case d.Unstable:
 				d.add(Check{ID: CheckRiskCap, Name: CheckRiskCap.String(), Pos: boundsPos, Effect: Changed, Before: v, After: cur})
 				v = cur
-			case st.CalmSamples < b.Hysteresis:
+			case st.Calm < b.CalmFor:
 				d.add(Check{ID: CheckHysteresis, Name: CheckHysteresis.String(), Pos: boundsPos, Effect: Changed, Before: v, After: cur,
-					Count: b.Hysteresis, Have: st.CalmSamples})
+					Bound: b.CalmFor, Input: st.Calm})
 				v = cur
 			case noDecrease:
 				v = cur
@@ -435,6 +441,10 @@ func telemetryProblem(s *collector.Sample, now time.Time, staleAfter time.Durati
 	if staleAfter > 0 && !now.IsZero() && (s.At.IsZero() || now.Sub(s.At) > staleAfter) {
 		return "stale sample"
 	}
+	if staleAfter > 0 && !now.IsZero() && s.At.Sub(now) > staleAfter {
+		// A clock this far ahead of ours is as untrustworthy as one behind.
+		return "sample from the future"
+	}
 	if s.Has(collector.FieldCPUIdle) && (math.IsNaN(s.CPUIdlePct) || s.CPUIdlePct < 0 || s.CPUIdlePct > 100) {
 		return "cpu idle outside 0-100"
 	}
@@ -469,12 +479,12 @@ func telemetryProblem(s *collector.Sample, now time.Time, staleAfter time.Durati
 }
 
 // Governor carries the state Decide needs from one tick to the next: the
-// value in force and the run of calm samples. The simulator and the agent
-// use it; Decide itself stays pure.
+// value the host has in force and when the node's calm span began. The
+// simulator and the agent use it; Decide itself stays pure.
 type Governor struct {
-	p       *Policy
-	current time.Duration
-	calm    int
+	p         *Policy
+	current   time.Duration
+	calmSince time.Time // zero: not calm
 }
 
 // NewGovernor returns a governor for policy p with no value in force yet.
@@ -483,27 +493,45 @@ func NewGovernor(p *Policy) *Governor { return &Governor{p: p} }
 // Policy returns the governor's policy.
 func (g *Governor) Policy() *Policy { return g.p }
 
-// SetCurrent tells the governor the value in force (after a restart, or
-// when the host was changed behind its back).
+// SetCurrent tells the governor the value the host has in force (after a
+// restart, or when the host was changed behind its back).
 func (g *Governor) SetCurrent(d time.Duration) { g.current = d }
 
-// Current returns the value in force (zero before the first decision).
+// Resync forgets the value in force: the next Step takes it from the
+// sample's host timeouts, or holds without a reference when the sample has
+// none. Call it whenever what the host runs may differ from the last
+// decision: a new session, a refused directive.
+func (g *Governor) Resync() { g.current = 0 }
+
+// Current returns the value in force (zero when unknown).
 func (g *Governor) Current() time.Duration { return g.current }
 
 // Step decides for one sample at time now and remembers the outcome as the
 // value in force.
 func (g *Governor) Step(now time.Time, s collector.Sample, prop model.Proposal) Decision {
-	// Before its first decision, what is in force is the host's own
-	// setting: rate limits apply from there.
+	// Without a value in force (the first decision, or after Resync),
+	// what is in force is the host's own setting: rate limits apply from
+	// there.
 	if g.current == 0 && s.Has(collector.FieldHostTimeouts) && s.HeartbeatTimeout > 0 {
 		g.current = s.HeartbeatTimeout
 	}
-	d := g.p.Decide(State{Sample: s, Now: now, Current: g.current, CalmSamples: g.calm}, prop)
-	if d.Unstable || d.Held {
-		g.calm = 0
-	} else {
-		g.calm++
+	var calm time.Duration
+	if !g.calmSince.IsZero() && now.After(g.calmSince) {
+		calm = now.Sub(g.calmSince)
 	}
+	before := g.current
+	d := g.p.Decide(State{Sample: s, Now: now, Current: g.current, Calm: calm}, prop)
+	switch {
+	case d.Unstable || d.Held:
+		g.calmSince = time.Time{}
+	case g.calmSince.IsZero() || d.Timeout < before:
+		// A calm span starts, or starts over after a decrease: the next
+		// decrease needs calm_for more of calm time.
+		g.calmSince = now
+	}
+	// Advisory hosts have no value in force but the advice: it becomes
+	// the reference. A live host that got no reference keeps its own, and
+	// its caller resyncs.
 	g.current = d.Timeout
 	return d
 }

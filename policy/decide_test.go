@@ -45,7 +45,7 @@ bounds {
   heartbeat_factor = 3
   step_up          = 1.0
   step_down        = 0.1
-  hysteresis       = 5
+  calm_for         = "500ms"
   stale_after      = "5s"
 }
 host {
@@ -54,8 +54,10 @@ host {
 }
 `
 
-func decide(p *Policy, s collector.Sample, current time.Duration, calm int, proposal time.Duration) Decision {
-	return p.Decide(State{Sample: s, Now: t0, Current: current, CalmSamples: calm}, model.Proposal{Timeout: proposal, Confidence: 0.9})
+// decide runs one decision after calmTicks ticks of 100ms of calm.
+func decide(p *Policy, s collector.Sample, current time.Duration, calmTicks int, proposal time.Duration) Decision {
+	return p.Decide(State{Sample: s, Now: t0, Current: current, Calm: time.Duration(calmTicks) * 100 * msec},
+		model.Proposal{Timeout: proposal, Confidence: 0.9})
 }
 
 func findCheck(d Decision, name string) (Check, bool) {
@@ -136,7 +138,7 @@ func TestBadTelemetryHoldsLastSafeValue(t *testing.T) {
 			s := calmSample()
 			prop := model.Proposal{Timeout: 300 * msec, Confidence: 0.9}
 			corrupt(&s, &prop)
-			d := p.Decide(State{Sample: s, Now: t0, Current: 700 * msec, CalmSamples: 100}, prop)
+			d := p.Decide(State{Sample: s, Now: t0, Current: 700 * msec, Calm: 10 * time.Second}, prop)
 			if d.Timeout != 700*msec || !d.Held {
 				t.Fatalf("want the value in force held, got %v held=%v\n%s", d.Timeout, d.Held, d.Explain())
 			}
@@ -246,7 +248,7 @@ rule "slow-disk" {
 
 func TestDecideIsPure(t *testing.T) {
 	p := Default()
-	st := State{Sample: calmSample(), Now: t0, Current: 700 * msec, CalmSamples: 30}
+	st := State{Sample: calmSample(), Now: t0, Current: 700 * msec, Calm: 3 * time.Second}
 	prop := model.Proposal{Timeout: 350 * msec, Confidence: 0.7}
 	a, b := p.Decide(st, prop), p.Decide(st, prop)
 	if !reflect.DeepEqual(a, b) {
@@ -254,26 +256,94 @@ func TestDecideIsPure(t *testing.T) {
 	}
 }
 
-func TestGovernorCountsCalmSamples(t *testing.T) {
+func TestGovernorCountsCalmTime(t *testing.T) {
 	g := NewGovernor(mustParse(t, basePolicy))
 	s := calmSample()
 	prop := model.Proposal{Timeout: 200 * msec, Confidence: 1}
 	g.SetCurrent(time.Second)
 	var got []time.Duration
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 12; i++ {
 		s.At = t0.Add(time.Duration(i) * 100 * msec)
 		got = append(got, g.Step(s.At, s, prop).Timeout)
 	}
-	// Hysteresis 5: five calm samples hold 1s, then −10% per decision.
-	want := []time.Duration{time.Second, time.Second, time.Second, time.Second, time.Second, 900 * msec, 810 * msec, 729 * msec}
+	// calm_for 500ms at a 100ms tick: 1s holds for 500ms, then −10%, and
+	// each later decrease needs another 500ms of calm.
+	s1, s9, s81 := time.Second, 900*msec, 810*msec
+	want := []time.Duration{s1, s1, s1, s1, s1, s9, s9, s9, s9, s9, s81, s81}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
-	s.ElectionsInWindow = 3 // churn resets the calm run
+	s.ElectionsInWindow = 3 // churn ends the calm span
 	g.Step(s.At, s, prop)
 	s.ElectionsInWindow = 0
-	if d := g.Step(s.At, s, prop); d.Timeout != 729*msec {
-		t.Fatalf("after churn the calm run restarts: %v", d.Timeout)
+	for i := 0; i < 5; i++ {
+		s.At = s.At.Add(100 * msec)
+		if d := g.Step(s.At, s, prop); d.Timeout != s81 {
+			t.Fatalf("after churn the calm span restarts: %v at step %d", d.Timeout, i)
+		}
+	}
+}
+
+// TestGovernorFloodCannotRushDecreases: samples 64µs apart count for
+// 64µs of calm each, not for a tick: a flood moves the value at most one
+// step_down per calm_for.
+func TestGovernorFloodCannotRushDecreases(t *testing.T) {
+	g := NewGovernor(mustParse(t, strings.Replace(basePolicy, "step_down        = 0.1", "step_down        = 0.5", 1)))
+	s := calmSample()
+	prop := model.Proposal{Timeout: 150 * msec, Confidence: 1}
+	g.SetCurrent(5 * time.Second)
+	now := t0
+	for i := 0; i < 20000; i++ { // 1.28s of samples
+		now = now.Add(64 * time.Microsecond)
+		s.At = now
+		g.Step(now, s, prop)
+	}
+	// 1.28s holds one decrease at 500ms and one at 1s: 5s → 2.5s → 1.25s.
+	if got := g.Current(); got != 1250*msec {
+		t.Fatalf("after a 1.28s flood of 20000 samples: %v, want 1.25s", got)
+	}
+}
+
+// TestGovernorResync: after Resync the reference is the host's value in
+// force, not the governor's memory; with no host value the decision says
+// it has no reference.
+func TestGovernorResync(t *testing.T) {
+	g := NewGovernor(mustParse(t, basePolicy))
+	s := calmSample()
+	prop := model.Proposal{Timeout: 150 * msec, Confidence: 1}
+	g.SetCurrent(200 * msec) // what the governor last decided
+	g.Resync()
+	s.HeartbeatTimeout = time.Second // what the host restored
+	s.At = t0
+	if d := g.Step(t0, s, prop); d.Timeout != time.Second || d.NoReference {
+		t.Fatalf("after a resync the host's 1s is the reference: %v (no reference %v)\n%s", d.Timeout, d.NoReference, d.Explain())
+	}
+	g.Resync()
+	s.Present &^= collector.FieldHostTimeouts
+	s.CPUIdlePct = math.NaN()
+	if d := g.Step(t0, s, prop); !d.NoReference || !d.Held {
+		t.Fatalf("a bad sample with no reference must say so: no reference %v, held %v", d.NoReference, d.Held)
+	}
+}
+
+func TestFutureSampleIsStale(t *testing.T) {
+	p := mustParse(t, basePolicy)
+	s := calmSample()
+	s.At = t0.Add(time.Hour)
+	d := decide(p, s, time.Second, 100, 200*msec)
+	if !d.Held || d.Timeout != time.Second {
+		t.Fatalf("a sample an hour ahead was acted on: %v\n%s", d.Timeout, d.Explain())
+	}
+	s.At = t0.Add(-time.Hour)
+	if d := decide(p, s, time.Second, 100, 200*msec); !d.Held {
+		t.Fatalf("a sample an hour behind was acted on:\n%s", d.Explain())
+	}
+}
+
+func TestHysteresisIsReplaced(t *testing.T) {
+	_, diags := Parse([]byte("bounds {\n  hysteresis = 5\n}\n"), "old.hcl")
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "old.hcl:2,16") || !strings.Contains(diags.Error(), "calm_for") {
+		t.Fatalf("hysteresis must be an error naming calm_for: %v", diags)
 	}
 }
 
@@ -307,7 +377,7 @@ func TestConservativeOnlyLengthens(t *testing.T) {
 
 func TestDecideAllocatesNothing(t *testing.T) {
 	p := Default()
-	st := State{Sample: calmSample(), Now: t0, Current: 700 * msec, CalmSamples: 30}
+	st := State{Sample: calmSample(), Now: t0, Current: 700 * msec, Calm: 3 * time.Second}
 	prop := model.Proposal{Timeout: 350 * msec, Confidence: 0.7}
 	if n := testing.AllocsPerRun(100, func() { _ = p.Decide(st, prop) }); n != 0 {
 		t.Fatalf("Decide allocates %v times per call", n)
@@ -316,7 +386,7 @@ func TestDecideAllocatesNothing(t *testing.T) {
 
 func BenchmarkDecideDefault(b *testing.B) {
 	p := Default()
-	st := State{Sample: calmSample(), Now: t0, Current: 700 * msec, CalmSamples: 30}
+	st := State{Sample: calmSample(), Now: t0, Current: 700 * msec, Calm: 3 * time.Second}
 	prop := model.Proposal{Timeout: 350 * msec, Confidence: 0.7}
 	b.ReportAllocs()
 	var d Decision
@@ -341,5 +411,27 @@ func TestExplanationsRoundDurations(t *testing.T) {
 	}
 	if d.Timeout != 804275628 {
 		t.Fatalf("the decision itself is not rounded: %v", d.Timeout)
+	}
+}
+
+// TestHostileFilesAreErrors: inputs that used to overflow the stack
+// (validate, run and SIGHUP alike) or take hundreds of megabytes are
+// positioned errors now.
+func TestHostileFilesAreErrors(t *testing.T) {
+	for name, src := range map[string]string{
+		"parentheses": "rule \"r\" {\n  when = " + strings.Repeat("(", 30000) + "true" + strings.Repeat(")", 30000) + "\n  hold = true\n}\n",
+		"negations":   "rule \"r\" {\n  when = " + strings.Repeat("!", 60000) + "true\n  hold = true\n}\n",
+		"chain":       "rule \"r\" {\n  when = 1" + strings.Repeat(" + 1", 10000) + " > 0\n  hold = true\n}\n",
+	} {
+		if _, diags := Parse([]byte(src), "evil.hcl"); !diags.HasErrors() || !strings.Contains(diags.Error(), "evil.hcl:2,") {
+			t.Errorf("%s: %v", name, diags)
+		}
+	}
+}
+
+func TestLeaderLeaseBelowHashicorpLimit(t *testing.T) {
+	_, diags := Parse([]byte("host {\n  leader_lease_timeout = \"1ms\"\n}\n"), "lease.hcl")
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "lease.hcl:2,26-31: leader_lease_timeout 1ms is below hashicorp/raft's hard limit") {
+		t.Fatalf("leader_lease_timeout 1ms: %v", diags)
 	}
 }

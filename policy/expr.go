@@ -72,7 +72,7 @@ const (
 	varProposalMS
 	varConfidence
 	varUnstable
-	varCalmSamples
+	varCalmForMS
 	numVars
 )
 
@@ -107,7 +107,7 @@ var vars = [numVars]varSpec{
 	varProposalMS:          {"proposal_ms", kindNumber, 0, "the recommender's proposed timeout"},
 	varConfidence:          {"confidence", kindNumber, 0, "the recommender's confidence, 0-1"},
 	varUnstable:            {"unstable", kindBool, 0, "the policy's own instability verdict (risk cap)"},
-	varCalmSamples:         {"calm_samples", kindNumber, 0, "consecutive calm samples so far"},
+	varCalmForMS:           {"calm_for_ms", kindNumber, 0, "how long the node has been calm since the calm span began or the value last went down"},
 }
 
 func lookupVar(name string) (varID, bool) {
@@ -137,7 +137,7 @@ type env struct {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // fill loads the variables from a sample and the decision in progress.
-func (e *env) fill(s *collector.Sample, current time.Duration, p model.Proposal, unstable bool, calm int) {
+func (e *env) fill(s *collector.Sample, current time.Duration, p model.Proposal, unstable bool, calm time.Duration) {
 	num := func(id varID, x float64) { e.v[id] = val{known: true, n: x} }
 	num(varTerm, float64(s.Term))
 	num(varClusterSize, float64(s.ClusterSize))
@@ -162,7 +162,7 @@ func (e *env) fill(s *collector.Sample, current time.Duration, p model.Proposal,
 	num(varProposalMS, ms(p.Timeout))
 	num(varConfidence, p.Confidence)
 	e.v[varUnstable] = val{known: true, b: unstable}
-	num(varCalmSamples, float64(calm))
+	num(varCalmForMS, ms(calm))
 	for i, spec := range vars {
 		if spec.field != 0 && !s.Has(spec.field) {
 			e.v[i].known = false

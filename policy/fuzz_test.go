@@ -29,7 +29,7 @@ bounds {
   election_max = %q
   step_up      = %g
   step_down    = %g
-  hysteresis   = %d
+  calm_for     = "%dms"
 }
 host {
   kind                 = "hashicorp"
@@ -47,7 +47,7 @@ rule "cap" {
   when    = leader_stable_for_ms > 60000
   ceiling = proposal_ms / 2
 }
-`, min.String(), max.String(), stepUp, stepDown, hyst, (time.Duration(lease%3000+1) * time.Millisecond).String())
+`, min.String(), max.String(), stepUp, stepDown, int(hyst)*100, (time.Duration(lease%3000+1) * time.Millisecond).String())
 	p, diags := Parse([]byte(src), "fuzz.hcl")
 	return p, !diags.HasErrors()
 }
@@ -72,7 +72,7 @@ func FuzzDecide(f *testing.F) {
 		if cur < 0 {
 			cur = 0
 		}
-		st := State{Sample: s, Now: t0, Current: cur, CalmSamples: calm}
+		st := State{Sample: s, Now: t0, Current: cur, Calm: time.Duration(calm) * 100 * time.Millisecond}
 		prop := model.Proposal{Timeout: time.Duration(propMS) * time.Millisecond, Confidence: conf}
 		d := p.Decide(st, prop)
 		b := p.Bounds
@@ -90,8 +90,8 @@ func FuzzDecide(f *testing.F) {
 			if d.Unstable {
 				t.Fatalf("decreased %v → %v while unstable\n%s", cur, d.Timeout, d.Explain())
 			}
-			if calm < b.Hysteresis {
-				t.Fatalf("decreased %v → %v after %d calm samples (< %d)\n%s", cur, d.Timeout, calm, b.Hysteresis, d.Explain())
+			if st.Calm < b.CalmFor {
+				t.Fatalf("decreased %v → %v after %v of calm (< %v)\n%s", cur, d.Timeout, st.Calm, b.CalmFor, d.Explain())
 			}
 			if floor := cur - scale(cur, b.StepDown); d.Timeout < floor {
 				t.Fatalf("decreased %v → %v, more than step_down %v\n%s", cur, d.Timeout, b.StepDown, d.Explain())

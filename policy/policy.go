@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -46,9 +45,10 @@ type Bounds struct {
 	// StepUp and StepDown are the largest relative change per decision:
 	// StepUp 1.0 lets a value double, StepDown 0.1 lets it fall by 10%.
 	StepUp, StepDown float64
-	// Hysteresis is the number of consecutive calm samples needed before
-	// any decrease.
-	Hysteresis int
+	// CalmFor is how long the node must have been calm (stable, nothing
+	// held) before a decrease, counted again from each decrease: time, not
+	// samples, so a flood of samples cannot rush the value down.
+	CalmFor time.Duration
 	// StaleAfter: a sample older than this is not acted on.
 	StaleAfter time.Duration
 	// MinConfidence: proposals less confident than this are not acted on.
@@ -135,7 +135,7 @@ func DefaultBounds() Bounds {
 		ElectionMin: 150 * time.Millisecond, ElectionMax: 5 * time.Second,
 		HeartbeatMin: 10 * time.Millisecond, HeartbeatMax: time.Second,
 		RTTFactor: 4, HeartbeatFactor: 3,
-		StepUp: 1.0, StepDown: 0.1, Hysteresis: 20,
+		StepUp: 1.0, StepDown: 0.1, CalmFor: 2 * time.Second,
 		StaleAfter: 5 * time.Second,
 	}
 }
@@ -157,7 +157,8 @@ type fileBounds struct {
 	HeartbeatFactor hcl.Expression `hcl:"heartbeat_factor,optional"`
 	StepUp          hcl.Expression `hcl:"step_up,optional"`
 	StepDown        hcl.Expression `hcl:"step_down,optional"`
-	Hysteresis      hcl.Expression `hcl:"hysteresis,optional"`
+	CalmFor         hcl.Expression `hcl:"calm_for,optional"`
+	Hysteresis      hcl.Expression `hcl:"hysteresis,optional"` // replaced by calm_for: an error
 	StaleAfter      hcl.Expression `hcl:"stale_after,optional"`
 	MinConfidence   hcl.Expression `hcl:"min_confidence,optional"`
 	Freeze          hcl.Expression `hcl:"freeze,optional"`
@@ -205,6 +206,9 @@ func posOf(r hcl.Range) Pos { return Pos{File: r.Filename, Line: r.Start.Line, C
 // Parse parses and validates a policy file, reporting every problem with
 // its position.
 func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
+	if diags := configs.CheckLimits(src, filename); diags.HasErrors() {
+		return nil, diags
+	}
 	f, diags := hclparse.NewParser().ParseHCL(src, filename)
 	if diags.HasErrors() {
 		return nil, diags
@@ -241,9 +245,13 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		p.number(fb.HeartbeatFactor, "heartbeat_factor", 1, 1000, &b.HeartbeatFactor)
 		p.number(fb.StepUp, "step_up", 0.01, 100, &b.StepUp)
 		p.number(fb.StepDown, "step_down", 0, 0.99, &b.StepDown)
-		var h float64 = float64(b.Hysteresis)
-		p.number(fb.Hysteresis, "hysteresis", 0, 100000, &h)
-		b.Hysteresis = int(h)
+		if v, ok := p.Duration(fb.CalmFor, "calm_for", false); ok {
+			b.CalmFor = v
+		}
+		if !configs.Absent(fb.Hysteresis) {
+			p.Errf(fb.Hysteresis.Range(), "hysteresis (a count of samples) is replaced by calm_for, a duration: "+
+				"write calm_for = \"2s\" (hysteresis × the tick), so a flood of samples cannot rush a decrease")
+		}
 		p.duration(fb.StaleAfter, "stale_after", &b.StaleAfter)
 		p.number(fb.MinConfidence, "min_confidence", 0, 1, &b.MinConfidence)
 		if v, ok := p.Bool(fb.Freeze, "freeze"); ok {
@@ -272,6 +280,9 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 			}
 		}
 		p.duration(fh.LeaderLeaseTimeout, "leader_lease_timeout", &pol.Host.LeaderLeaseTimeout)
+		if l := pol.Host.LeaderLeaseTimeout; l > 0 && l < HashicorpMinTimeout && (pol.Host.Kind == HostHashicorp || pol.Host.Kind == HostConsul) {
+			p.Errf(fh.LeaderLeaseTimeout.Range(), "leader_lease_timeout %s is below hashicorp/raft's hard limit of %s: the node would refuse to start", l, HashicorpMinTimeout)
+		}
 	}
 	for _, fs := range root.Stability[:min(1, len(root.Stability))] {
 		m := float64(pol.Stability.MaxElections)
@@ -347,9 +358,9 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 
 // ParseFile reads and parses a policy file.
 func ParseFile(path string) (*Policy, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := configs.ReadFile(path, configs.MaxFileBytes)
 	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: err.Error()}}
+		return nil, configs.ReadDiagnostic(err)
 	}
 	return Parse(src, path)
 }

@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -270,6 +269,9 @@ func (d *decoder) number(e hcl.Expression, name string, def, min, max float64) (
 
 // Parse parses every scenario block of an HCL file.
 func Parse(src []byte, filename string) ([]*Scenario, hcl.Diagnostics) {
+	if diags := configs.CheckLimits(src, filename); diags.HasErrors() {
+		return nil, diags
+	}
 	f, diags := hclparse.NewParser().ParseHCL(src, filename)
 	if diags.HasErrors() {
 		return nil, diags
@@ -470,9 +472,9 @@ func (d *decoder) stringList(e hcl.Expression, name string) []string {
 
 // ParseFile parses a scenario file.
 func ParseFile(filename string) ([]*Scenario, hcl.Diagnostics) {
-	src, err := os.ReadFile(filename)
+	src, err := configs.ReadFile(filename, configs.MaxFileBytes)
 	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: err.Error()}}
+		return nil, configs.ReadDiagnostic(err)
 	}
 	return Parse(src, filename)
 }

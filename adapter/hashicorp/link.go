@@ -248,7 +248,10 @@ func (l *Link) session() (welcomed bool, err error) {
 		}
 		seq = d.Seq
 		ack := &nsraftv1.Applied{Seq: d.Seq, Ok: true}
-		if err := l.apply(time.Duration(d.ElectionTimeoutNs)); err != nil {
+		if d.Held && d.ElectionTimeoutNs == 0 {
+			// The agent knows no value in force to limit a change from:
+			// the node keeps its own, and the lease runs on.
+		} else if err := l.apply(time.Duration(d.ElectionTimeoutNs)); err != nil {
 			ack.Ok, ack.Error = false, err.Error()
 		}
 		lat := time.Since(sent)

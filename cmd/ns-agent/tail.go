@@ -24,7 +24,7 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var addrs multiFlag
-	fs.Var(&addrs, "addr", "agent `address` to follow (unix:///path or host:port; repeatable); default: every socket matching "+filepath.Join(os.TempDir(), "ns-agent-*.sock"))
+	fs.Var(&addrs, "addr", "agent `address` to follow (unix:///path or host:port; repeatable); default: every socket matching "+filepath.Join(agent.DefaultSocketDir(), "*.sock"))
 	asJSON := fs.Bool("json", false, "print each decision as one JSON object")
 	node := fs.String("node", "", "only this host `node`")
 	replay := fs.Bool("replay", true, "start with the decisions the agent remembers")
@@ -46,13 +46,13 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	}
 	targets := []string(addrs)
 	if len(targets) == 0 {
-		socks, _ := filepath.Glob(filepath.Join(os.TempDir(), "ns-agent-*.sock"))
+		socks, _ := filepath.Glob(filepath.Join(agent.DefaultSocketDir(), "*.sock"))
 		sort.Strings(socks)
 		for _, s := range socks {
 			targets = append(targets, "unix://"+s)
 		}
 		if len(targets) == 0 {
-			fmt.Fprintf(stderr, "ns-agent tail: no agent found at %s; name one with -addr\n", filepath.Join(os.TempDir(), "ns-agent-*.sock"))
+			fmt.Fprintf(stderr, "ns-agent tail: no agent found at %s; name one with -addr\n", filepath.Join(agent.DefaultSocketDir(), "*.sock"))
 			return 1
 		}
 	}

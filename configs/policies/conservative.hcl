@@ -8,7 +8,7 @@ bounds {
   election_max = "10s"
   step_up      = 0.5
   step_down    = 0.0     # with no_decrease below, a belt and braces
-  hysteresis   = 1000
+  calm_for     = "100s"
 }
 
 host {

@@ -13,7 +13,7 @@ bounds {
   heartbeat_factor = 10       # election ≈ 10 × heartbeat
   step_up          = 1.0
   step_down        = 0.1
-  hysteresis       = 50
+  calm_for         = "5s"     # of calm before each shortening
   stale_after      = "10s"
 }
 

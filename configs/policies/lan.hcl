@@ -11,7 +11,7 @@ bounds {
   heartbeat_factor = 3
   step_up          = 1.0
   step_down        = 0.2
-  hysteresis       = 20
+  calm_for         = "2s"     # of calm before each shortening
   stale_after      = "2s"
 }
 

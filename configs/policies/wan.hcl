@@ -12,7 +12,7 @@ bounds {
   heartbeat_factor = 4        # bursts drop consecutive heartbeats
   step_up          = 1.5      # react fast to a burst
   step_down        = 0.05     # forget slowly: bursts come back
-  hysteresis       = 100      # 10s of calm at a 100ms tick before shortening
+  calm_for         = "10s"    # of calm before each shortening
   stale_after      = "10s"
 }
 
