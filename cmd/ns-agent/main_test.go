@@ -248,7 +248,7 @@ func TestDemoWithAgentsAppliesBoundedDecisions(t *testing.T) {
 }
 
 func TestNodeAgentBadInput(t *testing.T) {
-	if out, code := runCLI(t, 10*time.Second, "node", "-id", "n1", "-data", t.TempDir(), "-raft", "127.0.0.1:0", "-http", "127.0.0.1:0", "-agent", "psychic"); code != 2 || !strings.Contains(out, "unknown strategy") || !strings.Contains(out, "dynatune-raw") {
+	if out, code := runCLI(t, 10*time.Second, "node", "-id", "n1", "-data", t.TempDir(), "-raft", "127.0.0.1:0", "-http", "127.0.0.1:0", "-agent", "psychic"); code != 2 || !strings.Contains(out, "unknown recommender") || !strings.Contains(out, "dynatune") {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 	bad := filepath.Join(t.TempDir(), "p.hcl")
