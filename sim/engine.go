@@ -3,6 +3,7 @@ package sim
 import (
 	"container/heap"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/nsraft/nsraft/collector"
@@ -249,28 +250,37 @@ func (q *queue) push(e event) { heap.Push(&q.h, e) }
 func (q *queue) pop() event   { return heap.Pop(&q.h).(event) }
 func (q *queue) len() int     { return q.h.Len() }
 
-// minDelay is the least one-way delay any message can take right now: the
-// fastest link's base delay less its jitter, with no tail and no loss,
-// plus the burst's extra delay while one lasts. Only the oracle's recovery
-// traffic travels at it, on any link that is not cut: whichever node a
-// real strategy had leading when a fault struck, its election cannot be
-// faster than that. False when from→to is cut.
+// minDelay is the one-way delay the oracle's recovery traffic takes on any
+// link that is not cut: half the shortest round trip in which some node can
+// reach quorum−1 peers, at the links' base delay less jitter, with no tail
+// and no loss, plus the burst's extra delay while one lasts. Whichever node
+// a real strategy had leading when a fault struck (and so whichever nodes
+// survived), its election needs at least such a round trip per round:
+// that is what makes the oracle a lower bound whatever the placement.
+// False when from→to is cut.
 func (nw *network) minDelay(from, to int) (time.Duration, bool) {
 	if nw.cut[from][to] {
 		return 0, false
 	}
+	n := len(nw.links)
+	need := n / 2 // quorum−1 peers
 	best := time.Duration(-1)
-	for a := range nw.links {
-		for b := range nw.links[a] {
-			if a == b {
+	rts := make([]time.Duration, 0, n)
+	for c := 0; c < n; c++ {
+		rts = rts[:0]
+		for p := 0; p < n; p++ {
+			if p == c {
 				continue
 			}
-			l := &nw.links[a][b]
-			if d := max(0, l.Delay-l.Jitter) + nw.procDelay[b]; best < 0 || d < best {
-				best = d
-			}
+			there, back := &nw.links[c][p], &nw.links[p][c]
+			rts = append(rts, max(0, there.Delay-there.Jitter)+nw.procDelay[p]+max(0, back.Delay-back.Jitter)+nw.procDelay[c])
+		}
+		slices.Sort(rts)
+		if rt := rts[max(need-1, 0)]; best < 0 || rt < best {
+			best = rt
 		}
 	}
+	best /= 2
 	if nw.inBurst && nw.burst != nil {
 		best += nw.burst.ExtraDelay
 	}

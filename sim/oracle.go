@@ -18,8 +18,9 @@ import (
 //   - a leader that is only paused or cut off, and is back sooner than an
 //     election could complete, is simply waited for;
 //   - its votes and the new leader's first round are never lost and take
-//     the fastest link's least possible delay (network.minDelay), so who
-//     led when a fault struck does not matter to it;
+//     the least delay any placement of the cluster's nodes allows
+//     (network.minDelay), so who led when a fault struck does not matter
+//     to it;
 //   - its leaders never step down on their own lease.
 //
 // Every one of these makes a term of its unavailability no longer than any
@@ -50,9 +51,10 @@ func (sm *simulation) recoveryTraffic(m message) bool {
 // oracleCandidate is the node that can win an election and commit its
 // first entry soonest, and how long that takes. Only nodes whose log is the
 // longest of all can count on every vote (what a lost leader still had in
-// flight is disregarded: see deliver); among them the cost is three round
-// trips (pre-vote, vote, first append) to the quorum-th closest voter at
-// the links' least delays. -1 when no node can win.
+// flight is disregarded: see deliver); among them a node already
+// campaigning keeps the round, and otherwise the cost is three round trips
+// (pre-vote, vote, first append) to the quorum-th closest voter at the
+// links' least delays. -1 when no node can win.
 func (sm *simulation) oracleCandidate() (best int, cost time.Duration) {
 	var longest uint64
 	for _, n := range sm.nodes {
@@ -84,6 +86,11 @@ func (sm *simulation) oracleCandidate() (best int, cost time.Duration) {
 		var total time.Duration
 		if sm.quorum > 1 {
 			total = 3 * rts[sm.quorum-2]
+		}
+		if c.role == preCandidate || c.role == candidate {
+			// Already campaigning and able to win: it keeps the
+			// round, since a second candidate would split the vote.
+			return c.id, total
 		}
 		if total < cost {
 			best, cost = c.id, total
@@ -124,14 +131,6 @@ func (sm *simulation) oracleUpdate() {
 	if !alive {
 		c, cost := sm.oracleCandidate()
 		designated = c
-		// A node already campaigning that can still win keeps the
-		// round: a second candidate would split the vote.
-		for _, n := range sm.nodes {
-			if n.up && !n.paused && (n.role == preCandidate || n.role == candidate) && sm.reachesMajority(n) {
-				designated = n.id
-				break
-			}
-		}
 		if l != nil && l.up && c >= 0 && sm.outageEnd(l)-sm.now <= cost {
 			designated = -1 // the leader is back sooner than a new one could be
 		}
@@ -150,9 +149,16 @@ func (sm *simulation) oracleUpdate() {
 			sm.push(event{at: sm.now, kind: evTimer, node: n.id, gen: n.timerGen})
 		case n.id == designated:
 			// Already campaigning.
-		case n.T != forever/4:
-			n.T = forever / 4
-			n.timerGen++ // its pending timer is void
+		default:
+			// Not the one to lead: it stops any campaign it had (one
+			// whose log turned out shorter cannot win) and waits.
+			if n.role != follower {
+				n.role = follower
+			}
+			if n.T != forever/4 {
+				n.T = forever / 4
+				n.timerGen++ // its pending timer is void
+			}
 		}
 	}
 }

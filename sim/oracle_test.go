@@ -34,8 +34,10 @@ func lowerBoundContenders(t *testing.T) map[string]Strategy {
 }
 
 // TestOracleIsTheLowerBound checks that no strategy has less
-// unavailability than the oracle in any single run, and that the oracle
-// starts no unnecessary election: on every scenario of the suites the
+// unavailability than the oracle in any single run (the oracle may count
+// "unnecessary" elections: replacing a leader whose pause outlasts an
+// election is the clairvoyant choice, though the paused leader was up): on
+// every scenario of the suites the
 // results tables report (ballast, general, jitter) on all five evaluation
 // seeds, and on every other shipped scenario on the first. Under -short or
 // the race detector (10x slower) it checks the first scenario of each
@@ -113,9 +115,6 @@ func TestOracleIsTheLowerBound(t *testing.T) {
 		o := oracle[key{j.sc.Name, j.seed}]
 		m := results[i]
 		if j.name == "oracle" {
-			if m.UnnecessaryElections != 0 {
-				t.Errorf("%s seed %d: the oracle started %d unnecessary elections", j.sc.Name, j.seed, m.UnnecessaryElections)
-			}
 			continue
 		}
 		if m.UnavailableMS < o.UnavailableMS {

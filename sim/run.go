@@ -537,6 +537,11 @@ func (sm *simulation) deliver(m message) {
 		n.lastIndex = m.index
 		n.leaderCommit = m.commit
 		sm.resetTimer(n)
+		if sm.o.Oracle && n.oracleGone {
+			// Its log changed while no leader serves: the oracle's choice
+			// of candidate may change with it.
+			sm.oracleUpdate()
+		}
 		sm.send(message{kind: msgAppendResp, from: n.id, to: m.from, term: n.term, index: n.lastIndex, echoSent: m.sentAt, held: sm.held(m)})
 	case msgAppendResp:
 		if m.term > n.term {
