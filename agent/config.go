@@ -48,20 +48,20 @@ type FileConfig struct {
 	// reaches, the least evidence, the least time between changes and
 	// the margin the evidence must move past (zero: the defaults).
 	AdviceHorizon, AdviceMinEvidence, AdvicePeriod, AdviceEvery time.Duration
-	AdviceMargin                                   float64
-	Recommender                 string
-	PolicyFile                  string
-	WeightsFile                 string
-	Tick                        time.Duration
-	LeaseTTL                    time.Duration
-	GRPC                        string // "unix:///path", "unix:path" or "host:port"
-	HTTP                        string // host:port of /metrics and health; "" for none
-	TLS                         *TLSFiles
-	Socket                      SocketOptions
-	LogFile                     string
-	LogMaxMB                    int
-	LogBackups                  int
-	LogStderr                   bool
+	AdviceMargin                                                float64
+	Recommender                                                 string
+	PolicyFile                                                  string
+	WeightsFile                                                 string
+	Tick                                                        time.Duration
+	LeaseTTL                                                    time.Duration
+	GRPC                                                        string // "unix:///path", "unix:path" or "host:port"
+	HTTP                                                        string // host:port of /metrics and health; "" for none
+	TLS                                                         *TLSFiles
+	Socket                                                      SocketOptions
+	LogFile                                                     string
+	LogMaxMB                                                    int
+	LogBackups                                                  int
+	LogStderr                                                   bool
 	// LogChanges logs decisions only when the decided timeout changes.
 	LogChanges bool
 	// LogLevel is the level of operational messages on stderr.
