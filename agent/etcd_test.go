@@ -253,6 +253,24 @@ func TestEtcdLeaderHandoff(t *testing.T) {
 		defer srv.Close()
 		rec, _ := model.New("static", model.Options{})
 		a := New(Config{Node: leader.Name, HostKind: "etcd", Recommender: rec})
+		// Every announcement and move, with its evidence, goes to the
+		// test log.
+		w, wcancel := a.hub.subscribe("", false)
+		defer wcancel()
+		go func() {
+			last := ""
+			for ev := range w.ch {
+				for _, mark := range []string{"hand-off planned", "moved leadership", "hand-off held", "hand-off to"} {
+					if i := strings.Index(ev.Advice, mark); i >= 0 {
+						if note := ev.Advice[i:]; note != last {
+							t.Logf("%s %s", time.Unix(0, ev.AtUnixNano).Format("15:04:05.000"), note)
+							last = note
+						}
+						break
+					}
+				}
+			}
+		}()
 		ctx, stop := context.WithCancel(context.Background())
 		defer stop()
 		go a.Run(ctx, srv)
@@ -292,7 +310,7 @@ func TestEtcdLeaderHandoff(t *testing.T) {
 		// Degrade: latency into the leader, rising.
 		for _, l := range []time.Duration{100, 200, 300} {
 			mesh.SetLink(refcluster.Inbound, leader.Name, refcluster.LinkFault{Latency: l * time.Millisecond})
-			time.Sleep(2 * time.Second)
+			time.Sleep(3 * time.Second)
 		}
 		// Then it stalls for three election timeouts.
 		c.Pause(leader.Name)

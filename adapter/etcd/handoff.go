@@ -33,7 +33,7 @@ type HandoffConfig struct {
 	// it catches up.
 	MaxLag uint64
 	// The leader is degrading when any of these holds for SustainFor
-	// (default 3s), on its own figures only: the round trip into it (a
+	// (default 2s), on its own figures only: the round trip into it (a
 	// probe of its own advertised peer URL, the path its peers use)
 	// exceeds SlowPathFactor (default 4) × its round trip to its peers
 	// and at least SlowPathMin (default 50ms); its WAL fsync p99 exceeds
@@ -92,7 +92,7 @@ func (c *HandoffConfig) defaults() {
 		c.MaxCPUCores = 0.9
 	}
 	if c.SustainFor <= 0 {
-		c.SustainFor = 3 * time.Second
+		c.SustainFor = 2 * time.Second
 	}
 	if c.Announce <= 0 {
 		c.Announce = 500 * time.Millisecond
@@ -201,7 +201,11 @@ func (s *Server) Handoff(smp collector.Sample, unstable bool) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*s.cfg.Timeout)
 	defer cancel()
-	to, evidence, err := s.transferee(ctx, d)
+	var prefer uint64
+	if plan != nil {
+		prefer = plan.to
+	}
+	to, evidence, err := s.transferee(ctx, d, prefer)
 	if err != nil {
 		s.setDegraded(since, nil)
 		return "", fmt.Errorf("leader degrading (%s) but %w", why, err)
@@ -244,8 +248,9 @@ type candidate struct {
 }
 
 // transferee picks the member to hand to: caught up, reachable, and no
-// worse than the leader on what degrades it; the evidence says why.
-func (s *Server) transferee(ctx context.Context, d degradation) (candidate, string, error) {
+// worse than the leader on what degrades it; the evidence says why. The
+// member already announced (prefer) keeps its turn while it qualifies.
+func (s *Server) transferee(ctx context.Context, d degradation, prefer uint64) (candidate, string, error) {
 	h := s.cfg.Handoff
 	self, err := s.cli.Status(ctx, s.cfg.Endpoint)
 	if err != nil {
@@ -298,6 +303,9 @@ func (s *Server) transferee(ctx context.Context, d degradation) (candidate, stri
 		return candidate{}, "", fmt.Errorf("no member looks better (%s)", strings.Join(skipped, ", "))
 	}
 	sort.Slice(cands, func(i, j int) bool {
+		if (cands[i].id == prefer) != (cands[j].id == prefer) {
+			return cands[i].id == prefer
+		}
 		if cands[i].lag != cands[j].lag {
 			return cands[i].lag < cands[j].lag
 		}
