@@ -2,6 +2,7 @@ package hashicorp
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +73,24 @@ type Consul struct {
 	wrote       bool
 	cpu         collector.CPU
 	lastAdvice  string
+	// confDir is the snapshot of Consul's config dir (the fragment's)
+	// as of the agent's start or its last reload: name → content hash.
+	confDir map[string]string
+	// readBack confirms an applied multiplier from the leader's own
+	// heartbeat rate (Consul reports only its start values).
+	readBack readBack
+	notes    []string // what the operator should know (pending edits, read-backs)
+}
+
+// readBack is a pending or finished confirmation of a reload.
+type readBack struct {
+	mult       int
+	after      time.Time // the heartbeat count is read from here on
+	count      float64
+	peers      int
+	started    bool
+	confirmed  bool
+	mismatched bool
 }
 
 // NewConsul returns a Consul host. It reads the server's start timing
@@ -109,6 +129,7 @@ func NewConsul(ctx context.Context, cfg ConsulConfig) (*Consul, error) {
 	c.startMult = max(1, int(math.Round(float64(hb)/float64(time.Second))))
 	c.mult, c.lease = c.startMult, lease
 	if cfg.Live {
+		c.confDir = snapshotDir(filepath.Dir(cfg.Fragment), cfg.Fragment)
 		// A fragment left by an earlier agent is stale: the server runs
 		// what it read at start or last reload; start from the operator's
 		// own configuration again.
@@ -172,6 +193,11 @@ type ConsulMetrics struct {
 	// false on followers and when Consul has no recent observation.
 	HeartbeatP50, HeartbeatP90, HeartbeatP99 time.Duration
 	HeartbeatOK                              bool
+	// HeartbeatCount is the number of heartbeat RPCs the leader has sent,
+	// summed over its followers, and HeartbeatPeers how many followers
+	// they went to.
+	HeartbeatCount float64
+	HeartbeatPeers int
 	// Candidacies counts elections this server started
 	// (consul_raft_state_candidate).
 	Candidacies float64
@@ -201,6 +227,8 @@ func ParseConsulMetrics(text string) (ConsulMetrics, error) {
 	}
 	if f := fams["consul_raft_replication_heartbeat"]; f != nil {
 		for _, mt := range f.GetMetric() {
+			m.HeartbeatCount += float64(mt.GetSummary().GetSampleCount())
+			m.HeartbeatPeers++
 			p50, ok1 := q(mt.GetSummary(), 0.5)
 			p90, ok2 := q(mt.GetSummary(), 0.9)
 			p99, ok3 := q(mt.GetSummary(), 0.99)
@@ -278,6 +306,9 @@ func (c *Consul) Sample() collector.Sample {
 					s.DiskSyncP99 = m.StoreLogsP99
 					s.Set(collector.FieldDiskSync)
 				}
+				if s.Role == collector.RoleLeader {
+					c.confirm(now, m)
+				}
 			}
 		}
 	}
@@ -343,6 +374,11 @@ func (c *Consul) Advice(s collector.Sample, t time.Duration) string {
 	} else {
 		out = fmt.Sprintf("set performance.raft_multiplier = %d (now %d): heartbeat and election timeout %ds, then `consul reload`", m, cur, m)
 	}
+	c.mu.Lock()
+	for _, n := range c.notes {
+		out += "; " + n
+	}
+	c.mu.Unlock()
 	if s.Role == collector.RoleLeader {
 		var why []string
 		if s.Has(collector.FieldDiskSync) && s.DiskSyncP99 > 100*time.Millisecond {
@@ -366,10 +402,11 @@ func (c *Consul) Apply(t time.Duration) error {
 		return errors.New("consul host is advisory")
 	}
 	m := c.Multiplier(t)
+	refused := c.leaseRefusal(t)
 	c.mu.Lock()
 	if m == c.mult {
 		c.mu.Unlock()
-		return nil
+		return refused
 	}
 	if since := c.cfg.Now().Sub(c.reloadedAt); !c.reloadedAt.IsZero() && since < c.cfg.MinReloadInterval {
 		c.mu.Unlock()
@@ -386,13 +423,133 @@ func (c *Consul) Apply(t time.Duration) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout*5)
 	defer cancel()
+	pending := c.pendingEdits()
 	if err := c.reload(ctx); err != nil {
 		return err
 	}
+	now := c.cfg.Now()
 	c.mu.Lock()
-	c.mult, c.reloadedAt, c.wrote = m, c.cfg.Now(), true
+	c.mult, c.reloadedAt, c.wrote = m, now, true
+	// The leader's heartbeats settle at the new rate within a heartbeat
+	// timeout; count from then.
+	c.readBack = readBack{mult: m, after: now.Add(time.Duration(m) * time.Second)}
+	c.notes = nil
+	if len(pending) > 0 {
+		c.notes = append(c.notes, fmt.Sprintf("warning: the reload for raft_multiplier %d also applied other edits in %s: %s",
+			m, filepath.Dir(c.cfg.Fragment), strings.Join(pending, ", ")))
+	}
+	c.confDir = snapshotDir(filepath.Dir(c.cfg.Fragment), c.cfg.Fragment)
 	c.mu.Unlock()
-	return nil
+	return refused
+}
+
+// ErrLeaseRefuses is returned (wrapped) when a decided timeout needs a
+// raft_multiplier whose heartbeat timeout would fall below the leader
+// lease Consul started with: Consul would refuse that reload.
+var ErrLeaseRefuses = errors.New("the leader lease would refuse it")
+
+// leaseRefusal says why the multiplier timeout t asks for cannot be put
+// in force live, before any reload; nil when it can.
+func (c *Consul) leaseRefusal(t time.Duration) error {
+	want := min(10, max(1, int(math.Ceil(float64(t)/float64(time.Second)))))
+	floor := c.Multiplier(0)
+	if want >= floor {
+		return nil
+	}
+	return fmt.Errorf("raft_multiplier %d not reloaded, %w: Consul started with raft_multiplier %d, whose leader lease (%s) stays until a restart, and hashicorp/raft refuses a heartbeat timeout (%ds) below the lease; %d is the least this server takes live (restart it with a lower raft_multiplier to go lower)",
+		want, ErrLeaseRefuses, c.startMult, c.lease, want, floor)
+}
+
+// snapshotDir hashes every regular file in dir except the fragment.
+func snapshotDir(dir, fragment string) map[string]string {
+	out := map[string]string{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if !e.Type().IsRegular() || p == filepath.Clean(fragment) || p == filepath.Clean(fragment)+".tmp" {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		out[e.Name()] = fmt.Sprintf("%x", sha256.Sum256(b))
+	}
+	return out
+}
+
+// pendingEdits lists the files of the config dir that changed since the
+// agent's start or last reload: a reload applies them too.
+func (c *Consul) pendingEdits() []string {
+	now := snapshotDir(filepath.Dir(c.cfg.Fragment), c.cfg.Fragment)
+	c.mu.Lock()
+	before := c.confDir
+	c.mu.Unlock()
+	var out []string
+	for name, h := range now {
+		switch old, ok := before[name]; {
+		case !ok:
+			out = append(out, name+" (new)")
+		case old != h:
+			out = append(out, name+" (edited)")
+		}
+	}
+	for name := range before {
+		if _, ok := now[name]; !ok {
+			out = append(out, name+" (removed)")
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// confirm reads an applied multiplier back from the leader's heartbeat
+// rate: hashicorp/raft heartbeats each follower every [T/10, T/5) of its
+// heartbeat timeout T = multiplier × 1s, so about 1/(0.15 T) a second.
+func (c *Consul) confirm(now time.Time, m ConsulMetrics) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rb := &c.readBack
+	if rb.mult == 0 || rb.confirmed || rb.mismatched || now.Before(rb.after) || m.HeartbeatPeers == 0 {
+		return
+	}
+	if !rb.started {
+		rb.count, rb.peers, rb.started, rb.after = m.HeartbeatCount, m.HeartbeatPeers, true, now
+		return
+	}
+	span := now.Sub(rb.after)
+	if span < 3*time.Second || m.HeartbeatPeers != rb.peers || m.HeartbeatCount < rb.count {
+		if m.HeartbeatPeers != rb.peers || m.HeartbeatCount < rb.count {
+			rb.started = false
+		}
+		return
+	}
+	perPeer := (m.HeartbeatCount - rb.count) / span.Seconds() / float64(rb.peers)
+	want := 1 / (0.15 * float64(rb.mult))
+	implied := 0.0
+	if perPeer > 0 {
+		implied = 1 / (0.15 * perPeer)
+	}
+	msg := fmt.Sprintf("raft_multiplier %d read back from the leader's heartbeats: %.2f/s per follower over %s, expected %.2f (implies %.1f)",
+		rb.mult, perPeer, span.Round(time.Second), want, implied)
+	if perPeer > 0 && math.Abs(perPeer-want)/want <= 0.35 {
+		rb.confirmed = true
+		c.notes = append(c.notes, "confirmed: "+msg)
+	} else {
+		rb.mismatched = true
+		c.notes = append(c.notes, "mismatch: "+msg)
+	}
+}
+
+// ReadBack says whether the last applied multiplier was confirmed
+// (true, true), found not in force (false, true), or not yet judged.
+func (c *Consul) ReadBack() (confirmed, judged bool, note string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readBack.confirmed, c.readBack.confirmed || c.readBack.mismatched, strings.Join(c.notes, "; ")
 }
 
 func (c *Consul) reload(ctx context.Context) error {
