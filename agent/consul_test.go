@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/nsraft/nsraft/adapter/hashicorp"
 )
 
 // externalBinary is a real server built by scripts/<script>, named by the
@@ -234,6 +236,21 @@ func TestConsulAdvisoryAndLive(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	during := rate()
+	// The agent reads the multiplier back from the leader's heartbeats.
+	host := d.polled.(*hashicorp.Consul)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		ok, judged, note := host.ReadBack()
+		if judged {
+			t.Logf("read-back: %s", note)
+			if !ok {
+				t.Fatalf("raft_multiplier 3 not confirmed: %s", note)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no read-back of raft_multiplier 3 after 20s: %q", note)
+		}
+	}
 	d.Close()
 	if _, err := os.Stat(frag); !os.IsNotExist(err) {
 		t.Fatalf("fragment left after the agent stopped: %v", err)

@@ -80,6 +80,12 @@ type Consul struct {
 	// heartbeat rate (Consul reports only its start values).
 	readBack readBack
 	notes    []string // what the operator should know (pending edits, read-backs)
+	// tail is the worst heartbeat round-trip p99 the leader reported
+	// since the agent started; leaseText the restart-time advice it gave,
+	// kept until the advised multiplier changes.
+	tail      time.Duration
+	leaseMult int
+	leaseText string
 }
 
 // readBack is a pending or finished confirmation of a reload.
@@ -308,6 +314,14 @@ func (c *Consul) Sample() collector.Sample {
 				}
 				if s.Role == collector.RoleLeader {
 					c.confirm(now, m)
+					if m.HeartbeatOK {
+						c.mu.Lock()
+						c.tail = max(c.tail, m.HeartbeatP99)
+						if la := RecommendLease(c.tail, 0); la.Multiplier != c.leaseMult {
+							c.leaseMult, c.leaseText = la.Multiplier, la.ConsulText(c.startMult)
+						}
+						c.mu.Unlock()
+					}
 				}
 			}
 		}
@@ -377,6 +391,9 @@ func (c *Consul) Advice(s collector.Sample, t time.Duration) string {
 	c.mu.Lock()
 	for _, n := range c.notes {
 		out += "; " + n
+	}
+	if c.leaseText != "" {
+		out += "; " + c.leaseText
 	}
 	c.mu.Unlock()
 	if s.Role == collector.RoleLeader {
