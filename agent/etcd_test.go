@@ -184,6 +184,18 @@ func TestEtcdCalmStable(t *testing.T) {
 	if flags[0] != flags[1] || flags[1] != flags[2] {
 		t.Errorf("the agents disagree: %v", flags)
 	}
+	// ns-agent advise, one-shot, gives the same flags.
+	cfg := *daemons[0].cfg
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rec, rd, err := Advise(ctx, &cfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rd.ByMember) != 3 || rec.Flags.String() != flags[0] {
+		t.Errorf("advise read %d members and says %s; the agents %s", len(rd.ByMember), rec.Text(), flags[0])
+	}
+	t.Logf("advise: %s", rec.Text())
 }
 
 // metricValue sums a metric's series on an agent's registry.

@@ -210,9 +210,11 @@ func AdviseOnce(ctx context.Context, endpoint string, tc *tls.Config, now time.T
 	}
 	defer cli.Close()
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
-	rd, err := ReadCluster(ctx, cli, hc, now)
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rd, err := ReadCluster(rctx, cli, hc, now)
 	if err != nil {
-		return Recommendation{}, rd, err
+		return Recommendation{}, rd, fmt.Errorf("%s: %w", endpoint, err)
 	}
 	if len(rd.Missing) > 0 {
 		// As a running agent, advise only from every member.
