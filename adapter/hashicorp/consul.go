@@ -86,6 +86,12 @@ type Consul struct {
 	tail      time.Duration
 	leaseMult int
 	leaseText string
+	// The server process's own CPU: the last reading and the rate
+	// (cores) between the last two.
+	cpuAt    time.Time
+	cpuTotal time.Duration
+	cpuCores float64
+	cpuOK    bool
 }
 
 // readBack is a pending or finished confirmation of a reload.
@@ -210,6 +216,10 @@ type ConsulMetrics struct {
 	// StoreLogsP99 is the p99 of BoltDB log writes (disk sync).
 	StoreLogsP99 time.Duration
 	StoreLogsOK  bool
+	// ProcessCPU is the Consul process's own CPU time
+	// (process_cpu_seconds_total), ProcessCPUOK whether it was exposed.
+	ProcessCPU   time.Duration
+	ProcessCPUOK bool
 }
 
 // ParseConsulMetrics reads Consul's /v1/agent/metrics?format=prometheus
@@ -245,6 +255,10 @@ func ParseConsulMetrics(text string) (ConsulMetrics, error) {
 	}
 	if f := fams["consul_raft_state_candidate"]; f != nil && len(f.GetMetric()) > 0 {
 		m.Candidacies = f.GetMetric()[0].GetCounter().GetValue()
+	}
+	if f := fams["process_cpu_seconds_total"]; f != nil && len(f.GetMetric()) > 0 {
+		m.ProcessCPU = time.Duration(f.GetMetric()[0].GetCounter().GetValue() * float64(time.Second))
+		m.ProcessCPUOK = true
 	}
 	if f := fams["consul_raft_boltdb_storeLogs"]; f != nil && len(f.GetMetric()) > 0 {
 		if v, ok := q(f.GetMetric()[0].GetSummary(), 0.99); ok {
@@ -312,6 +326,14 @@ func (c *Consul) Sample() collector.Sample {
 					s.DiskSyncP99 = m.StoreLogsP99
 					s.Set(collector.FieldDiskSync)
 				}
+				if m.ProcessCPUOK {
+					c.mu.Lock()
+					if dt := now.Sub(c.cpuAt); !c.cpuAt.IsZero() && dt > 0 && m.ProcessCPU >= c.cpuTotal {
+						c.cpuCores, c.cpuOK = float64(m.ProcessCPU-c.cpuTotal)/float64(dt), true
+					}
+					c.cpuAt, c.cpuTotal = now, m.ProcessCPU
+					c.mu.Unlock()
+				}
 				if s.Role == collector.RoleLeader {
 					c.confirm(now, m)
 					if m.HeartbeatOK {
@@ -374,9 +396,10 @@ func (c *Consul) Multiplier(t time.Duration) int {
 }
 
 // Advice says, in an operator's words, what to set for timeout t, and
-// when this server leads while degraded (disk sync p99 over 100ms, or
-// under 5% CPU idle), that handing leadership to a healthy follower now
-// would spare the cluster an election later.
+// when this server leads while degraded on its own figures (disk sync p99
+// over 100ms, or its process using more than 0.9 cores), that handing
+// leadership to a healthy follower now would spare the cluster an
+// election later.
 func (c *Consul) Advice(s collector.Sample, t time.Duration) string {
 	m := c.Multiplier(t)
 	c.mu.Lock()
@@ -401,8 +424,13 @@ func (c *Consul) Advice(s collector.Sample, t time.Duration) string {
 		if s.Has(collector.FieldDiskSync) && s.DiskSyncP99 > 100*time.Millisecond {
 			why = append(why, fmt.Sprintf("disk sync p99 %s", s.DiskSyncP99.Round(time.Millisecond)))
 		}
-		if s.Has(collector.FieldCPUIdle) && s.CPUIdlePct < 5 {
-			why = append(why, fmt.Sprintf("CPU idle %.0f%%", s.CPUIdlePct))
+		// Its own process's CPU, never the machine's: on a shared machine
+		// the machine's idle says nothing about this server.
+		c.mu.Lock()
+		cores, ok := c.cpuCores, c.cpuOK
+		c.mu.Unlock()
+		if ok && cores > 0.9 {
+			why = append(why, fmt.Sprintf("Consul process CPU %.2f cores", cores))
 		}
 		if len(why) > 0 {
 			out += "; this leader is degraded (" + strings.Join(why, ", ") + "): `consul operator raft transfer-leader` to a healthy follower would avoid an election"

@@ -32,6 +32,9 @@ func TestParseConsulMetricsOfARealLeader(t *testing.T) {
 	if !m.HeartbeatOK || m.HeartbeatP99.Microseconds() != 3315 || m.HeartbeatP50.Microseconds() != 267 || m.HeartbeatP90.Microseconds() != 392 {
 		t.Fatalf("heartbeat %+v", m)
 	}
+	if !m.ProcessCPUOK || m.ProcessCPU != 480*time.Millisecond || m.HeartbeatPeers != 2 {
+		t.Fatalf("process cpu %v (%v), heartbeat peers %d", m.ProcessCPU, m.ProcessCPUOK, m.HeartbeatPeers)
+	}
 	if m.Candidacies != 1 {
 		t.Fatalf("candidacies %v", m.Candidacies)
 	}
