@@ -235,6 +235,12 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		if v, ok := dec.Number(h.AMargin, "host.advice_margin", 0.01, 10); ok {
 			cfg.AdviceMargin = v
 		}
+		for _, e := range []hcl.Expression{h.AHorizon, h.AEvidence, h.APeriod, h.AMargin, h.AEvery} {
+			if !configs.Absent(e) && cfg.HostKind != "etcd" {
+				dec.Errf(e.Range(), "host.advice_* applies to etcd servers, not %s", cfg.HostKind)
+				break
+			}
+		}
 		var ca, cert, key string
 		str(h.CAFile, "host.ca_file", &ca)
 		str(h.CertFile, "host.cert_file", &cert)
