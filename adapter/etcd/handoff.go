@@ -166,12 +166,13 @@ func (s *Server) degraded(smp collector.Sample) degradation {
 }
 
 // Handoff runs after each decision. When hand-off is enabled, this member
-// leads, its own figures have shown it degrading for SustainFor, the
-// policy does not judge the cluster unstable and no hand-off happened in
-// the cluster within the cooldown, it announces a move to the voter that
-// is least behind (at most MaxLag entries), closest and no worse on the
-// figures that make the leader degrade, and after Announce makes it. It
-// says what it did, with the evidence; "" when there was nothing to do.
+// leads and its own figures show it degrading, the policy does not judge
+// the cluster unstable and this agent's cooldown has passed, it announces
+// a move to the voter that is least behind (at most MaxLag entries),
+// closest and no worse on the figures that make the leader degrade. Once
+// the degradation has lasted SustainFor, and at least Announce after the
+// announcement, it takes the cluster-wide cooldown key and makes the move.
+// It says what it did, with the evidence; "" when there was nothing to do.
 func (s *Server) Handoff(smp collector.Sample, unstable bool) (string, error) {
 	h := s.cfg.Handoff
 	now := s.cfg.Now()
@@ -191,13 +192,14 @@ func (s *Server) Handoff(smp collector.Sample, unstable bool) (string, error) {
 	}
 	since, last, plan := s.handoff.degraded, s.handoff.last, s.handoff.plan
 	s.mu.Unlock()
+	sustained := now.Sub(since) >= h.SustainFor
 	switch {
-	case now.Sub(since) < h.SustainFor:
-		return "", nil // not yet sustained: a blip is no reason
+	case plan != nil && now.Before(plan.at):
+		return "", nil // announced; the move waits for its time
 	case unstable:
-		return "", fmt.Errorf("leader degrading (%s) but the cluster is unstable: no hand-off", why)
+		return s.hold(since, sustained, fmt.Errorf("leader degrading (%s) but the cluster is unstable: no hand-off", why))
 	case !last.IsZero() && now.Sub(last) < h.Cooldown:
-		return "", fmt.Errorf("leader degrading (%s) but this agent handed off %s ago (cooldown %s)", why, now.Sub(last).Round(time.Second), h.Cooldown)
+		return s.hold(since, sustained, fmt.Errorf("leader degrading (%s) but this agent handed off %s ago (cooldown %s)", why, now.Sub(last).Round(time.Second), h.Cooldown))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*s.cfg.Timeout)
 	defer cancel()
@@ -207,15 +209,18 @@ func (s *Server) Handoff(smp collector.Sample, unstable bool) (string, error) {
 	}
 	to, evidence, err := s.transferee(ctx, d, prefer)
 	if err != nil {
-		s.setDegraded(since, nil)
-		return "", fmt.Errorf("leader degrading (%s) but %w", why, err)
+		return s.hold(since, sustained, fmt.Errorf("leader degrading (%s) but %w", why, err))
 	}
 	if plan == nil || plan.to != to.id {
-		s.setDegraded(since, &handoffPlan{to: to.id, at: now.Add(h.Announce), why: why})
-		return fmt.Sprintf("hand-off planned to %s in %s: this leader is degrading: %s; %s", to.name, h.Announce, why, evidence), nil
-	}
-	if now.Before(plan.at) {
-		return "", nil
+		// Announce as soon as the leader is judged degrading; move once
+		// it has been for SustainFor, and never sooner than Announce
+		// after the announcement.
+		at := since.Add(h.SustainFor)
+		if a := now.Add(h.Announce); a.After(at) {
+			at = a
+		}
+		s.setDegraded(since, &handoffPlan{to: to.id, at: at, why: why})
+		return fmt.Sprintf("hand-off planned to %s in %s: this leader is degrading: %s; %s", to.name, at.Sub(now).Round(time.Millisecond), why, evidence), nil
 	}
 	if err := s.claimCooldown(ctx, to.name, why, now); err != nil {
 		s.setDegraded(since, nil)
@@ -231,6 +236,16 @@ func (s *Server) Handoff(smp collector.Sample, unstable bool) (string, error) {
 	s.handoff.plan, s.handoff.degraded = nil, time.Time{}
 	s.mu.Unlock()
 	return fmt.Sprintf("moved leadership to %s (%s): this leader is degrading: %s; %s", to.name, strconv.FormatUint(to.id, 16), why, evidence), nil
+}
+
+// hold drops any announced plan and says why, once the degradation is
+// sustained (a blip is not worth a line).
+func (s *Server) hold(since time.Time, sustained bool, err error) (string, error) {
+	s.setDegraded(since, nil)
+	if !sustained {
+		return "", nil
+	}
+	return "", err
 }
 
 func (s *Server) setDegraded(since time.Time, plan *handoffPlan) {
