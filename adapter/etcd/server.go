@@ -316,23 +316,7 @@ func (s *Server) Sample() collector.Sample {
 }
 
 func (s *Server) scrape(ctx context.Context, now time.Time) (Metrics, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.MetricsURL, nil)
-	if err != nil {
-		return Metrics{}, err
-	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return Metrics{}, fmt.Errorf("etcd metrics %s: %w", s.cfg.MetricsURL, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return Metrics{}, fmt.Errorf("etcd metrics %s: %s", s.cfg.MetricsURL, resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return Metrics{}, err
-	}
-	return ParseMetrics(string(b), now)
+	return scrapeURL(ctx, s.http, s.cfg.MetricsURL, now)
 }
 
 // probe measures the round trip to one peer per tick, round robin, with
