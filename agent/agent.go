@@ -176,8 +176,16 @@ type Record struct {
 	// AdviceChanged says Advice differs from the previous decision's: only
 	// then does the log carry it (one line) and the metrics count it.
 	AdviceChanged bool
-	// Handoff says what the host's leader hand-off did or why it held.
-	Handoff string
+	// Handoff says what the host's leader hand-off did, announced or why
+	// it held; HandoffState is set for hosts with hand-off.
+	Handoff      string
+	HandoffState *HandoffState
+}
+
+// HandoffState is a hand-off host's state after a decision.
+type HandoffState struct {
+	Degraded, Planned bool
+	Moves             int
 }
 
 // Decide runs one sample through the recommender and the policy. The
@@ -250,7 +258,8 @@ func (a *Agent) Step(h Host) (policy.Decision, error) {
 			r.Handoff = note
 		}
 		if hr, ok := h.(HandoffReporter); ok {
-			a.metrics.handoffs(r.Node, hr.LeaderDegraded(), hr.HandoffPlanned(), hr.Handoffs())
+			r.HandoffState = &HandoffState{Degraded: hr.LeaderDegraded(), Planned: hr.HandoffPlanned(), Moves: hr.Handoffs()}
+			a.metrics.handoffs(r.Node, r.HandoffState.Degraded, r.HandoffState.Planned, r.HandoffState.Moves)
 		}
 	}
 	var err error

@@ -268,9 +268,18 @@ func TestEtcdLeaderHandoff(t *testing.T) {
 		// test log.
 		w, wcancel := a.hub.subscribe("", false)
 		defer wcancel()
+		var plannedAt, movedAt atomic.Int64 // from the Watch stream's typed hand-off field
 		go func() {
 			last := ""
 			for ev := range w.ch {
+				if ho := ev.GetHandoff(); ho != nil {
+					if ho.Planned && plannedAt.Load() == 0 {
+						plannedAt.Store(ev.AtUnixNano)
+					}
+					if ho.Moves > 0 && movedAt.Load() == 0 {
+						movedAt.Store(ev.AtUnixNano)
+					}
+				}
 				for _, mark := range []string{"hand-off planned", "moved leadership", "hand-off held", "hand-off to"} {
 					if i := strings.Index(ev.Advice, mark); i >= 0 {
 						if note := ev.Advice[i:]; note != last {
@@ -333,6 +342,14 @@ func TestEtcdLeaderHandoff(t *testing.T) {
 		wg.Wait()
 		_, term1 := leaderOf()
 		handoffs = srv.Handoffs()
+		if handoffs > 0 {
+			// The stream announced the move before it was made.
+			if p, m := plannedAt.Load(), movedAt.Load(); p == 0 || m == 0 || p >= m {
+				t.Errorf("Watch: hand-off planned at %d, made at %d", p, m)
+			} else {
+				t.Logf("announced on the Watch stream %v before the move", time.Duration(m-p).Round(time.Millisecond))
+			}
+		}
 		timeoutElections = int(term1-term0) - handoffs
 		t.Logf("hand-off %v: terms %d → %d, %d hand-offs, %d timeout elections, longest write stall %v, %d failed writes",
 			handoff, term0, term1, handoffs, timeoutElections, time.Duration(longest.Load()).Round(time.Millisecond), failed.Load())
