@@ -332,6 +332,16 @@ func TestEtcdLeaderHandoff(t *testing.T) {
 			mesh.SetLink(refcluster.Inbound, leader.Name, refcluster.LinkFault{Latency: l * time.Millisecond})
 			time.Sleep(3 * time.Second)
 		}
+		// The slow links stay until the agent has moved leadership, for
+		// at most 15s more (a loaded machine slows its judgement), and
+		// for 3s without hand-off.
+		hold := time.Now().Add(3 * time.Second)
+		if handoff {
+			hold = time.Now().Add(15 * time.Second)
+		}
+		for time.Now().Before(hold) && srv.Handoffs() == 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
 		// Then it stalls for three election timeouts.
 		c.Pause(leader.Name)
 		time.Sleep(3 * time.Second)
