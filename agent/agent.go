@@ -325,9 +325,12 @@ func (a *Agent) Policy() *policy.Policy {
 
 func (a *Agent) log(r *Record) {
 	s, p, d := &r.Sample, &r.Proposal, &r.Decision
+	if r.AdviceChanged {
+		a.cfg.Log.Info("advice", "node", r.Node, "host", r.HostKind, "advice", r.Advice)
+	}
 	if a.cfg.LogChanges {
 		a.logMu.Lock()
-		same := d.Timeout == a.lastLogged && r.Err == ""
+		same := d.Timeout == a.lastLogged && r.Err == "" && r.Handoff == ""
 		a.lastLogged = d.Timeout
 		a.logMu.Unlock()
 		if same {
@@ -359,9 +362,6 @@ func (a *Agent) log(r *Record) {
 		args = append(args, "handoff", r.Handoff)
 	}
 	a.cfg.Log.Info("decision", args...)
-	if r.AdviceChanged {
-		a.cfg.Log.Info("advice", "node", r.Node, "host", r.HostKind, "advice", r.Advice)
-	}
 }
 
 func join(a, b string) string {
