@@ -44,11 +44,27 @@ type Handoffer interface {
 	Handoff(s collector.Sample, unstable bool) (string, error)
 }
 
+// HandoffReporter is implemented by hosts that announce hand-offs: the
+// agent exports whether its leader is judged degrading and a hand-off is
+// planned (a moment before it happens), and how many it made.
+type HandoffReporter interface {
+	LeaderDegraded() bool
+	HandoffPlanned() bool
+	Handoffs() int
+}
+
 // Advisor is implemented by hosts that can say in an operator's words
 // what to set for a decided timeout (Consul's raft_multiplier, etcd's
 // flags). The advice goes into the log and the decision stream.
 type Advisor interface {
 	Advice(s collector.Sample, timeout time.Duration) string
+}
+
+// FlagAdvisor is implemented by hosts whose advice is a restart-time
+// heartbeat interval and election timeout (etcd servers); the agent
+// exports them as gauges when the advice changes.
+type FlagAdvisor interface {
+	AdvisedFlags() (heartbeat, election time.Duration)
 }
 
 // Config configures an Agent.
@@ -88,9 +104,10 @@ type Agent struct {
 	hub     *hub
 	metrics *Metrics
 
-	mu  sync.Mutex
-	rec model.Recommender
-	gov *policy.Governor
+	mu     sync.Mutex
+	rec    model.Recommender
+	gov    *policy.Governor
+	advice string // the host's advice last logged
 
 	logMu      sync.Mutex
 	lastLogged time.Duration // the last logged decision (LogChanges)
@@ -156,6 +173,19 @@ type Record struct {
 	Applied     bool
 	Err         string
 	Advice      string // what to set, for advisory hosts
+	// AdviceChanged says Advice differs from the previous decision's: only
+	// then does the log carry it (one line) and the metrics count it.
+	AdviceChanged bool
+	// Handoff says what the host's leader hand-off did, announced or why
+	// it held; HandoffState is set for hosts with hand-off.
+	Handoff      string
+	HandoffState *HandoffState
+}
+
+// HandoffState is a hand-off host's state after a decision.
+type HandoffState struct {
+	Degraded, Planned bool
+	Moves             int
 }
 
 // Decide runs one sample through the recommender and the policy. The
@@ -209,14 +239,27 @@ func (a *Agent) Step(h Host) (policy.Decision, error) {
 	r := a.Decide(h.Sample(), h.Live())
 	if adv, ok := h.(Advisor); ok {
 		r.Advice = adv.Advice(r.Sample, r.Decision.Timeout)
+		a.mu.Lock()
+		if r.Advice != a.advice {
+			r.AdviceChanged, a.advice = true, r.Advice
+		}
+		a.mu.Unlock()
+		if fa, ok := h.(FlagAdvisor); ok && r.AdviceChanged {
+			hb, et := fa.AdvisedFlags()
+			a.metrics.advised(r.Node, hb, et)
+		}
 	}
 	if ho, ok := h.(Handoffer); ok {
 		note, err := ho.Handoff(r.Sample, r.Decision.Unstable)
 		switch {
 		case err != nil:
-			r.Advice = join(r.Advice, "hand-off held: "+err.Error())
+			r.Handoff = "hand-off held: " + err.Error()
 		case note != "":
-			r.Advice = join(r.Advice, note)
+			r.Handoff = note
+		}
+		if hr, ok := h.(HandoffReporter); ok {
+			r.HandoffState = &HandoffState{Degraded: hr.LeaderDegraded(), Planned: hr.HandoffPlanned(), Moves: hr.Handoffs()}
+			a.metrics.handoffs(r.Node, r.HandoffState.Degraded, r.HandoffState.Planned, r.HandoffState.Moves)
 		}
 	}
 	var err error
@@ -282,9 +325,12 @@ func (a *Agent) Policy() *policy.Policy {
 
 func (a *Agent) log(r *Record) {
 	s, p, d := &r.Sample, &r.Proposal, &r.Decision
+	if r.AdviceChanged {
+		a.cfg.Log.Info("advice", "node", r.Node, "host", r.HostKind, "advice", r.Advice)
+	}
 	if a.cfg.LogChanges {
 		a.logMu.Lock()
-		same := d.Timeout == a.lastLogged && r.Err == ""
+		same := d.Timeout == a.lastLogged && r.Err == "" && r.Handoff == ""
 		a.lastLogged = d.Timeout
 		a.logMu.Unlock()
 		if same {
@@ -312,15 +358,15 @@ func (a *Agent) log(r *Record) {
 	if r.Err != "" {
 		args = append(args, "error", r.Err)
 	}
-	if r.Advice != "" {
-		args = append(args, "advice", r.Advice)
+	if r.Handoff != "" {
+		args = append(args, "handoff", r.Handoff)
 	}
 	a.cfg.Log.Info("decision", args...)
 }
 
 func join(a, b string) string {
-	if a == "" {
-		return b
+	if a == "" || b == "" {
+		return a + b
 	}
 	return a + "; " + b
 }

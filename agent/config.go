@@ -44,19 +44,24 @@ type FileConfig struct {
 	HostHeartbeat, HostElection time.Duration
 	HostHandoff                 bool
 	HostTLS                     *TLSFiles
-	Recommender                 string
-	PolicyFile                  string
-	WeightsFile                 string
-	Tick                        time.Duration
-	LeaseTTL                    time.Duration
-	GRPC                        string // "unix:///path", "unix:path" or "host:port"
-	HTTP                        string // host:port of /metrics and health; "" for none
-	TLS                         *TLSFiles
-	Socket                      SocketOptions
-	LogFile                     string
-	LogMaxMB                    int
-	LogBackups                  int
-	LogStderr                   bool
+	// Etcd servers' restart-time advice: how far back its evidence
+	// reaches, the least evidence, the least time between changes and
+	// the margin the evidence must move past (zero: the defaults).
+	AdviceHorizon, AdviceMinEvidence, AdvicePeriod, AdviceEvery time.Duration
+	AdviceMargin                                                float64
+	Recommender                                                 string
+	PolicyFile                                                  string
+	WeightsFile                                                 string
+	Tick                                                        time.Duration
+	LeaseTTL                                                    time.Duration
+	GRPC                                                        string // "unix:///path", "unix:path" or "host:port"
+	HTTP                                                        string // host:port of /metrics and health; "" for none
+	TLS                                                         *TLSFiles
+	Socket                                                      SocketOptions
+	LogFile                                                     string
+	LogMaxMB                                                    int
+	LogBackups                                                  int
+	LogStderr                                                   bool
 	// LogChanges logs decisions only when the decided timeout changes.
 	LogChanges bool
 	// LogLevel is the level of operational messages on stderr.
@@ -94,6 +99,11 @@ type fileAgent struct {
 		Heartbeat hcl.Expression `hcl:"heartbeat_interval,optional"`
 		Election  hcl.Expression `hcl:"election_timeout,optional"`
 		Handoff   hcl.Expression `hcl:"handoff,optional"`
+		AHorizon  hcl.Expression `hcl:"advice_horizon,optional"`
+		AEvidence hcl.Expression `hcl:"advice_min_evidence,optional"`
+		APeriod   hcl.Expression `hcl:"advice_period,optional"`
+		AMargin   hcl.Expression `hcl:"advice_margin,optional"`
+		AEvery    hcl.Expression `hcl:"advice_every,optional"`
 		CAFile    hcl.Expression `hcl:"ca_file,optional"`
 		CertFile  hcl.Expression `hcl:"cert_file,optional"`
 		KeyFile   hcl.Expression `hcl:"key_file,optional"`
@@ -208,6 +218,27 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 			cfg.HostHandoff = v
 			if v && cfg.HostKind != "etcd" {
 				dec.Errf(h.Handoff.Range(), "host.handoff applies to etcd servers, not %s", cfg.HostKind)
+			}
+		}
+		if d, ok := dec.Duration(h.AHorizon, "host.advice_horizon", true); ok {
+			cfg.AdviceHorizon = d
+		}
+		if d, ok := dec.Duration(h.AEvidence, "host.advice_min_evidence", true); ok {
+			cfg.AdviceMinEvidence = d
+		}
+		if d, ok := dec.Duration(h.APeriod, "host.advice_period", true); ok {
+			cfg.AdvicePeriod = d
+		}
+		if d, ok := dec.Duration(h.AEvery, "host.advice_every", true); ok {
+			cfg.AdviceEvery = d
+		}
+		if v, ok := dec.Number(h.AMargin, "host.advice_margin", 0.01, 10); ok {
+			cfg.AdviceMargin = v
+		}
+		for _, e := range []hcl.Expression{h.AHorizon, h.AEvidence, h.APeriod, h.AMargin, h.AEvery} {
+			if !configs.Absent(e) && cfg.HostKind != "etcd" {
+				dec.Errf(e.Range(), "host.advice_* applies to etcd servers, not %s", cfg.HostKind)
+				break
 			}
 		}
 		var ca, cert, key string

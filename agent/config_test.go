@@ -29,6 +29,8 @@ func TestBadAgentConfigIsPositioned(t *testing.T) {
 		{`nodes = "n1"`, `a.hcl:1,1: Unsupported argument`},
 		{"node = \"n1\"\ntick = \"fast\"", `a.hcl:2,8: tick: "fast" is not a duration`},
 		{"node = \"n1\"\nhost { kind = \"zookeeper\" }", `a.hcl:2,15: host.kind "zookeeper" is not one of hashicorp, consul, etcd, etcd-raft`},
+		{"node = \"n1\"\nhost {\n  kind = \"consul\"\n  advice_period = \"1h\"\n}", `a.hcl:4,19: host.advice_* applies to etcd servers, not consul`},
+		{"node = \"n1\"\nhost {\n  kind = \"etcd\"\n  advice_margin = 50\n}", `a.hcl:4,19: host.advice_margin`},
 		{"node = \"n1\"\nrecommender = \"psychic\"", `a.hcl:2,15: unknown recommender "psychic"`},
 		{"node = \"n1\"\ntick = \"1s\"\nlease_ttl = \"1s\"", `a.hcl:3,13: lease_ttl 1s must be at least two ticks`},
 		{"node = \"n1\"\nlisten {\n  grpc = \"unix:///x.sock\"\n  tls {\n    cert_file = \"c\"\n    key_file = \"k\"\n  }\n}", `a.hcl:5,17: tls applies to a TCP listener`},

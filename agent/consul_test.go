@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/nsraft/nsraft/adapter/hashicorp"
 )
 
 // externalBinary is a real server built by scripts/<script>, named by the
@@ -65,19 +67,24 @@ type consulNode struct {
 // raft_multiplier 1, each reading a config dir (where a live agent writes
 // its fragment).
 func startConsul(t *testing.T, bin string) []*consulNode {
+	return startConsulWith(t, bin, 3, 1)
+}
+
+// startConsulWith runs n servers started at raft_multiplier mult.
+func startConsulWith(t *testing.T, bin string, n, mult int) []*consulNode {
 	dir := t.TempDir()
-	ports := freeTCPPorts(t, 12)
+	ports := freeTCPPorts(t, 4*n)
 	var nodes []*consulNode
 	var joins []string
-	for i := 0; i < 3; i++ {
+	for i := 0; i < n; i++ {
 		joins = append(joins, fmt.Sprintf("-retry-join=127.0.0.1:%d", ports[i*4+2]))
 	}
-	for i := 0; i < 3; i++ {
+	for i := 0; i < n; i++ {
 		nd := filepath.Join(dir, fmt.Sprintf("c%d", i+1))
 		conf := filepath.Join(nd, "conf")
 		os.MkdirAll(conf, 0o755)
-		os.WriteFile(filepath.Join(conf, "base.hcl"), []byte("performance { raft_multiplier = 1 }\ntelemetry {\n  prometheus_retention_time = \"60s\"\n  disable_hostname = true\n}\n"), 0o644)
-		args := append([]string{"agent", "-server", "-bootstrap-expect=3", "-node", fmt.Sprintf("c%d", i+1), "-bind=127.0.0.1", "-client=127.0.0.1",
+		os.WriteFile(filepath.Join(conf, "base.hcl"), []byte(fmt.Sprintf("performance { raft_multiplier = %d }\n", mult)+"telemetry {\n  prometheus_retention_time = \"60s\"\n  disable_hostname = true\n}\n"), 0o644)
+		args := append([]string{"agent", "-server", fmt.Sprintf("-bootstrap-expect=%d", n), "-node", fmt.Sprintf("c%d", i+1), "-bind=127.0.0.1", "-client=127.0.0.1",
 			"-data-dir", filepath.Join(nd, "data"), "-config-dir", conf,
 			fmt.Sprintf("-http-port=%d", ports[i*4]), fmt.Sprintf("-server-port=%d", ports[i*4+1]),
 			fmt.Sprintf("-serf-lan-port=%d", ports[i*4+2]), fmt.Sprintf("-serf-wan-port=%d", ports[i*4+3]),
@@ -234,6 +241,21 @@ func TestConsulAdvisoryAndLive(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	during := rate()
+	// The agent reads the multiplier back from the leader's heartbeats.
+	host := d.polled.(*hashicorp.Consul)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		ok, judged, note := host.ReadBack()
+		if judged {
+			t.Logf("read-back: %s", note)
+			if !ok {
+				t.Fatalf("raft_multiplier 3 not confirmed: %s", note)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no read-back of raft_multiplier 3 after 20s: %q", note)
+		}
+	}
 	d.Close()
 	if _, err := os.Stat(frag); !os.IsNotExist(err) {
 		t.Fatalf("fragment left after the agent stopped: %v", err)
@@ -244,4 +266,41 @@ func TestConsulAdvisoryAndLive(t *testing.T) {
 	if !(during < before/2 && after > 2*during) {
 		t.Fatalf("heartbeat rate did not follow the multiplier: %.1f → %.1f → %.1f per second", before, during, after)
 	}
+}
+
+// TestConsulLeaseRefusedByAgent: a real Consul server started at
+// raft_multiplier 5 holds a 2.5s lease. An agent in live mode whose
+// decision needs multiplier 1 refuses it itself, before any reload, with
+// the reason, and puts the least the lease allows (3) in force through a
+// reload Consul accepts.
+func TestConsulLeaseRefusedByAgent(t *testing.T) {
+	bin := consulBinary(t)
+	nodes := startConsulWith(t, bin, 1, 5)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "policy.hcl"), []byte("bounds {\n  election_min = \"1s\"\n  election_max = \"1s\"\n}\nhost { kind = \"consul\" }\n"), 0o644)
+	frag := filepath.Join(nodes[0].confDir, "zz-ns-agent.hcl")
+	d := startConsulAgent(t, dir, "c1", fmt.Sprintf("policy = \"policy.hcl\"\nhost {\n  kind = \"consul\"\n  address = %q\n  live = true\n  fragment = %q\n}", nodes[0].http, frag), "")
+	defer d.Close()
+	w, cancel := d.Agent.hub.subscribe("", true)
+	defer cancel()
+	deadline := time.After(30 * time.Second)
+	for refused := 0; refused < 3; {
+		select {
+		case ev := <-w.ch:
+			switch {
+			case strings.Contains(ev.Error, "raft_multiplier 1 not reloaded, the leader lease would refuse it") &&
+				strings.Contains(ev.Error, "leader lease (2.5s)") && strings.Contains(ev.Error, "3 is the least"):
+				refused++
+			case strings.Contains(ev.Error, "consul reload"):
+				t.Fatalf("Consul refused a reload the agent sent: %s", ev.Error)
+			}
+		case <-deadline:
+			t.Fatal("no refusal by the agent in 30s")
+		}
+	}
+	b, _ := os.ReadFile(frag)
+	if !strings.Contains(string(b), "raft_multiplier = 3") {
+		t.Fatalf("fragment %q: the least multiplier the lease allows was not put in force", b)
+	}
+	t.Logf("refused by the agent; in force: raft_multiplier 3")
 }

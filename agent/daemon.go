@@ -114,7 +114,7 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 
 	if cfg.HostKind == "consul" || cfg.HostKind == "etcd" {
 		// Consul and etcd servers do not link to us: the agent polls them.
-		h, err := pollHost(cfg)
+		h, err := pollHost(cfg, pol)
 		if err != nil {
 			d.Close()
 			return nil, err
@@ -350,7 +350,7 @@ type polledHost interface {
 	Close() error
 }
 
-func pollHost(cfg *FileConfig) (polledHost, error) {
+func pollHost(cfg *FileConfig, pol *policy.Policy) (polledHost, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	switch cfg.HostKind {
@@ -366,8 +366,47 @@ func pollHost(cfg *FileConfig) (polledHost, error) {
 			}
 		}
 		return etcd.NewServer(ctx, etcd.ServerConfig{Endpoint: cfg.HostAddress, TLS: tc, HeartbeatInterval: cfg.HostHeartbeat,
-			ElectionTimeout: cfg.HostElection, Handoff: etcd.HandoffConfig{Enabled: cfg.HostHandoff}})
+			ElectionTimeout: cfg.HostElection, Handoff: etcd.HandoffConfig{Enabled: cfg.HostHandoff}, Advice: AdviceConfig(cfg, pol)})
 	}
+}
+
+// Advise reads every member of the etcd cluster cfg names once and gives
+// the restart-time advice an agent beside it would give (`ns-agent
+// advise`): the same evidence, bounds and margin.
+func Advise(ctx context.Context, cfg *FileConfig, now time.Time) (etcd.Recommendation, etcd.Reading, error) {
+	if cfg.HostKind != "etcd" {
+		return etcd.Recommendation{}, etcd.Reading{}, fmt.Errorf("advise needs an etcd host, not %s", cfg.HostKind)
+	}
+	if cfg.HostAddress == "" {
+		return etcd.Recommendation{}, etcd.Reading{}, errors.New("advise: no etcd endpoint (host.address)")
+	}
+	pol, err := loadPolicy(cfg.PolicyFile)
+	if err != nil {
+		return etcd.Recommendation{}, etcd.Reading{}, err
+	}
+	var tc *tls.Config
+	if cfg.HostTLS != nil {
+		if tc, err = clientTLS(cfg.HostTLS); err != nil {
+			return etcd.Recommendation{}, etcd.Reading{}, fmt.Errorf("host tls: %w", err)
+		}
+	}
+	flags := etcd.Flags{Heartbeat: cfg.HostHeartbeat, Election: cfg.HostElection}
+	if flags.Heartbeat <= 0 {
+		flags.Heartbeat = 100 * time.Millisecond
+	}
+	if flags.Election <= 0 {
+		flags.Election = time.Second
+	}
+	return etcd.AdviseOnce(ctx, cfg.HostAddress, tc, now, flags, AdviceConfig(cfg, pol))
+}
+
+// AdviceConfig is the etcd advice's configuration: the policy's bounds
+// and the pacing the agent configuration sets.
+func AdviceConfig(cfg *FileConfig, pol *policy.Policy) etcd.AdviceConfig {
+	b := pol.Bounds
+	return etcd.AdviceConfig{ElectionMin: b.ElectionMin, ElectionMax: b.ElectionMax, HeartbeatMin: b.HeartbeatMin,
+		HeartbeatMax: b.HeartbeatMax, RTTFactor: b.RTTFactor, Horizon: cfg.AdviceHorizon, MinEvidence: cfg.AdviceMinEvidence,
+		Period: cfg.AdvicePeriod, Margin: cfg.AdviceMargin, Every: cfg.AdviceEvery}
 }
 
 // clientTLS builds a client's TLS configuration: the CA that signs the

@@ -93,7 +93,11 @@ func Event(r *Record) *nsraftv1.DecisionEvent {
 		AtUnixNano: r.At.UnixNano(), Node: r.Node, HostKind: r.HostKind, Sample: api.FromSample(r.Sample),
 		Recommender: r.Recommender, ProposalNs: int64(r.Proposal.Timeout), Confidence: r.Proposal.Confidence,
 		ProposalReason: r.Proposal.Reason, DecisionNs: int64(d.Timeout), Held: d.Held, Unstable: d.Unstable,
-		Live: r.Live, Applied: r.Applied, Error: r.Err, MinNs: int64(r.Min), MaxNs: int64(r.Max), PreviousNs: int64(r.Previous), Advice: r.Advice,
+		Live: r.Live, Applied: r.Applied, Error: r.Err, MinNs: int64(r.Min), MaxNs: int64(r.Max), PreviousNs: int64(r.Previous), Advice: join(r.Advice, r.Handoff),
+	}
+	if r.HandoffState != nil {
+		ev.Handoff = &nsraftv1.Handoff{Degraded: r.HandoffState.Degraded, Planned: r.HandoffState.Planned,
+			Note: r.Handoff, Moves: int64(r.HandoffState.Moves)}
 	}
 	for _, c := range d.Checks() {
 		ev.Checks = append(ev.Checks, &nsraftv1.Check{Name: c.Name, Pos: c.Pos.String(), Effect: c.Effect.String(), Reason: c.Reason()})

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nsraft/nsraft/policy"
@@ -30,11 +32,17 @@ type Metrics struct {
 	sessionsRefused prometheus.Counter
 	// logErrors counts records the log could not write; logHealthy is 0
 	// while the last write failed.
-	logErrors  prometheus.Counter
-	logHealthy prometheus.Gauge
-	logDropped prometheus.Counter
-	reloads    *prometheus.CounterVec
-	watchers   prometheus.GaugeFunc
+	logErrors     prometheus.Counter
+	logHealthy    prometheus.Gauge
+	logDropped    prometheus.Counter
+	reloads       *prometheus.CounterVec
+	watchers      prometheus.GaugeFunc
+	adviceChanges *prometheus.CounterVec
+	advisedHB     *prometheus.GaugeVec
+	advisedET     *prometheus.GaugeVec
+	degraded      *prometheus.GaugeVec
+	planned       *prometheus.GaugeVec
+	moved         *prometheus.GaugeVec
 }
 
 func newMetrics() *Metrics {
@@ -73,6 +81,19 @@ func newMetrics() *Metrics {
 		Help: "Bytes of log deleted by rotation (backups beyond log.max_backups)."})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ns_agent_reloads_total",
 		Help: "Configuration reloads (SIGHUP), by result."}, []string{"result"})
+	m.adviceChanges = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ns_agent_advice_changes_total",
+		Help: "Times an advisory host's advice changed (the first advice counts)."}, []string{"node"})
+	m.advisedHB = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ns_agent_advised_heartbeat_interval_seconds",
+		Help: "The restart-time heartbeat interval advised (etcd --heartbeat-interval)."}, []string{"node"})
+	m.advisedET = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ns_agent_advised_election_timeout_seconds",
+		Help: "The restart-time election timeout advised (etcd --election-timeout)."}, []string{"node"})
+	m.degraded = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ns_agent_leader_degraded",
+		Help: "1 while the host leads and its own figures show it degrading."}, []string{"node"})
+	m.planned = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ns_agent_handoff_planned",
+		Help: "1 from a hand-off's announcement until it is made or dropped: steer clients away."}, []string{"node"})
+	m.moved = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ns_agent_handoffs",
+		Help: "Leader hand-offs this agent made since it started."}, []string{"node"})
+	m.reg.MustRegister(m.adviceChanges, m.advisedHB, m.advisedET, m.degraded, m.planned, m.moved)
 	m.reg.MustRegister(m.decisions, m.timeout, m.proposal, m.confidence, m.rules, m.held, m.applyErrors,
 		m.badSamples, m.latency, m.hostConnected, m.connects, m.reloads, m.sessionsRefused, m.logErrors, m.logHealthy, m.logDropped,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{Namespace: "ns_agent"}))
@@ -111,6 +132,9 @@ func (m *Metrics) observe(r *Record) {
 	if r.Live && !r.Applied {
 		m.applyErrors.WithLabelValues(node).Inc()
 	}
+	if r.AdviceChanged {
+		m.adviceChanges.WithLabelValues(r.Node).Inc()
+	}
 	for _, c := range r.Decision.Checks() {
 		if c.Effect == policy.Changed || c.Effect == policy.Held {
 			m.rules.WithLabelValues(node, c.Name).Inc()
@@ -119,6 +143,23 @@ func (m *Metrics) observe(r *Record) {
 			m.badSamples.WithLabelValues(node).Inc()
 		}
 	}
+}
+
+func (m *Metrics) advised(node string, heartbeat, election time.Duration) {
+	m.advisedHB.WithLabelValues(node).Set(heartbeat.Seconds())
+	m.advisedET.WithLabelValues(node).Set(election.Seconds())
+}
+
+func (m *Metrics) handoffs(node string, degraded, planned bool, moves int) {
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	m.degraded.WithLabelValues(node).Set(b(degraded))
+	m.planned.WithLabelValues(node).Set(b(planned))
+	m.moved.WithLabelValues(node).Set(float64(moves))
 }
 
 // Reloaded counts a configuration reload.

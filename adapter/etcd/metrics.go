@@ -27,7 +27,13 @@ type Metrics struct {
 	HeartbeatFailures   float64 // etcd_server_heartbeat_send_failures_total
 	ProposalsFailed     float64 // etcd_server_proposals_failed_total
 	ProposalsPending    float64 // etcd_server_proposals_pending
+	SlowApplies         float64 // etcd_server_slow_apply_total
 	IsLeader, HasLeader bool
+	// ProcessCPU is the member process's own CPU time (user + system,
+	// process_cpu_seconds_total), not the machine's; ProcessStart is when
+	// it started (process_start_time_seconds), zero when not exposed.
+	ProcessCPU   time.Duration
+	ProcessStart time.Time
 }
 
 // Histogram is a cumulative Prometheus histogram: upper bounds (seconds)
@@ -192,6 +198,15 @@ func ParseMetrics(text string, at time.Time) (Metrics, error) {
 	}
 	if mt := one("etcd_server_proposals_pending"); mt != nil {
 		m.ProposalsPending = mt.GetGauge().GetValue()
+	}
+	if mt := one("etcd_server_slow_apply_total"); mt != nil {
+		m.SlowApplies = mt.GetCounter().GetValue()
+	}
+	if mt := one("process_cpu_seconds_total"); mt != nil {
+		m.ProcessCPU = seconds(mt.GetCounter().GetValue())
+	}
+	if mt := one("process_start_time_seconds"); mt != nil && mt.GetGauge().GetValue() > 0 {
+		m.ProcessStart = time.Unix(0, int64(mt.GetGauge().GetValue()*1e9))
 	}
 	if mt := one("etcd_server_is_leader"); mt != nil {
 		m.IsLeader = mt.GetGauge().GetValue() == 1

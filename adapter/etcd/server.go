@@ -46,12 +46,15 @@ type ServerConfig struct {
 	Timeout time.Duration
 	// Handoff configures leader hand-off (off unless Enabled).
 	Handoff HandoffConfig
+	// Advice bounds and paces the restart-time advice of the flags.
+	Advice AdviceConfig
 	// PreVoteDisabled says the member runs with --pre-vote=false (etcd
 	// v3.5 enables pre-vote by default).
 	PreVoteDisabled bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// ProcStat is where CPU accounting is read (default /proc/stat).
+	// ProcStat is where the machine's CPU accounting is read for the
+	// sample's CPU idle (default /proc/stat); hand-off never uses it.
 	ProcStat string
 }
 
@@ -76,6 +79,15 @@ type Server struct {
 	stableSince time.Time
 	cpu         collector.CPU
 	handoff     handoffState
+
+	figures      map[uint64]memberFigures // every member's, over the last interval between readings
+	ownCPU       float64                  // this member's process CPU (cores) over the window
+	ownCPUOK     bool
+	adviser      *Adviser
+	evidence     evidenceLog
+	evidenceNext time.Time
+	gathering    bool
+	gatherDone   sync.WaitGroup
 }
 
 type peer struct {
@@ -111,6 +123,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	cfg.Handoff.defaults()
+	cfg.Advice.defaults()
 	if strings.HasPrefix(cfg.Endpoint, "https://") && cfg.TLS == nil {
 		return nil, fmt.Errorf("etcd host %s: https endpoint without TLS configuration", cfg.Endpoint)
 	}
@@ -120,7 +133,8 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	}
 	tr := &http.Transport{TLSClientConfig: cfg.TLS, MaxIdleConnsPerHost: 4}
 	s := &Server{cfg: cfg, cli: cli, http: &http.Client{Timeout: cfg.Timeout, Transport: tr}, cpu: collector.CPU{Path: cfg.ProcStat},
-		peerLast: map[uint64]time.Duration{}}
+		peerLast: map[uint64]time.Duration{}, evidence: evidenceLog{horizon: cfg.Advice.Horizon},
+		adviser: NewAdviser(Flags{Heartbeat: cfg.HeartbeatInterval, Election: cfg.ElectionTimeout}, cfg.Advice)}
 	// One probe a tick: the last 32 (3.2s at a 100ms tick) keep the
 	// statistics current when the network changes.
 	s.rtts.Size = 32
@@ -140,7 +154,49 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 }
 
 // Close releases the client.
-func (s *Server) Close() error { return s.cli.Close() }
+func (s *Server) Close() error {
+	s.gatherDone.Wait()
+	return s.cli.Close()
+}
+
+// gather reads every member's /metrics, when due, in the background, and
+// lets the adviser weigh the evidence.
+func (s *Server) gather(now time.Time) {
+	s.mu.Lock()
+	if s.gathering || now.Before(s.evidenceNext) {
+		s.mu.Unlock()
+		return
+	}
+	s.gathering = true
+	s.evidenceNext = now.Add(s.cfg.Advice.Every)
+	s.gatherDone.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.gatherDone.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*s.cfg.Timeout)
+		rd, err := ReadCluster(ctx, s.cli, s.http, now)
+		cancel()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.gathering = false
+		if err != nil || len(rd.Missing) > 0 {
+			// Advice rests on every member: a partial reading is not
+			// evidence of the cluster.
+			return
+		}
+		if s.evidence.last != nil {
+			s.figures = figuresBetween(*s.evidence.last, rd)
+		}
+		s.adviser.Update(now, s.evidence.add(rd))
+	}()
+}
+
+// Recommendation is the restart-time advice in force.
+func (s *Server) Recommendation() Recommendation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.adviser.Current()
+}
 
 func (s *Server) refreshMembers(ctx context.Context) error {
 	ml, err := s.cli.MemberList(ctx)
@@ -223,9 +279,15 @@ func (s *Server) Sample() collector.Sample {
 				smp.DiskSyncP99 = p99
 				smp.Set(collector.FieldDiskSync)
 			}
+			if dt := m.At.Sub(old.At); dt > 0 && !m.ProcessStart.IsZero() && m.ProcessStart.Equal(old.ProcessStart) {
+				s.mu.Lock()
+				s.ownCPU, s.ownCPUOK = float64(m.ProcessCPU-old.ProcessCPU)/float64(dt), true
+				s.mu.Unlock()
+			}
 		}
 	}
 	s.probe()
+	s.gather(now)
 	if mean, sd, p99, ok, _ := s.rtts.Stats(); ok {
 		smp.RTTMean, smp.RTTStdDev, smp.RTTP99 = mean, sd, p99
 		smp.Set(collector.FieldRTT)
@@ -254,23 +316,7 @@ func (s *Server) Sample() collector.Sample {
 }
 
 func (s *Server) scrape(ctx context.Context, now time.Time) (Metrics, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.MetricsURL, nil)
-	if err != nil {
-		return Metrics{}, err
-	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return Metrics{}, fmt.Errorf("etcd metrics %s: %w", s.cfg.MetricsURL, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return Metrics{}, fmt.Errorf("etcd metrics %s: %s", s.cfg.MetricsURL, resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return Metrics{}, err
-	}
-	return ParseMetrics(string(b), now)
+	return scrapeURL(ctx, s.http, s.cfg.MetricsURL, now)
 }
 
 // probe measures the round trip to one peer per tick, round robin, with
@@ -367,24 +413,25 @@ func (r *recent) p99() (time.Duration, bool) {
 	return xs[len(xs)-2], true
 }
 
-// Advice says which flags to set for a decided election timeout t:
-// etcd's guidance is a heartbeat interval near the round-trip time and an
-// election timeout of about ten heartbeats, at least five (etcd refuses
-// less). Neither changes on a running member: restart the members one at a
-// time with the new flags.
-func (s *Server) Advice(smp collector.Sample, t time.Duration) string {
-	hb := s.cfg.HeartbeatInterval
-	if smp.Has(collector.FieldRTT) && smp.RTTMean > hb {
-		hb = roundUp(smp.RTTMean, 10*time.Millisecond)
-	}
-	et := max(roundUp(t, hb), 5*hb)
-	out := fmt.Sprintf("--heartbeat-interval=%d --election-timeout=%d", hb.Milliseconds(), et.Milliseconds())
-	if hb == s.cfg.HeartbeatInterval && et == s.cfg.ElectionTimeout {
-		out = "keep " + out
-	} else {
-		out = fmt.Sprintf("restart members one at a time with %s (now %d/%d ms)", out, s.cfg.HeartbeatInterval.Milliseconds(), s.cfg.ElectionTimeout.Milliseconds())
-	}
-	return out
+// Advice is the restart-time advice in force for --heartbeat-interval
+// and --election-timeout, with its evidence (see Adviser): it rests on
+// every member's metrics over a long horizon, not on the tick's decision,
+// and changes rarely, since following it means a rolling restart.
+func (s *Server) Advice(collector.Sample, time.Duration) string {
+	return s.Recommendation().Text()
+}
+
+// AdviceChanges counts the times the advised flags changed.
+func (s *Server) AdviceChanges() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.adviser.Changes()
+}
+
+// AdvisedFlags are the advised heartbeat interval and election timeout.
+func (s *Server) AdvisedFlags() (heartbeat, election time.Duration) {
+	r := s.Recommendation()
+	return r.Heartbeat, r.Election
 }
 
 func roundUp(d, step time.Duration) time.Duration {

@@ -2,6 +2,7 @@ package hashicorp
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +73,36 @@ type Consul struct {
 	wrote       bool
 	cpu         collector.CPU
 	lastAdvice  string
+	// confDir is the snapshot of Consul's config dir (the fragment's)
+	// as of the agent's start or its last reload: name → content hash.
+	confDir map[string]string
+	// readBack confirms an applied multiplier from the leader's own
+	// heartbeat rate (Consul reports only its start values).
+	readBack readBack
+	notes    []string // what the operator should know (pending edits, read-backs)
+	// tail is the worst heartbeat round-trip p99 the leader reported
+	// since the agent started; leaseText the restart-time advice it gave,
+	// kept until the advised multiplier changes.
+	tail      time.Duration
+	leaseMult int
+	leaseText string
+	// The server process's own CPU: the last reading and the rate
+	// (cores) between the last two.
+	cpuAt    time.Time
+	cpuTotal time.Duration
+	cpuCores float64
+	cpuOK    bool
+}
+
+// readBack is a pending or finished confirmation of a reload.
+type readBack struct {
+	mult       int
+	after      time.Time // the heartbeat count is read from here on
+	count      float64
+	peers      int
+	started    bool
+	confirmed  bool
+	mismatched bool
 }
 
 // NewConsul returns a Consul host. It reads the server's start timing
@@ -109,6 +141,7 @@ func NewConsul(ctx context.Context, cfg ConsulConfig) (*Consul, error) {
 	c.startMult = max(1, int(math.Round(float64(hb)/float64(time.Second))))
 	c.mult, c.lease = c.startMult, lease
 	if cfg.Live {
+		c.confDir = snapshotDir(filepath.Dir(cfg.Fragment), cfg.Fragment)
 		// A fragment left by an earlier agent is stale: the server runs
 		// what it read at start or last reload; start from the operator's
 		// own configuration again.
@@ -172,12 +205,21 @@ type ConsulMetrics struct {
 	// false on followers and when Consul has no recent observation.
 	HeartbeatP50, HeartbeatP90, HeartbeatP99 time.Duration
 	HeartbeatOK                              bool
+	// HeartbeatCount is the number of heartbeat RPCs the leader has sent,
+	// summed over its followers, and HeartbeatPeers how many followers
+	// they went to.
+	HeartbeatCount float64
+	HeartbeatPeers int
 	// Candidacies counts elections this server started
 	// (consul_raft_state_candidate).
 	Candidacies float64
 	// StoreLogsP99 is the p99 of BoltDB log writes (disk sync).
 	StoreLogsP99 time.Duration
 	StoreLogsOK  bool
+	// ProcessCPU is the Consul process's own CPU time
+	// (process_cpu_seconds_total), ProcessCPUOK whether it was exposed.
+	ProcessCPU   time.Duration
+	ProcessCPUOK bool
 }
 
 // ParseConsulMetrics reads Consul's /v1/agent/metrics?format=prometheus
@@ -201,6 +243,8 @@ func ParseConsulMetrics(text string) (ConsulMetrics, error) {
 	}
 	if f := fams["consul_raft_replication_heartbeat"]; f != nil {
 		for _, mt := range f.GetMetric() {
+			m.HeartbeatCount += float64(mt.GetSummary().GetSampleCount())
+			m.HeartbeatPeers++
 			p50, ok1 := q(mt.GetSummary(), 0.5)
 			p90, ok2 := q(mt.GetSummary(), 0.9)
 			p99, ok3 := q(mt.GetSummary(), 0.99)
@@ -211,6 +255,10 @@ func ParseConsulMetrics(text string) (ConsulMetrics, error) {
 	}
 	if f := fams["consul_raft_state_candidate"]; f != nil && len(f.GetMetric()) > 0 {
 		m.Candidacies = f.GetMetric()[0].GetCounter().GetValue()
+	}
+	if f := fams["process_cpu_seconds_total"]; f != nil && len(f.GetMetric()) > 0 {
+		m.ProcessCPU = time.Duration(f.GetMetric()[0].GetCounter().GetValue() * float64(time.Second))
+		m.ProcessCPUOK = true
 	}
 	if f := fams["consul_raft_boltdb_storeLogs"]; f != nil && len(f.GetMetric()) > 0 {
 		if v, ok := q(f.GetMetric()[0].GetSummary(), 0.99); ok {
@@ -278,6 +326,25 @@ func (c *Consul) Sample() collector.Sample {
 					s.DiskSyncP99 = m.StoreLogsP99
 					s.Set(collector.FieldDiskSync)
 				}
+				if m.ProcessCPUOK {
+					c.mu.Lock()
+					if dt := now.Sub(c.cpuAt); !c.cpuAt.IsZero() && dt > 0 && m.ProcessCPU >= c.cpuTotal {
+						c.cpuCores, c.cpuOK = float64(m.ProcessCPU-c.cpuTotal)/float64(dt), true
+					}
+					c.cpuAt, c.cpuTotal = now, m.ProcessCPU
+					c.mu.Unlock()
+				}
+				if s.Role == collector.RoleLeader {
+					c.confirm(now, m)
+					if m.HeartbeatOK {
+						c.mu.Lock()
+						c.tail = max(c.tail, m.HeartbeatP99)
+						if la := RecommendLease(c.tail, 0); la.Multiplier != c.leaseMult {
+							c.leaseMult, c.leaseText = la.Multiplier, la.ConsulText(c.startMult)
+						}
+						c.mu.Unlock()
+					}
+				}
 			}
 		}
 	}
@@ -329,9 +396,10 @@ func (c *Consul) Multiplier(t time.Duration) int {
 }
 
 // Advice says, in an operator's words, what to set for timeout t, and
-// when this server leads while degraded (disk sync p99 over 100ms, or
-// under 5% CPU idle), that handing leadership to a healthy follower now
-// would spare the cluster an election later.
+// when this server leads while degraded on its own figures (disk sync p99
+// over 100ms, or its process using more than 0.9 cores), that handing
+// leadership to a healthy follower now would spare the cluster an
+// election later.
 func (c *Consul) Advice(s collector.Sample, t time.Duration) string {
 	m := c.Multiplier(t)
 	c.mu.Lock()
@@ -343,13 +411,26 @@ func (c *Consul) Advice(s collector.Sample, t time.Duration) string {
 	} else {
 		out = fmt.Sprintf("set performance.raft_multiplier = %d (now %d): heartbeat and election timeout %ds, then `consul reload`", m, cur, m)
 	}
+	c.mu.Lock()
+	for _, n := range c.notes {
+		out += "; " + n
+	}
+	if c.leaseText != "" {
+		out += "; " + c.leaseText
+	}
+	c.mu.Unlock()
 	if s.Role == collector.RoleLeader {
 		var why []string
 		if s.Has(collector.FieldDiskSync) && s.DiskSyncP99 > 100*time.Millisecond {
 			why = append(why, fmt.Sprintf("disk sync p99 %s", s.DiskSyncP99.Round(time.Millisecond)))
 		}
-		if s.Has(collector.FieldCPUIdle) && s.CPUIdlePct < 5 {
-			why = append(why, fmt.Sprintf("CPU idle %.0f%%", s.CPUIdlePct))
+		// Its own process's CPU, never the machine's: on a shared machine
+		// the machine's idle says nothing about this server.
+		c.mu.Lock()
+		cores, ok := c.cpuCores, c.cpuOK
+		c.mu.Unlock()
+		if ok && cores > 0.9 {
+			why = append(why, fmt.Sprintf("Consul process CPU %.2f cores", cores))
 		}
 		if len(why) > 0 {
 			out += "; this leader is degraded (" + strings.Join(why, ", ") + "): `consul operator raft transfer-leader` to a healthy follower would avoid an election"
@@ -366,10 +447,11 @@ func (c *Consul) Apply(t time.Duration) error {
 		return errors.New("consul host is advisory")
 	}
 	m := c.Multiplier(t)
+	refused := c.leaseRefusal(t)
 	c.mu.Lock()
 	if m == c.mult {
 		c.mu.Unlock()
-		return nil
+		return refused
 	}
 	if since := c.cfg.Now().Sub(c.reloadedAt); !c.reloadedAt.IsZero() && since < c.cfg.MinReloadInterval {
 		c.mu.Unlock()
@@ -386,13 +468,133 @@ func (c *Consul) Apply(t time.Duration) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout*5)
 	defer cancel()
+	pending := c.pendingEdits()
 	if err := c.reload(ctx); err != nil {
 		return err
 	}
+	now := c.cfg.Now()
 	c.mu.Lock()
-	c.mult, c.reloadedAt, c.wrote = m, c.cfg.Now(), true
+	c.mult, c.reloadedAt, c.wrote = m, now, true
+	// The leader's heartbeats settle at the new rate within a heartbeat
+	// timeout; count from then.
+	c.readBack = readBack{mult: m, after: now.Add(time.Duration(m) * time.Second)}
+	c.notes = nil
+	if len(pending) > 0 {
+		c.notes = append(c.notes, fmt.Sprintf("warning: the reload for raft_multiplier %d also applied other edits in %s: %s",
+			m, filepath.Dir(c.cfg.Fragment), strings.Join(pending, ", ")))
+	}
+	c.confDir = snapshotDir(filepath.Dir(c.cfg.Fragment), c.cfg.Fragment)
 	c.mu.Unlock()
-	return nil
+	return refused
+}
+
+// ErrLeaseRefuses is returned (wrapped) when a decided timeout needs a
+// raft_multiplier whose heartbeat timeout would fall below the leader
+// lease Consul started with: Consul would refuse that reload.
+var ErrLeaseRefuses = errors.New("the leader lease would refuse it")
+
+// leaseRefusal says why the multiplier timeout t asks for cannot be put
+// in force live, before any reload; nil when it can.
+func (c *Consul) leaseRefusal(t time.Duration) error {
+	want := min(10, max(1, int(math.Ceil(float64(t)/float64(time.Second)))))
+	floor := c.Multiplier(0)
+	if want >= floor {
+		return nil
+	}
+	return fmt.Errorf("raft_multiplier %d not reloaded, %w: Consul started with raft_multiplier %d, whose leader lease (%s) stays until a restart, and hashicorp/raft refuses a heartbeat timeout (%ds) below the lease; %d is the least this server takes live (restart it with a lower raft_multiplier to go lower)",
+		want, ErrLeaseRefuses, c.startMult, c.lease, want, floor)
+}
+
+// snapshotDir hashes every regular file in dir except the fragment.
+func snapshotDir(dir, fragment string) map[string]string {
+	out := map[string]string{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if !e.Type().IsRegular() || p == filepath.Clean(fragment) || p == filepath.Clean(fragment)+".tmp" {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		out[e.Name()] = fmt.Sprintf("%x", sha256.Sum256(b))
+	}
+	return out
+}
+
+// pendingEdits lists the files of the config dir that changed since the
+// agent's start or last reload: a reload applies them too.
+func (c *Consul) pendingEdits() []string {
+	now := snapshotDir(filepath.Dir(c.cfg.Fragment), c.cfg.Fragment)
+	c.mu.Lock()
+	before := c.confDir
+	c.mu.Unlock()
+	var out []string
+	for name, h := range now {
+		switch old, ok := before[name]; {
+		case !ok:
+			out = append(out, name+" (new)")
+		case old != h:
+			out = append(out, name+" (edited)")
+		}
+	}
+	for name := range before {
+		if _, ok := now[name]; !ok {
+			out = append(out, name+" (removed)")
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// confirm reads an applied multiplier back from the leader's heartbeat
+// rate: hashicorp/raft heartbeats each follower every [T/10, T/5) of its
+// heartbeat timeout T = multiplier × 1s, so about 1/(0.15 T) a second.
+func (c *Consul) confirm(now time.Time, m ConsulMetrics) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rb := &c.readBack
+	if rb.mult == 0 || rb.confirmed || rb.mismatched || now.Before(rb.after) || m.HeartbeatPeers == 0 {
+		return
+	}
+	if !rb.started {
+		rb.count, rb.peers, rb.started, rb.after = m.HeartbeatCount, m.HeartbeatPeers, true, now
+		return
+	}
+	span := now.Sub(rb.after)
+	if span < 3*time.Second || m.HeartbeatPeers != rb.peers || m.HeartbeatCount < rb.count {
+		if m.HeartbeatPeers != rb.peers || m.HeartbeatCount < rb.count {
+			rb.started = false
+		}
+		return
+	}
+	perPeer := (m.HeartbeatCount - rb.count) / span.Seconds() / float64(rb.peers)
+	want := 1 / (0.15 * float64(rb.mult))
+	implied := 0.0
+	if perPeer > 0 {
+		implied = 1 / (0.15 * perPeer)
+	}
+	msg := fmt.Sprintf("raft_multiplier %d read back from the leader's heartbeats: %.2f/s per follower over %s, expected %.2f (implies %.1f)",
+		rb.mult, perPeer, span.Round(time.Second), want, implied)
+	if perPeer > 0 && math.Abs(perPeer-want)/want <= 0.35 {
+		rb.confirmed = true
+		c.notes = append(c.notes, "confirmed: "+msg)
+	} else {
+		rb.mismatched = true
+		c.notes = append(c.notes, "mismatch: "+msg)
+	}
+}
+
+// ReadBack says whether the last applied multiplier was confirmed
+// (true, true), found not in force (false, true), or not yet judged.
+func (c *Consul) ReadBack() (confirmed, judged bool, note string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readBack.confirmed, c.readBack.confirmed || c.readBack.mismatched, strings.Join(c.notes, "; ")
 }
 
 func (c *Consul) reload(ctx context.Context) error {

@@ -2,10 +2,13 @@ package hashicorp
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +31,9 @@ func TestParseConsulMetricsOfARealLeader(t *testing.T) {
 	// The worse of the two peers: p99 3.315ms (p50 0.268ms, p90 0.392ms).
 	if !m.HeartbeatOK || m.HeartbeatP99.Microseconds() != 3315 || m.HeartbeatP50.Microseconds() != 267 || m.HeartbeatP90.Microseconds() != 392 {
 		t.Fatalf("heartbeat %+v", m)
+	}
+	if !m.ProcessCPUOK || m.ProcessCPU != 480*time.Millisecond || m.HeartbeatPeers != 2 {
+		t.Fatalf("process cpu %v (%v), heartbeat peers %d", m.ProcessCPU, m.ProcessCPUOK, m.HeartbeatPeers)
 	}
 	if m.Candidacies != 1 {
 		t.Fatalf("candidacies %v", m.Candidacies)
@@ -131,5 +137,63 @@ func TestConsulBadInput(t *testing.T) {
 	srv.Close()
 	if s := c.Sample(); s.Present != 0 {
 		t.Fatalf("sample of a dead consul: %+v", s)
+	}
+}
+
+// A server started at raft_multiplier 5 (captured self, timing edited):
+// a decision that needs multiplier 1 is refused by the agent before any
+// reload, with the reason; the least the lease allows (3) is applied once;
+// an operator's other edit in the config dir is reported with that
+// reload.
+func TestConsulLeaseRefusalAndPendingEdits(t *testing.T) {
+	self, err := os.ReadFile("testdata/consul/leader-agent-self.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self = []byte(strings.NewReplacer(`"ConsulRaftHeartbeatTimeout":"1s"`, `"ConsulRaftHeartbeatTimeout":"5s"`,
+		`"ConsulRaftLeaderLeaseTimeout":"500ms"`, `"ConsulRaftLeaderLeaseTimeout":"2.5s"`).Replace(string(self)))
+	prom, _ := os.ReadFile("testdata/consul/leader-metrics.prom")
+	var reloads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/agent/self":
+			w.Write(self)
+		case "/v1/agent/metrics":
+			w.Write(prom)
+		case "/v1/agent/reload":
+			reloads.Add(1)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "base.hcl"), []byte("performance { raft_multiplier = 5 }\n"), 0o644)
+	frag := filepath.Join(dir, "zz-ns-agent.hcl")
+	c, err := NewConsul(context.Background(), ConsulConfig{Address: srv.URL, Live: true, Fragment: frag, ProcStat: "testdata/none", MinReloadInterval: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The operator edits another file meanwhile.
+	os.WriteFile(filepath.Join(dir, "base.hcl"), []byte("performance { raft_multiplier = 5 }\nlog_level = \"debug\"\n"), 0o644)
+	err = c.Apply(time.Second)
+	if !errors.Is(err, ErrLeaseRefuses) || !strings.Contains(err.Error(), "raft_multiplier 1 not reloaded") ||
+		!strings.Contains(err.Error(), "leader lease (2.5s)") || !strings.Contains(err.Error(), "3 is the least") {
+		t.Fatalf("refusal: %v", err)
+	}
+	t.Log(err)
+	if b, _ := os.ReadFile(frag); !strings.Contains(string(b), "raft_multiplier = 3") || reloads.Load() != 1 {
+		t.Fatalf("the least the lease allows was not applied once: %d reloads, fragment %q", reloads.Load(), b)
+	}
+	_, _, note := c.ReadBack()
+	if !strings.Contains(note, "also applied other edits") || !strings.Contains(note, "base.hcl (edited)") {
+		t.Fatalf("pending edit not reported: %q", note)
+	}
+	// Asked again: refused again, no second reload.
+	if err := c.Apply(time.Second); !errors.Is(err, ErrLeaseRefuses) || reloads.Load() != 1 {
+		t.Fatalf("second refusal: %v, %d reloads", err, reloads.Load())
+	}
+	if err := c.Apply(4 * time.Second); err != nil {
+		t.Fatalf("a multiplier the lease allows: %v", err)
 	}
 }

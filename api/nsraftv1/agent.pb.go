@@ -960,7 +960,9 @@ type DecisionEvent struct {
 	PreviousNs int64 `protobuf:"varint,18,opt,name=previous_ns,json=previousNs,proto3" json:"previous_ns,omitempty"`
 	// advice says, for an advisory host, what the operator should set
 	// (for Consul: the raft_multiplier; for etcd: the flags).
-	Advice        string `protobuf:"bytes,19,opt,name=advice,proto3" json:"advice,omitempty"`
+	Advice string `protobuf:"bytes,19,opt,name=advice,proto3" json:"advice,omitempty"`
+	// handoff is set for hosts with leader hand-off (etcd servers).
+	Handoff       *Handoff `protobuf:"bytes,20,opt,name=handoff,proto3,oneof" json:"handoff,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1128,6 +1130,88 @@ func (x *DecisionEvent) GetAdvice() string {
 	return ""
 }
 
+func (x *DecisionEvent) GetHandoff() *Handoff {
+	if x != nil {
+		return x.Handoff
+	}
+	return nil
+}
+
+// Handoff announces a leader hand-off a moment before it happens, so a
+// client or load balancer can steer away from the leader first.
+type Handoff struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// degraded: the node leads and its own figures show it degrading.
+	Degraded bool `protobuf:"varint,1,opt,name=degraded,proto3" json:"degraded,omitempty"`
+	// planned: a hand-off is announced and not yet made.
+	Planned bool `protobuf:"varint,2,opt,name=planned,proto3" json:"planned,omitempty"`
+	// note says what the hand-off did, announced or why it held, with the
+	// evidence; empty when there was nothing to do.
+	Note string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	// moves counts the hand-offs the agent has made.
+	Moves         int64 `protobuf:"varint,4,opt,name=moves,proto3" json:"moves,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Handoff) Reset() {
+	*x = Handoff{}
+	mi := &file_nsraft_v1_agent_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Handoff) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Handoff) ProtoMessage() {}
+
+func (x *Handoff) ProtoReflect() protoreflect.Message {
+	mi := &file_nsraft_v1_agent_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Handoff.ProtoReflect.Descriptor instead.
+func (*Handoff) Descriptor() ([]byte, []int) {
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Handoff) GetDegraded() bool {
+	if x != nil {
+		return x.Degraded
+	}
+	return false
+}
+
+func (x *Handoff) GetPlanned() bool {
+	if x != nil {
+		return x.Planned
+	}
+	return false
+}
+
+func (x *Handoff) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *Handoff) GetMoves() int64 {
+	if x != nil {
+		return x.Moves
+	}
+	return 0
+}
+
 type Check struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1142,7 +1226,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[12]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +1238,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[12]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +1251,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Check) GetName() string {
@@ -1292,7 +1376,7 @@ const file_nsraft_v1_agent_proto_rawDesc = "" +
 	"\x15heartbeat_interval_ns\x18\x04 \x01(\x03R\x13heartbeatIntervalNs\":\n" +
 	"\fWatchRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x16\n" +
-	"\x06replay\x18\x02 \x01(\bR\x06replay\"\xbf\x04\n" +
+	"\x06replay\x18\x02 \x01(\bR\x06replay\"\xfe\x04\n" +
 	"\rDecisionEvent\x12 \n" +
 	"\fat_unix_nano\x18\x01 \x01(\x03R\n" +
 	"atUnixNano\x12\x12\n" +
@@ -1319,7 +1403,15 @@ const file_nsraft_v1_agent_proto_rawDesc = "" +
 	"\x06max_ns\x18\x11 \x01(\x03R\x05maxNs\x12\x1f\n" +
 	"\vprevious_ns\x18\x12 \x01(\x03R\n" +
 	"previousNs\x12\x16\n" +
-	"\x06advice\x18\x13 \x01(\tR\x06advice\"]\n" +
+	"\x06advice\x18\x13 \x01(\tR\x06advice\x121\n" +
+	"\ahandoff\x18\x14 \x01(\v2\x12.nsraft.v1.HandoffH\x00R\ahandoff\x88\x01\x01B\n" +
+	"\n" +
+	"\b_handoff\"i\n" +
+	"\aHandoff\x12\x1a\n" +
+	"\bdegraded\x18\x01 \x01(\bR\bdegraded\x12\x18\n" +
+	"\aplanned\x18\x02 \x01(\bR\aplanned\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\x12\x14\n" +
+	"\x05moves\x18\x04 \x01(\x03R\x05moves\"]\n" +
 	"\x05Check\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03pos\x18\x02 \x01(\tR\x03pos\x12\x16\n" +
@@ -1341,7 +1433,7 @@ func file_nsraft_v1_agent_proto_rawDescGZIP() []byte {
 	return file_nsraft_v1_agent_proto_rawDescData
 }
 
-var file_nsraft_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_nsraft_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_nsraft_v1_agent_proto_goTypes = []any{
 	(*HostMessage)(nil),   // 0: nsraft.v1.HostMessage
 	(*AgentMessage)(nil),  // 1: nsraft.v1.AgentMessage
@@ -1355,7 +1447,8 @@ var file_nsraft_v1_agent_proto_goTypes = []any{
 	(*HostTimeouts)(nil),  // 9: nsraft.v1.HostTimeouts
 	(*WatchRequest)(nil),  // 10: nsraft.v1.WatchRequest
 	(*DecisionEvent)(nil), // 11: nsraft.v1.DecisionEvent
-	(*Check)(nil),         // 12: nsraft.v1.Check
+	(*Handoff)(nil),       // 12: nsraft.v1.Handoff
+	(*Check)(nil),         // 13: nsraft.v1.Check
 }
 var file_nsraft_v1_agent_proto_depIdxs = []int32{
 	2,  // 0: nsraft.v1.HostMessage.hello:type_name -> nsraft.v1.Hello
@@ -1367,16 +1460,17 @@ var file_nsraft_v1_agent_proto_depIdxs = []int32{
 	8,  // 6: nsraft.v1.Sample.elections:type_name -> nsraft.v1.Elections
 	9,  // 7: nsraft.v1.Sample.host_timeouts:type_name -> nsraft.v1.HostTimeouts
 	6,  // 8: nsraft.v1.DecisionEvent.sample:type_name -> nsraft.v1.Sample
-	12, // 9: nsraft.v1.DecisionEvent.checks:type_name -> nsraft.v1.Check
-	0,  // 10: nsraft.v1.Agent.Connect:input_type -> nsraft.v1.HostMessage
-	10, // 11: nsraft.v1.Agent.Watch:input_type -> nsraft.v1.WatchRequest
-	1,  // 12: nsraft.v1.Agent.Connect:output_type -> nsraft.v1.AgentMessage
-	11, // 13: nsraft.v1.Agent.Watch:output_type -> nsraft.v1.DecisionEvent
-	12, // [12:14] is the sub-list for method output_type
-	10, // [10:12] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	13, // 9: nsraft.v1.DecisionEvent.checks:type_name -> nsraft.v1.Check
+	12, // 10: nsraft.v1.DecisionEvent.handoff:type_name -> nsraft.v1.Handoff
+	0,  // 11: nsraft.v1.Agent.Connect:input_type -> nsraft.v1.HostMessage
+	10, // 12: nsraft.v1.Agent.Watch:input_type -> nsraft.v1.WatchRequest
+	1,  // 13: nsraft.v1.Agent.Connect:output_type -> nsraft.v1.AgentMessage
+	11, // 14: nsraft.v1.Agent.Watch:output_type -> nsraft.v1.DecisionEvent
+	13, // [13:15] is the sub-list for method output_type
+	11, // [11:13] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_nsraft_v1_agent_proto_init() }
@@ -1394,13 +1488,14 @@ func file_nsraft_v1_agent_proto_init() {
 		(*AgentMessage_Directive)(nil),
 	}
 	file_nsraft_v1_agent_proto_msgTypes[6].OneofWrappers = []any{}
+	file_nsraft_v1_agent_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nsraft_v1_agent_proto_rawDesc), len(file_nsraft_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

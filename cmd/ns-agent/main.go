@@ -23,6 +23,7 @@ type command struct {
 func commands() []command {
 	cmds := []command{
 		{"version", "print the version", runVersion},
+		{"advise", "print the etcd flags an agent would advise, from a running cluster's metrics", runAdvise},
 		{"train", "train LSTM weights from simulated traces", runTrain},
 		{"sim", "one deterministic simulated run of a scenario with one strategy", runSim},
 		{"bench", "run every timeout strategy on simulated scenarios, side by side", runBench},

@@ -377,3 +377,22 @@ func TestPairedVsRandom(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+// advise: usage errors exit 2; a cluster that cannot be read exits 1 and
+// says which endpoint; a bad agent file is reported with its position.
+func TestAdviseErrors(t *testing.T) {
+	if out, code := runCLI(t, 10*time.Second, "advise"); code != 2 || !strings.Contains(out, "Usage: ns-agent advise") {
+		t.Fatalf("no arguments: exit %d: %s", code, out)
+	}
+	if out, code := runCLI(t, 10*time.Second, "advise", "-endpoint", "http://a:1", "-config", "x.hcl"); code != 2 {
+		t.Fatalf("both: exit %d: %s", code, out)
+	}
+	if out, code := runCLI(t, 60*time.Second, "advise", "-endpoint", "http://127.0.0.1:1"); code != 1 || !strings.Contains(out, "ns-agent advise:") {
+		t.Fatalf("unreachable: exit %d: %s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "agent.hcl")
+	os.WriteFile(bad, []byte("node = \"m1\"\nhost {\n  kind = \"etcd\"\n  advice_margin = \"lots\"\n}\n"), 0o644)
+	if out, code := runCLI(t, 10*time.Second, "advise", "-config", bad); code != 1 || !strings.Contains(out, bad+":4,") {
+		t.Fatalf("bad file: exit %d: %s", code, out)
+	}
+}
