@@ -65,11 +65,16 @@ func (h *hub) subscribe(node string, replay bool) (w *watcher, cancel func()) {
 		if h.full {
 			start, n = h.next, len(h.ring)
 		}
+		// Only what fits the buffer, the newest: a send that blocked
+		// here, under the lock, would stop every publish with it.
+		var evs []*nsraftv1.DecisionEvent
 		for i := 0; i < n; i++ {
-			ev := h.ring[(start+i)%len(h.ring)]
-			if node == "" || ev.Node == node {
-				w.ch <- ev
+			if ev := h.ring[(start+i)%len(h.ring)]; node == "" || ev.Node == node {
+				evs = append(evs, ev)
 			}
+		}
+		for _, ev := range evs[max(0, len(evs)-cap(w.ch)):] {
+			w.ch <- ev
 		}
 	}
 	h.subs[w] = struct{}{}

@@ -294,3 +294,27 @@ func TestLivePagesAreCapped(t *testing.T) {
 		t.Fatalf("page %d: status %d, want 503", MaxPages+1, resp.StatusCode)
 	}
 }
+
+// TestReplayLongerThanTheBufferDoesNotBlock: a history longer than a
+// watcher's buffer replays its newest events and publishing goes on.
+func TestReplayLongerThanTheBufferDoesNotBlock(t *testing.T) {
+	a := New(Config{Node: "n1", Recommender: model.Static{T: time.Second}, History: 4 * watcherBuffer})
+	for i := 0; i < 4*watcherBuffer; i++ {
+		a.Finish(a.Decide(hostSample(time.Now(), time.Second), false), false, nil)
+	}
+	done := make(chan struct{})
+	go func() {
+		w, cancel := a.hub.subscribe("", true)
+		defer cancel()
+		if len(w.ch) != watcherBuffer {
+			t.Errorf("replayed %d events, want the newest %d", len(w.ch), watcherBuffer)
+		}
+		a.Finish(a.Decide(hostSample(time.Now(), time.Second), false), false, nil)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("subscribe with a long replay blocked the hub")
+	}
+}
