@@ -79,7 +79,7 @@ type TLSFiles struct {
 var HostKinds = []string{"hashicorp", "consul", "etcd", "etcd-raft"}
 
 type fileAgent struct {
-	Node        hcl.Expression `hcl:"node"`
+	Node        hcl.Expression `hcl:"node,optional"` // or `run -node`, NS_AGENT_NODE
 	Recommender hcl.Expression `hcl:"recommender,optional"`
 	Policy      hcl.Expression `hcl:"policy,optional"`
 	Weights     hcl.Expression `hcl:"weights,optional"`
@@ -227,7 +227,7 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 			dec.Errf(h.Live.Range(), "host.live needs host.fragment: the file in Consul's config dir that ns-agent writes raft_multiplier into")
 		}
 	}
-	cfg.GRPC = "unix://" + filepath.Join(DefaultSocketDir(), cfg.Node+".sock")
+	cfg.GRPC = defaultGRPC(cfg.Node)
 	for _, l := range raw.Listen[:min(1, len(raw.Listen))] {
 		str(l.GRPC, "listen.grpc", &cfg.GRPC)
 		str(l.HTTP, "listen.http", &cfg.HTTP)
@@ -301,6 +301,20 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		cfg.LogStderr = cfg.LogFile == ""
 	}
 	return cfg, dec.Diags
+}
+
+// SetNode names the host node from outside the file (`run -node`, or
+// NS_AGENT_NODE from Kubernetes' downward API), replacing the file's
+// node; a default socket path follows the new name.
+func (c *FileConfig) SetNode(node string) {
+	if c.GRPC == defaultGRPC(c.Node) {
+		c.GRPC = defaultGRPC(node)
+	}
+	c.Node = node
+}
+
+func defaultGRPC(node string) string {
+	return "unix://" + filepath.Join(DefaultSocketDir(), node+".sock")
 }
 
 // LoadConfig reads and parses an agent configuration file.

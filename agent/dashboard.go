@@ -325,12 +325,16 @@ func (d *Dashboard) Follow(ctx context.Context, target string) {
 // each decision. When the stream ends it calls onDown (if set) with why
 // and reconnects after a backoff doubling from 200ms up to maxWait. The
 // replay req may ask for is asked for until a decision has arrived: after
-// that, a replay would repeat what was already seen.
+// that, a replay would repeat what was already seen. Without dial options
+// it connects in plain text (unix sockets, loopback).
 func Follow(ctx context.Context, target string, req *nsraftv1.WatchRequest, maxWait time.Duration,
-	onEvent func(*nsraftv1.DecisionEvent), onDown func(err error, retryIn time.Duration)) {
+	onEvent func(*nsraftv1.DecisionEvent), onDown func(err error, retryIn time.Duration), dial ...grpc.DialOption) {
+	if len(dial) == 0 {
+		dial = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
 	wait := 200 * time.Millisecond
 	for ctx.Err() == nil {
-		conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient(target, dial...)
 		if err == nil {
 			var st nsraftv1.Agent_WatchClient
 			st, err = nsraftv1.NewAgentClient(conn).Watch(ctx, req)
