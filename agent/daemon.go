@@ -233,7 +233,7 @@ func (d *Daemon) HTTPAddr() string {
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(d.Agent.Metrics().Registry(), promhttp.HandlerOpts{}))
-	mux.Handle("/", d.dash)
+	mux.Handle("/", LoopbackOnly(d.dash))
 	live := func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }
 	mux.HandleFunc("/livez", live)
 	mux.HandleFunc("/healthz", live)
