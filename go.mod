@@ -18,6 +18,7 @@ require (
 	go.etcd.io/etcd/client/v3 v3.6.13
 	go.etcd.io/raft/v3 v3.6.0
 	go.uber.org/zap v1.27.0
+	go.yaml.in/yaml/v3 v3.0.5
 	gonum.org/v1/plot v0.17.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
