@@ -326,10 +326,29 @@ func TestRunBadConfig(t *testing.T) {
 	}
 	// tail with no -addr looks for agents' sockets; none is an error.
 	tail := exec.Command(binary, "tail")
-	tail.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+	tail.Env = append(os.Environ(), "TMPDIR="+t.TempDir(), "NS_AGENT_ADDR=")
 	b, err := tail.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(b), "no agent found") {
 		t.Fatalf("tail without agents: %v: %s", err, b)
+	}
+
+	// The node's name may come from the environment (Kubernetes' downward
+	// API) instead of the file; with neither, run says where to set it.
+	nameless := filepath.Join(t.TempDir(), "agent.hcl")
+	os.WriteFile(nameless, []byte("listen { grpc = \"127.0.0.1:0\" }\n"), 0o644)
+	run := exec.Command(binary, "run", "-config", nameless)
+	run.Env = append(os.Environ(), "NS_AGENT_NODE=")
+	b, err = run.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(b), "NS_AGENT_NODE") {
+		t.Fatalf("run without a node name: %v: %s", err, b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	run = exec.CommandContext(ctx, binary, "run", "-config", nameless)
+	run.Env = append(os.Environ(), "NS_AGENT_NODE=kv-2")
+	b, _ = run.CombinedOutput()
+	if !strings.Contains(string(b), "agent kv-2 ready") || !strings.Contains(string(b), "waiting for node kv-2 to connect") {
+		t.Fatalf("run with NS_AGENT_NODE=kv-2 says:\n%s", b)
 	}
 }
 
