@@ -85,7 +85,7 @@ function render(n) {
   const skipped = checks.filter((c) => c.effect === "not evaluated");
   const role = s.role || "unknown";
   n.el.innerHTML = `
-    <h3>${esc(n.id)} <span class="role ${esc(role)}">${esc(role)}</span></h3>
+    <h3>${esc(n.id)} <span class="role ${esc(role)}" data-role="${esc(role)}">${esc(role)}</span></h3>
     <div class="muted">term ${esc(s.term ?? "–")} · leader ${esc(s.leader || "none")} · ${esc(ev.recommender)}${ev.live ? "" : " · advisory"}</div>
     <div class="age muted" data-at="${ms(Number(ev.at_unix_nano))}"></div>
     <div><span class="timeout" data-ms="${d}" data-min="${lo}" data-max="${hi}">${fmt(d)}</span> ${move}
@@ -115,6 +115,8 @@ function age(n, now) {
   el.textContent = stale ? `no decision for ${ago(quiet).replace(" ago", "")}: node down or disconnected · last decided ${new Date(at).toLocaleTimeString()}`
     : `decided ${ago(Math.max(0, now - at))}`;
   el.classList.toggle("error", stale);
+  const badge = n.el.querySelector(".role");
+  if (badge) badge.textContent = stale ? "was " + badge.dataset.role : badge.dataset.role;
 }
 
 // summary is the cluster at a glance, from the nodes' latest decisions:
