@@ -11,12 +11,10 @@ import (
 // tail, validate and version.
 func toolCommands() []command { return nil }
 
-var tools = []string{"bench", "demo", "etcd-cluster", "node", "sim", "train"}
-
 // leftOut explains a development tool's absence instead of "unknown
 // command".
 func leftOut(name string, w io.Writer) (int, bool) {
-	for _, t := range tools {
+	for _, t := range []string{"bench", "demo", "etcd-cluster", "node", "sim", "train"} {
 		if t == name {
 			fmt.Fprintf(w, "ns-agent: %q is not in this sidecar build (built with -tags sidecar).\n"+
 				"Build the full tool for it: go build ./cmd/ns-agent\n", name)
