@@ -56,7 +56,7 @@ func TestPrometheusRulesFile(t *testing.T) {
 	for _, f := range fams {
 		have[f.GetName()] = true
 	}
-	series := regexp.MustCompile(`ns_agent_[a-z_]+`)
+	series := regexp.MustCompile(`ns_agent_[a-z0-9_]+`)
 	ranges := regexp.MustCompile(`\[([^\]]*)\]`)
 	names, alerts := map[string]bool{}, 0
 	for _, g := range file.Groups {
