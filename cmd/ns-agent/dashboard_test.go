@@ -87,7 +87,7 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 150*time.Second)
+	ctx, cancel = context.WithTimeout(ctx, 300*time.Second) // generous: a loaded machine, and a leader kill to wait through
 	defer cancel()
 
 	// displayed reads each node card's timeout and bounds, as shown.
