@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/nsraft/nsraft/configs"
@@ -149,7 +150,12 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		}
 		return false
 	}
-	if !str(raw.Node, "node", &cfg.Node) || cfg.Node == "" {
+	// node may be left out of the file and given by `run -node` or
+	// NS_AGENT_NODE (Kubernetes' downward API); written, it must be valid.
+	_, hasNode := f.Body.(*hclsyntax.Body).Attributes["node"]
+	if !hasNode {
+		// run checks that it got one
+	} else if !str(raw.Node, "node", &cfg.Node) || cfg.Node == "" {
 		dec.Errf(raw.Node.Range(), "node is required: the host node's name, as in its logs")
 	} else if !validNode(cfg.Node) {
 		dec.Errf(raw.Node.Range(), "node %q: use at most %d letters, digits, '.', '_' or '-' (it names the socket and the log)",
