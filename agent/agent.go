@@ -93,6 +93,9 @@ type Config struct {
 	Now func() time.Time
 	// History is how many recent decisions Watch can replay (default 256).
 	History int
+	// Version labels ns_agent_build_info (default: the version the Go
+	// toolchain stamped into the binary, or "devel").
+	Version string
 
 	metrics *Metrics // the daemon's, when it made them first
 }
@@ -141,8 +144,7 @@ func New(cfg Config) *Agent {
 	}
 	m := cfg.metrics
 	if m == nil {
-		m = newMetrics()
-		m.node = cfg.Node
+		m = newMetrics(cfg.Node, ReadBuildInfo(cfg.Version))
 	}
 	return &Agent{cfg: cfg, rec: cfg.Recommender, gov: policy.NewGovernor(cfg.Policy),
 		hub: newHub(cfg.History), metrics: m}

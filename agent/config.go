@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/nsraft/nsraft/configs"
@@ -84,7 +85,7 @@ type TLSFiles struct {
 var HostKinds = []string{"hashicorp", "consul", "etcd", "etcd-raft"}
 
 type fileAgent struct {
-	Node        hcl.Expression `hcl:"node"`
+	Node        hcl.Expression `hcl:"node,optional"` // or `run -node`, NS_AGENT_NODE
 	Recommender hcl.Expression `hcl:"recommender,optional"`
 	Policy      hcl.Expression `hcl:"policy,optional"`
 	Weights     hcl.Expression `hcl:"weights,optional"`
@@ -159,7 +160,12 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		}
 		return false
 	}
-	if !str(raw.Node, "node", &cfg.Node) || cfg.Node == "" {
+	// node may be left out of the file and given by `run -node` or
+	// NS_AGENT_NODE (Kubernetes' downward API); written, it must be valid.
+	_, hasNode := f.Body.(*hclsyntax.Body).Attributes["node"]
+	if !hasNode {
+		// run checks that it got one
+	} else if !str(raw.Node, "node", &cfg.Node) || cfg.Node == "" {
 		dec.Errf(raw.Node.Range(), "node is required: the host node's name, as in its logs")
 	} else if !validNode(cfg.Node) {
 		dec.Errf(raw.Node.Range(), "node %q: use at most %d letters, digits, '.', '_' or '-' (it names the socket and the log)",
@@ -258,7 +264,7 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 			dec.Errf(h.Live.Range(), "host.live needs host.fragment: the file in Consul's config dir that ns-agent writes raft_multiplier into")
 		}
 	}
-	cfg.GRPC = "unix://" + filepath.Join(DefaultSocketDir(), cfg.Node+".sock")
+	cfg.GRPC = defaultGRPC(cfg.Node)
 	for _, l := range raw.Listen[:min(1, len(raw.Listen))] {
 		str(l.GRPC, "listen.grpc", &cfg.GRPC)
 		str(l.HTTP, "listen.http", &cfg.HTTP)
@@ -332,6 +338,20 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		cfg.LogStderr = cfg.LogFile == ""
 	}
 	return cfg, dec.Diags
+}
+
+// SetNode names the host node from outside the file (`run -node`, or
+// NS_AGENT_NODE from Kubernetes' downward API), replacing the file's
+// node; a default socket path follows the new name.
+func (c *FileConfig) SetNode(node string) {
+	if c.GRPC == defaultGRPC(c.Node) {
+		c.GRPC = defaultGRPC(node)
+	}
+	c.Node = node
+}
+
+func defaultGRPC(node string) string {
+	return "unix://" + filepath.Join(DefaultSocketDir(), node+".sock")
 }
 
 // LoadConfig reads and parses an agent configuration file.

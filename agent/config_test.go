@@ -72,8 +72,9 @@ func TestDashboardQueriesExistingMetrics(t *testing.T) {
 	}
 	a := New(Config{Node: "n1", Recommender: model.Static{T: time.Second}})
 	// A node running 100ms: the step-up limit changes the proposed 1s.
-	s := collector.Sample{Node: "n1", At: time.Now(), HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond}
-	s.Set(collector.FieldHostTimeouts)
+	s := collector.Sample{Node: "n1", At: time.Now(), HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
+		Role: collector.RoleLeader, Term: 3, HeartbeatGap: time.Millisecond, RTTMean: time.Millisecond, RTTP99: time.Millisecond}
+	s.Set(collector.FieldHostTimeouts | collector.FieldRole | collector.FieldTerm | collector.FieldHeartbeatGap | collector.FieldRTT)
 	r := a.Decide(s, true)
 	a.Finish(r, true, nil)
 	a.metrics.latency.Observe(0.001)
@@ -85,7 +86,7 @@ func TestDashboardQueriesExistingMetrics(t *testing.T) {
 	for _, f := range fams {
 		have[f.GetName()] = true
 	}
-	re := regexp.MustCompile(`ns_agent_[a-z_]+`)
+	re := regexp.MustCompile(`ns_agent_[a-z0-9_]+`)
 	n := 0
 	for _, p := range dash.Panels {
 		for _, tg := range p.Targets {

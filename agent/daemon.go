@@ -77,8 +77,7 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 	// Operational messages go to stderr; decision records to their own
 	// stream: the log file, or stderr when there is none (or when asked).
 	d.log = hclog.New(&hclog.LoggerOptions{Name: "ns-agent", Output: stderr, JSONFormat: true, Level: hclog.LevelFromString(cfg.LogLevel)})
-	m := newMetrics()
-	m.node = cfg.Node
+	m := newMetrics(cfg.Node, ReadBuildInfo(""))
 	var sinks fanout
 	if cfg.LogFile != "" {
 		var repaired int64
@@ -234,7 +233,7 @@ func (d *Daemon) HTTPAddr() string {
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(d.Agent.Metrics().Registry(), promhttp.HandlerOpts{}))
-	mux.Handle("/", d.dash)
+	mux.Handle("/", LoopbackOnly(d.dash))
 	live := func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }
 	mux.HandleFunc("/livez", live)
 	mux.HandleFunc("/healthz", live)

@@ -2,13 +2,19 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,16 +78,31 @@ type Dashboard struct {
 	title    string
 	controls Controls
 
+	// token must accompany every state-changing request: the page reads
+	// it from /api/config, which another site's page cannot read.
+	token string
+
 	mu       sync.Mutex
 	policies map[string]bool // policy files the page may show, besides the embedded presets
 	clients  map[chan []byte]struct{}
-	recent   [][]byte // last events, replayed to a new page
+	recent   []sent          // last events, replayed to a new page
+	lastOf   map[string]sent // each node's latest decision, replayed even when older than recent
+	seq      uint64
 	dropped  uint64
+}
+
+// sent is one server-sent event, numbered in publishing order.
+type sent struct {
+	seq uint64
+	msg []byte
 }
 
 // NewDashboard returns a dashboard; controls may be nil (read-only).
 func NewDashboard(title string, controls Controls) *Dashboard {
-	return &Dashboard{title: title, controls: controls, clients: map[chan []byte]struct{}{}, policies: map[string]bool{}}
+	var tok [16]byte
+	rand.Read(tok[:])
+	return &Dashboard{title: title, controls: controls, token: hex.EncodeToString(tok[:]),
+		clients: map[chan []byte]struct{}{}, policies: map[string]bool{}, lastOf: map[string]sent{}}
 }
 
 // ShowPolicy lets the page show a policy file (the one the agent was
@@ -140,7 +161,7 @@ func (d *Dashboard) Publish(ev *nsraftv1.DecisionEvent) {
 	if err != nil {
 		return
 	}
-	d.send("decision", b)
+	d.send("decision", ev.GetNode(), b)
 }
 
 // Notef puts a note on every open page's timeline.
@@ -150,18 +171,23 @@ func (d *Dashboard) Notef(err error, format string, args ...any) {
 		n.Error = err.Error()
 	}
 	b, _ := json.Marshal(n)
-	d.send("note", b)
+	d.send("note", "", b)
 }
 
-func (d *Dashboard) send(kind string, data []byte) {
+func (d *Dashboard) send(kind, node string, data []byte) {
 	msg := []byte("event: " + kind + "\ndata: ")
 	msg = append(msg, data...)
 	msg = append(msg, '\n', '\n')
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.recent = append(d.recent, msg)
+	d.seq++
+	e := sent{d.seq, msg}
+	d.recent = append(d.recent, e)
 	if len(d.recent) > dashboardReplay {
 		d.recent = append(d.recent[:0], d.recent[len(d.recent)-dashboardReplay/2:]...)
+	}
+	if node != "" {
+		d.lastOf[node] = e
 	}
 	for c := range d.clients {
 		select {
@@ -172,6 +198,28 @@ func (d *Dashboard) send(kind string, data []byte) {
 	}
 }
 
+// backlog is what a new page is sent first: the latest decision of every
+// node whose events have left the replay buffer (a node killed minutes
+// ago still has a card, shown stale), then the buffer. Callers hold d.mu.
+func (d *Dashboard) backlog() [][]byte {
+	first := d.seq + 1
+	if len(d.recent) > 0 {
+		first = d.recent[0].seq
+	}
+	var old []sent
+	for _, e := range d.lastOf {
+		if e.seq < first {
+			old = append(old, e)
+		}
+	}
+	sort.Slice(old, func(i, j int) bool { return old[i].seq < old[j].seq })
+	out := make([][]byte, 0, len(old)+len(d.recent))
+	for _, e := range append(old, d.recent...) {
+		out = append(out, e.msg)
+	}
+	return out
+}
+
 // ServeHTTP serves the page, its assets, /events and (with controls)
 // /api/control.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -180,6 +228,9 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.events(w, r)
 	case "/api/config":
 		cfg := map[string]any{"title": d.title, "controls": d.controls != nil}
+		if d.controls != nil && d.sameSite(r) == nil {
+			cfg["token"] = d.token
+		}
 		if d.controls != nil {
 			var links []string
 			for _, l := range d.controls.Links() {
@@ -222,7 +273,7 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("%d live pages are open; at most %d are served", MaxPages, MaxPages), http.StatusServiceUnavailable)
 		return
 	}
-	backlog := append([][]byte(nil), d.recent...)
+	backlog := d.backlog()
 	d.clients[c] = struct{}{}
 	d.mu.Unlock()
 	defer func() {
@@ -276,6 +327,18 @@ func (d *Dashboard) control(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST an action", http.StatusMethodNotAllowed)
 		return
 	}
+	if err := d.sameSite(r); err != nil {
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get(tokenHeader)), []byte(d.token)) != 1 {
+		http.Error(w, "missing or wrong "+tokenHeader+": reload the dashboard", http.StatusForbidden)
+		return
+	}
+	if ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(ct) != "application/json" {
+		http.Error(w, "send the action as application/json", http.StatusUnsupportedMediaType)
+		return
+	}
 	var a Action
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&a); err != nil {
 		http.Error(w, "bad action: "+err.Error(), http.StatusBadRequest)
@@ -290,6 +353,50 @@ func (d *Dashboard) control(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// LoopbackOnly serves h to clients on this machine only (a browser here,
+// ssh -L, kubectl port-forward) and 403 to the rest: an agent's HTTP
+// listener is often bound to every interface for Prometheus and the
+// kubelet, and its dashboard shows the cluster's inner workings.
+func LoopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			http.Error(w, "the dashboard answers loopback clients only: use ssh -L or kubectl port-forward", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// tokenHeader carries the dashboard's anti-forgery token.
+const tokenHeader = "X-Ns-Agent-Token"
+
+// sameSite refuses requests that another site could have made the
+// browser send: a Host that is not a loopback or literal address (DNS
+// rebinding points a stranger's name at this port) or an Origin other
+// than the page's own. The fault controls stop a cluster's nodes; only
+// the dashboard's own page may use them.
+func (d *Dashboard) sameSite(r *http.Request) error {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host != "localhost" && net.ParseIP(host) == nil {
+		return fmt.Errorf("host %q refused: open the dashboard by IP address or localhost", r.Host)
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return fmt.Errorf("cross-origin request from %q refused", o)
+		}
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return fmt.Errorf("%s request refused", site)
+	}
+	return nil
 }
 
 func describe(a Action) string {
@@ -325,12 +432,16 @@ func (d *Dashboard) Follow(ctx context.Context, target string) {
 // each decision. When the stream ends it calls onDown (if set) with why
 // and reconnects after a backoff doubling from 200ms up to maxWait. The
 // replay req may ask for is asked for until a decision has arrived: after
-// that, a replay would repeat what was already seen.
+// that, a replay would repeat what was already seen. Without dial options
+// it connects in plain text (unix sockets, loopback).
 func Follow(ctx context.Context, target string, req *nsraftv1.WatchRequest, maxWait time.Duration,
-	onEvent func(*nsraftv1.DecisionEvent), onDown func(err error, retryIn time.Duration)) {
+	onEvent func(*nsraftv1.DecisionEvent), onDown func(err error, retryIn time.Duration), dial ...grpc.DialOption) {
+	if len(dial) == 0 {
+		dial = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
 	wait := 200 * time.Millisecond
 	for ctx.Err() == nil {
-		conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient(target, dial...)
 		if err == nil {
 			var st nsraftv1.Agent_WatchClient
 			st, err = nsraftv1.NewAgentClient(conn).Watch(ctx, req)

@@ -1,8 +1,10 @@
 package refcluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -138,16 +141,34 @@ func TestAgentsSteerRealNodes(t *testing.T) {
 	if err != nil || strings.Count(string(out), "n1 ") < 3 || !strings.Contains(string(out), "→") {
 		t.Fatalf("tail: %v\n%s", err, out)
 	}
-	// /metrics scrapes as Prometheus text.
+	// /metrics scrapes as Prometheus text, passes promlint and shows the
+	// host's Raft: role, term, elections and heartbeat gap.
 	resp, err := http.Get("http://" + agents.HTTPAddr("n1") + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	scrape, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if err != nil || fams["ns_agent_decisions_total"] == nil {
+	if err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(scrape))
+	if err != nil {
 		t.Fatalf("metrics: %v", err)
+	}
+	for _, name := range []string{"ns_agent_decisions_total", "ns_agent_raft_role", "ns_agent_raft_term",
+		"ns_agent_raft_elections_total", "ns_agent_heartbeat_gap_seconds", "ns_agent_build_info", "process_cpu_seconds_total"} {
+		if fams[name] == nil {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	problems, err := promlint.New(bytes.NewReader(scrape)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
 
 	// Agent failures: each leaves its node on its own timing within the

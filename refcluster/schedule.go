@@ -217,14 +217,20 @@ func RunSchedule(ctx context.Context, c *Cluster, m *Mesh, sch Schedule, onEvent
 			burst = 0
 			err = setLinks(0)
 		case FaultPause:
+			if !c.Running(ev.Node) {
+				// A crash killed it and its restart is still due: there
+				// is no process to pause, and that is no fault.
+				continue
+			}
 			if err = c.Pause(ev.Node); err == nil {
 				paused[ev.Node] = true
 			}
 		case FaultResume:
-			if paused[ev.Node] {
-				err = c.Resume(ev.Node)
-				delete(paused, ev.Node)
+			if !paused[ev.Node] {
+				continue // its pause was skipped
 			}
+			err = c.Resume(ev.Node)
+			delete(paused, ev.Node)
 		case FaultCrash:
 			lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			target, _, err = c.WaitLeader(lctx)

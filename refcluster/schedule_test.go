@@ -1,6 +1,8 @@
 package refcluster
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -173,5 +175,29 @@ func TestNecessaryElection(t *testing.T) {
 		if got := necessaryElection(c.at, c.leader, ws); got != c.want {
 			t.Errorf("election at %v replacing %s: necessary %v, want %v", c.at, c.leader, got, c.want)
 		}
+	}
+}
+
+// TestRunScheduleDoesNotPauseAKilledNode: a pause that falls inside a
+// crash's downtime is skipped, not reported as a failed fault ("pause
+// n2: node is not running").
+func TestRunScheduleDoesNotPauseAKilledNode(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	waitLeader(t, c)
+	if err := c.Kill("n2"); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMesh()
+	defer m.Close()
+	sch := Schedule{Scenario: parseOne(t, `scenario "s" {
+  nodes    = 3
+  duration = "1s"
+}`), Events: []FaultEvent{{At: 0, Kind: FaultPause, Node: "n2"}, {At: 10 * time.Millisecond, Kind: FaultResume, Node: "n2"}}}
+	var seen []string
+	RunSchedule(context.Background(), c, m, sch, func(ev FaultEvent, target string, err error) {
+		seen = append(seen, fmt.Sprintf("%s %s: %v", ev.Kind, target, err))
+	})
+	if len(seen) != 0 {
+		t.Fatalf("the schedule acted on a killed node: %v", seen)
 	}
 }

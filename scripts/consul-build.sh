@@ -15,8 +15,14 @@ set -euo pipefail
 VERSION=v1.16.1
 CACHE="${NSRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nsraft}"
 OUT="$CACHE/consul-$VERSION"
-if [ -x "$OUT/consul" ] && "$OUT/consul" version 2>/dev/null | grep -q "Consul ${VERSION}"; then
-  echo "$OUT/consul"; exit 0
+# The version is captured whole before it is matched: piping it into
+# `grep -q` under pipefail fails whenever grep exits before consul has
+# written everything (SIGPIPE), which rebuilt a good binary at random.
+if [ -x "$OUT/consul" ]; then
+  have=$("$OUT/consul" version 2>/dev/null || true)
+  case "$have" in
+  *"Consul ${VERSION}"*) echo "$OUT/consul"; exit 0 ;;
+  esac
 fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

@@ -14,8 +14,13 @@ if [ -z "${ETCD_VERSION:-}" ]; then
 fi
 CACHE="${NSRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nsraft}"
 OUT="$CACHE/etcd-$ETCD_VERSION"
-if [ -x "$OUT/etcd" ] && "$OUT/etcd" --version 2>/dev/null | grep -q "etcd Version: ${ETCD_VERSION#v}"; then
-  echo "$OUT/etcd"; exit 0
+# Captured whole, then matched: `| grep -q` under pipefail can fail by
+# SIGPIPE on a good binary and trigger a needless rebuild.
+if [ -x "$OUT/etcd" ]; then
+  have=$("$OUT/etcd" --version 2>/dev/null || true)
+  case "$have" in
+  *"etcd Version: ${ETCD_VERSION#v}"*) echo "$OUT/etcd"; exit 0 ;;
+  esac
 fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

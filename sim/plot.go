@@ -7,7 +7,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
@@ -34,6 +33,7 @@ func PlotMetric(rows []Row, strategies []string, path, title, ylabel string, val
 	p.Title.Text = title
 	p.Y.Label.Text = ylabel
 	w := vg.Points(60 / float64(max(len(strategies), 1)))
+	top := 0.0
 	for i, st := range strategies {
 		vals := make(plotter.Values, len(scenarios))
 		for j, sc := range scenarios {
@@ -48,14 +48,24 @@ func PlotMetric(rows []Row, strategies []string, path, title, ylabel string, val
 			return err
 		}
 		bars.LineStyle.Width = 0
-		bars.Color = plotutil.Color(i)
+		bars.Color = paletteColor(i)
 		bars.Offset = w * vg.Length(float64(i)-float64(len(strategies)-1)/2)
 		p.Add(bars)
 		p.Legend.Add(st, bars)
+		for _, v := range vals {
+			top = max(top, v)
+		}
+	}
+	// The legend sits in the top right corner; the y axis reaches high
+	// enough that the tallest bar stays below it.
+	const height, entry, margin = 110.0, 4.6, 22.0 // mm: plot, one legend line, title and axes
+	free := height - margin - entry*float64(len(strategies)) - 3
+	if top > 0 && free > 10 {
+		p.Y.Min, p.Y.Max = 0, top*(height-margin)/free
 	}
 	p.Legend.Top = true
 	p.NominalX(scenarios...)
-	return p.Save(vg.Length(max(160, 45*len(scenarios)))*vg.Millimeter, 110*vg.Millimeter, path)
+	return p.Save(vg.Length(max(160, 45*len(scenarios)))*vg.Millimeter, height*vg.Millimeter, path)
 }
 
 // PlotTimeline writes one run's timeline: each node's base timeout and the
@@ -100,7 +110,7 @@ func PlotTimeline(r Result, nodes int, path string) error {
 			if l, err = plotter.NewLine(seg); err != nil {
 				return err
 			}
-			l.Color = plotutil.Color(n)
+			l.Color = paletteColor(n)
 			p.Add(l)
 		}
 		if len(gaps) > 0 {
@@ -108,7 +118,7 @@ func PlotTimeline(r Result, nodes int, path string) error {
 			if err != nil {
 				return err
 			}
-			s.Color = plotutil.Color(n)
+			s.Color = paletteColor(n)
 			s.Radius = vg.Points(0.6)
 			p.Add(s)
 		}
@@ -168,3 +178,15 @@ func nodeSeries(tl []TimelinePoint, n int, top float64) (segs []plotter.XYs, gap
 	}
 	return segs, gaps
 }
+
+// palette has sixteen colours that stay apart from each other (Okabe–Ito's
+// eight, then Tol's muted set), so every strategy of a bench, raw
+// variants included, and every node of a timeline has its own.
+var palette = []color.RGBA{
+	{0, 114, 178, 255}, {230, 159, 0, 255}, {0, 158, 115, 255}, {204, 121, 167, 255},
+	{86, 180, 233, 255}, {213, 94, 0, 255}, {240, 228, 66, 255}, {0, 0, 0, 255},
+	{51, 34, 136, 255}, {136, 204, 238, 255}, {68, 170, 153, 255}, {17, 119, 51, 255},
+	{153, 153, 51, 255}, {204, 102, 119, 255}, {136, 34, 85, 255}, {170, 68, 153, 255},
+}
+
+func paletteColor(i int) color.Color { return palette[i%len(palette)] }

@@ -8,7 +8,9 @@ const COLORS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#0a7b83"
 const nodes = new Map(); // id -> {el, last, points: [{t, timeout, gap}], color}
 const marks = [];        // {t, text, kind}
 const latencies = [];    // decision -> screen, ms
-let events = 0, dirty = false, pendingLatency = [], live = false;
+const STALE_MS = 3000;   // no decision for this long: the node (or its link to the agent) is down
+let events = 0, dirty = false, pendingLatency = [], live = false, token = "";
+const terms = [];        // {t, term}: each rise of the highest term seen, for elections per minute
 window.nsStats = { events: 0, latP50: null, latP99: null };
 
 const $ = (s) => document.querySelector(s);
@@ -19,6 +21,15 @@ function fmt(msv) {
   if (msv >= 10) return Math.round(msv) + " ms";
   return msv.toFixed(1) + " ms";
 }
+// Durations inside the policy's reasons come with Go's full precision
+// ("603.070131ms"); three significant digits are what a reader needs.
+function roundDurations(text) {
+  return String(text).replace(/(\d+\.\d+)(ns|µs|ms|s)\b/g, (_, v, u) => {
+    const x = Number(v);
+    return (x >= 100 ? Math.round(x) : x >= 10 ? x.toFixed(1) : x.toFixed(2)).toString().replace(/\.?0+$/, "") + u;
+  });
+}
+function ago(msv) { return msv < 1000 ? "just now" : msv < 60000 ? Math.round(msv / 1000) + " s ago" : Math.round(msv / 60000) + " min ago"; }
 function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c])); }
 
 function node(id) {
@@ -46,6 +57,10 @@ function onDecision(ev) {
   const s = ev.sample || {};
   n.points.push({ t, timeout: ms(Number(ev.decision_ns)), gap: s.heartbeat_gap_ns != null ? ms(Number(s.heartbeat_gap_ns)) : null });
   while (n.points.length && n.points[0].t < t - WINDOW_MS) n.points.shift();
+  if (s.term != null && (!terms.length || Number(s.term) > terms[terms.length - 1].term)) {
+    if (terms.length) terms.push({ t, term: Number(s.term) }); else terms.push({ t: -Infinity, term: Number(s.term) });
+  }
+  n.seenAt = live ? Date.now() : t; // a replayed decision is as old as it is
   if (prev && prev.sample && s.term != null && prev.sample.term != null && Number(s.term) > Number(prev.sample.term)) {
     mark(t, `${ev.node} saw term ${s.term}` + (s.leader ? ` (leader ${s.leader})` : ""), "election");
   }
@@ -59,20 +74,20 @@ function render(n) {
   const d = ms(Number(ev.decision_ns)), p = ms(Number(ev.previous_ns)), lo = ms(Number(ev.min_ns)), hi = ms(Number(ev.max_ns));
   const move = p && d > p ? `<span class="up" aria-label="raised">▲</span>` : p && d < p ? `<span class="down" aria-label="lowered">▼</span>` : "";
   const pos = hi > lo ? Math.max(0, Math.min(100, (Math.log(d) - Math.log(lo)) / (Math.log(hi) - Math.log(lo)) * 100)) : 0;
-  // Rules that moved or held the value first; rules the sample could not
-  // evaluate after, muted.
-  const order = { changed: 0, held: 0, "not evaluated": 1 };
-  const rules = (ev.checks || []).filter((c) => c.effect !== "confirmed")
-    .sort((a, b) => (order[a.effect] ?? 2) - (order[b.effect] ?? 2))
-    .map((c) => {
-      const reason = c.reason.startsWith(c.effect) ? c.reason : `${c.effect}: ${c.reason}`;
-      const cls = c.effect === "not evaluated" ? "confirmed" : esc(c.effect);
-      return `<li class="${cls}"><b>${esc(c.name)}</b> ${esc(reason)} <a href="policy?pos=${encodeURIComponent(c.pos)}" title="where the rule is written">${esc(c.pos)}</a></li>`;
-    }).join("");
+  // Rules that moved or held the value are listed; the ones the sample
+  // could not evaluate are one muted, collapsed line.
+  const rule = (c) => {
+    const reason = roundDurations(c.reason.startsWith(c.effect) ? c.reason : `${c.effect}: ${c.reason}`);
+    return `<li class="${esc(c.effect)}"><b>${esc(c.name)}</b> ${esc(reason)} <a href="policy?pos=${encodeURIComponent(c.pos)}" title="where the rule is written">${esc(c.pos)}</a></li>`;
+  };
+  const checks = ev.checks || [];
+  const acted = checks.filter((c) => c.effect === "changed" || c.effect === "held").map(rule).join("");
+  const skipped = checks.filter((c) => c.effect === "not evaluated");
   const role = s.role || "unknown";
   n.el.innerHTML = `
-    <h3>${esc(n.id)} <span class="role ${esc(role)}">${esc(role)}</span></h3>
+    <h3>${esc(n.id)} <span class="role ${esc(role)}" data-role="${esc(role)}">${esc(role)}</span></h3>
     <div class="muted">term ${esc(s.term ?? "–")} · leader ${esc(s.leader || "none")} · ${esc(ev.recommender)}${ev.live ? "" : " · advisory"}</div>
+    <div class="age muted" data-at="${ms(Number(ev.at_unix_nano))}"></div>
     <div><span class="timeout" data-ms="${d}" data-min="${lo}" data-max="${hi}">${fmt(d)}</span> ${move}
       <span class="muted">election timeout</span></div>
     <div class="bar" role="img" aria-label="timeout between bounds ${fmt(lo)} and ${fmt(hi)}"><span style="left:calc(${pos}% - 2px)"></span></div>
@@ -80,11 +95,57 @@ function render(n) {
     <dl>
       <dt>proposal</dt><dd>${fmt(ms(Number(ev.proposal_ns)))} · confidence ${(ev.confidence * 100).toFixed(0)}%</dd>
       <dt>heartbeat gap</dt><dd>${s.heartbeat_gap_ns != null ? fmt(ms(Number(s.heartbeat_gap_ns))) : "–"}</dd>
-      <dt>last contact</dt><dd>${s.last_contact_ns != null ? fmt(ms(Number(s.last_contact_ns))) : "–"}</dd>
       <dt>RTT p99</dt><dd>${s.rtt ? fmt(ms(Number(s.rtt.p99_ns))) : "–"}</dd>
-      <dt>in force</dt><dd>${ev.live ? (ev.applied ? "applied" : `<span class="error">not applied${ev.error ? ": " + esc(ev.error) : ""}</span>`) : "advice only"}${ev.held ? " · held" : ""}${ev.unstable ? " · unstable" : ""}</dd>
+      <dt>in force</dt><dd>${ev.live ? (ev.applied ? "applied" : `<span class="error">not applied${ev.error ? ": " + esc(roundDurations(ev.error)) : ""}</span>`) : "advice only"}${ev.held ? " · held" : ""}${ev.unstable ? " · unstable" : ""}</dd>
     </dl>
-    ${rules ? `<ul class="rules" aria-label="rules that moved or held the value">${rules}</ul>` : `<div class="muted">no rule changed the proposal</div>`}`;
+    ${acted ? `<ul class="rules" aria-label="rules that moved or held the value">${acted}</ul>` : `<div class="muted">no rule changed the proposal</div>`}
+    ${skipped.length ? `<details class="skipped"><summary>${skipped.length} rule${skipped.length > 1 ? "s" : ""} not evaluated</summary><ul class="rules">${skipped.map(rule).join("")}</ul></details>` : ""}`;
+  age(n, Date.now());
+}
+
+// age marks a card whose node has gone quiet: no decision for STALE_MS
+// means its host stopped sampling (killed, paused, cut off from its agent).
+function age(n, now) {
+  const el = n.el.querySelector(".age");
+  if (!el || !n.last) return;
+  const quiet = now - n.seenAt;
+  const stale = quiet > STALE_MS;
+  n.el.classList.toggle("stale", stale);
+  const at = Number(el.dataset.at);
+  el.textContent = stale ? `no decision for ${ago(quiet).replace(" ago", "")}: node down or disconnected · last decided ${new Date(at).toLocaleTimeString()}`
+    : `decided ${ago(Math.max(0, now - at))}`;
+  el.classList.toggle("error", stale);
+  const badge = n.el.querySelector(".role");
+  if (badge) badge.textContent = stale ? "was " + badge.dataset.role : badge.dataset.role;
+}
+
+// summary is the cluster at a glance, from the nodes' latest decisions:
+// who leads, in which term, whether a quorum is up, how often terms
+// change, which nodes are down and which agents are not steering.
+function summary(now) {
+  const all = [...nodes.values()].filter((n) => n.last);
+  if (!all.length) return;
+  const up = all.filter((n) => now - n.seenAt <= STALE_MS);
+  const down = all.filter((n) => now - n.seenAt > STALE_MS).map((n) => n.id);
+  const size = Math.max(all.length, ...up.map((n) => Number((n.last.sample || {}).cluster_size || 0)));
+  const quorum = Math.floor(size / 2) + 1;
+  const leaders = up.filter((n) => (n.last.sample || {}).role === "leader").map((n) => n.id);
+  const votes = {};
+  for (const n of up) { const l = (n.last.sample || {}).leader; if (l) votes[l] = (votes[l] || 0) + 1; }
+  const named = Object.entries(votes).sort((a, b) => b[1] - a[1])[0];
+  const leader = leaders.length === 1 ? leaders[0] : named && !down.includes(named[0]) ? named[0] : null;
+  const term = Math.max(...up.map((n) => Number((n.last.sample || {}).term || 0)), 0);
+  while (terms.length > 1 && terms[1].t < now - 60000) terms.shift();
+  const perMin = terms.filter((x) => x.t >= now - 60000).length;
+  const notSteering = up.filter((n) => n.last.live && !n.last.applied).map((n) => n.id);
+  const set = (id, text, bad) => { const el = $(id); el.textContent = text; el.parentElement.classList.toggle("bad", !!bad); };
+  set("#s-leader", leader ? `${leader}` : "none", !leader);
+  set("#s-term", term ? String(term) : "–");
+  set("#s-quorum", `${up.length} of ${size} up (needs ${quorum})`, up.length < quorum);
+  set("#s-elections", `${perMin} in the last minute`, perMin > 2);
+  set("#s-down", down.length ? down.join(", ") : "none", down.length > 0);
+  set("#s-steering", notSteering.length ? notSteering.join(", ") : "none", notSteering.length > 0);
+  window.nsSummary = { leader, term, up: up.length, size, quorum, electionsPerMin: perMin, down, notSteering };
 }
 
 function mark(t, text, kind) {
@@ -98,6 +159,7 @@ function mark(t, text, kind) {
   dirty = true;
 }
 
+let lastTick = 0;
 function draw() {
   if (dirty) {
     dirty = false;
@@ -111,8 +173,15 @@ function draw() {
       window.nsStats.latP99 = sorted[Math.floor((sorted.length - 1) * 0.99)];
     }
     window.nsStats.events = events;
-    $("#stats").textContent = `${events} decisions · ${nodes.size} nodes · decision→screen p50 ${fmt(window.nsStats.latP50)}, p99 ${fmt(window.nsStats.latP99)}`;
+    $("#stats").textContent = `${events} decisions from ${nodes.size} nodes`;
+    $("#stats").title = `decision→screen p50 ${fmt(window.nsStats.latP50)}, p99 ${fmt(window.nsStats.latP99)}`;
     chart(now);
+  }
+  const t = Date.now();
+  if (t - lastTick >= 500) {
+    lastTick = t;
+    for (const n of nodes.values()) age(n, t);
+    summary(t);
   }
   requestAnimationFrame(draw);
 }
@@ -166,7 +235,7 @@ async function control(action) {
   const msg = $("#control-msg");
   msg.textContent = "…";
   try {
-    const r = await fetch("api/control", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(action) });
+    const r = await fetch("api/control", { method: "POST", headers: { "Content-Type": "application/json", "X-Ns-Agent-Token": token }, body: JSON.stringify(action) });
     msg.textContent = r.ok ? "done: " + action.kind : "failed: " + (await r.text());
     msg.className = r.ok ? "" : "error";
   } catch (e) { msg.textContent = "failed: " + e; msg.className = "error"; }
@@ -174,6 +243,7 @@ async function control(action) {
 
 async function setup() {
   const cfg = await (await fetch("api/config")).json();
+  token = cfg.token || "";
   $("#title").textContent = cfg.title || "ns-agent";
   document.title = cfg.title || "ns-agent";
   if (cfg.controls) {

@@ -1,3 +1,5 @@
+//go:build !sidecar
+
 package main
 
 import (
@@ -8,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -84,7 +87,7 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 150*time.Second)
+	ctx, cancel = context.WithTimeout(ctx, 300*time.Second) // generous: a loaded machine, and a leader kill to wait through
 	defer cancel()
 
 	// displayed reads each node card's timeout and bounds, as shown.
@@ -166,6 +169,53 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//article[@data-node="n1"]//div[contains(., "· static")]`))); err != nil {
 		t.Fatalf("strategy switch: %v", err)
 	}
+	// Kill the leader from the page: the summary names the new leader and
+	// the killed node as down, and its card says how long it has been
+	// quiet instead of going on showing "leader · applied".
+	type summary struct {
+		Leader string   `json:"leader"`
+		Term   float64  `json:"term"`
+		Up     float64  `json:"up"`
+		Down   []string `json:"down"`
+	}
+	readSummary := func() summary {
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[summary](`window.nsSummary || {}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	var old summary
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		if old = readSummary(); old.Leader != "" && len(old.Down) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the summary shows no leader with every node up: %+v", old)
+		}
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("node"), old.Leader),
+		chromedp.Click(chromedp.Search(`//form[@id="f-node"]/button[@data-kind="kill"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="control-msg" and contains(., "done: kill")]`))); err != nil {
+		t.Fatalf("kill %s: %v", old.Leader, err)
+	}
+	var now summary
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		now = readSummary()
+		if now.Leader != "" && now.Leader != old.Leader && len(now.Down) == 1 && now.Down[0] == old.Leader && now.Term > old.Term {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after killing %s the summary shows %+v", old.Leader, now)
+		}
+	}
+	t.Logf("summary before the kill %+v, after %+v", old, now)
+	card, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-node="`+old.Leader+`"]').className + " | " + document.querySelector('[data-node="`+old.Leader+`"] .age').textContent`))
+	if err != nil || !strings.Contains(card, "stale") || !strings.Contains(card, "no decision for") {
+		t.Fatalf("the killed leader's card: %q (%v)", card, err)
+	}
+
 	stats, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]float64](`window.nsStats`))
 	if err != nil {
 		t.Fatal(err)
@@ -185,4 +235,10 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
+	// NSRAFT_UPDATE_DOCS=1 refreshes the README's screenshot from this run.
+	if os.Getenv("NSRAFT_UPDATE_DOCS") != "" {
+		if err := os.WriteFile("../../docs/dashboard.png", png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

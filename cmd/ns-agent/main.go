@@ -19,21 +19,18 @@ type command struct {
 }
 
 // commands lists the subcommands that work. A subcommand is added here only
-// when it does what its synopsis says.
+// when it does what its synopsis says. The development tools (demo,
+// bench, sim, train, node, etcd-cluster) are left out of a sidecar build
+// (-tags sidecar): see tools.go and tools_sidecar.go.
 func commands() []command {
 	cmds := []command{
-		{"version", "print the version", runVersion},
+		{"version", "print the version (also -version, --version)", runVersion},
+		{"validate", "check agent configs, policies and scenarios: ok or file:line,col: message", runValidate},
 		{"advise", "print the etcd flags an agent would advise, from a running cluster's metrics", runAdvise},
-		{"train", "train LSTM weights from simulated traces", runTrain},
-		{"sim", "one deterministic simulated run of a scenario with one strategy", runSim},
-		{"bench", "run every timeout strategy on simulated scenarios, side by side", runBench},
-		{"validate", "check policy files; print ok or file:line,col: message per problem", runValidate},
-		{"demo", "run a local 5-node hashicorp/raft cluster under injected faults with a workload", runDemo},
-		{"etcd-cluster", "start a local etcd cluster (real etcd servers) with toxiproxy on peer links", runEtcdCluster},
 		{"run", "run the sidecar beside one Raft node (-config agent.hcl)", runAgent},
 		{"tail", "follow the decisions of running agents", runTail},
-		{"node", "run one node of the reference hashicorp/raft key-value cluster", runNode},
 	}
+	cmds = append(cmds, toolCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
 }
@@ -43,7 +40,10 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+	if len(args) > 0 && (args[0] == "-version" || args[0] == "--version" || args[0] == "-v") {
+		return runVersion(args[1:], stdout, stderr)
+	}
+	if len(args) == 0 || isHelp(args[0]) || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {
 			return 2
@@ -52,8 +52,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
+			if rest := args[1:]; len(rest) == 1 && isHelp(rest[0]) {
+				// Asked for: the usage and its example are the answer,
+				// not a usage error.
+				c.run(rest, stdout, stderr)
+				return 0
+			}
 			return c.run(args[1:], stdout, stderr)
 		}
+	}
+	if code, ok := leftOut(args[0], stderr); ok {
+		return code
 	}
 	fmt.Fprintf(stderr, "ns-agent: unknown command %q\n\n", args[0])
 	usage(stderr)
@@ -66,9 +75,19 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "ns-agent keeps a Raft node's election timeout right for its network.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
+	width := 0
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.synopsis)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.synopsis)
+	}
+	if note := buildNote(); note != "" {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, note)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'ns-agent <command> -h' for a command's flags and an example.")
 }
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }

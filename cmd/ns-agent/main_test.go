@@ -1,3 +1,5 @@
+//go:build !sidecar
+
 package main
 
 import (
@@ -58,15 +60,36 @@ func TestHelpListsOnlyWorkingCommands(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+	col := -1
 	for _, c := range commands() {
-		if !strings.Contains(out, "  "+c.name+" ") {
-			t.Errorf("-h does not list %s:\n%s", c.name, out)
+		line := ""
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "  "+c.name+" ") {
+				line = l
+			}
 		}
-		// Every listed command answers -h with usage and exit 0 or 2
-		// (flag's convention), never by running.
+		if line == "" {
+			t.Errorf("-h does not list %s:\n%s", c.name, out)
+			continue
+		}
+		// Every synopsis starts in the same column.
+		at := strings.Index(line, c.synopsis)
+		if col == -1 {
+			col = at
+		}
+		if at != col {
+			t.Errorf("%s's synopsis starts at column %d, others at %d:\n%s", c.name, at, col, out)
+		}
+		// Every listed command answers -h with its usage and an example,
+		// exit 0, never by running.
 		sub, code := runCLI(t, 10*time.Second, c.name, "-h")
-		if code != 0 && code != 2 {
-			t.Errorf("%s -h exited %d: %s", c.name, code, sub)
+		if code != 0 || !strings.Contains(sub, "Example") {
+			t.Errorf("%s -h exited %d, want 0 and an example: %s", c.name, code, sub)
+		}
+	}
+	for _, flag := range []string{"-version", "--version"} {
+		if v, code := runCLI(t, 10*time.Second, flag); code != 0 || !strings.HasPrefix(v, "ns-agent ") {
+			t.Errorf("%s: exit %d: %s", flag, code, v)
 		}
 	}
 	if _, code := runCLI(t, 10*time.Second, "frobnicate"); code != 2 {
@@ -123,6 +146,38 @@ func TestValidate(t *testing.T) {
 	}
 	if out, code := runCLI(t, 10*time.Second, "validate", filepath.Join(dir, "absent.hcl")); code != 1 || !strings.Contains(out, "no such file") {
 		t.Errorf("missing file: exit %d: %s", code, out)
+	}
+	// Agent configurations and scenarios are checked as what they are.
+	scenarios, _ := filepath.Glob("../../configs/scenarios/*/*.hcl")
+	good := append([]string{"validate", "../../configs/agent.hcl"}, scenarios...)
+	if out, code := runCLI(t, 10*time.Second, good...); code != 0 || strings.TrimSpace(out) != "ok" {
+		t.Fatalf("agent.hcl and the shipped scenarios: exit %d: %s", code, out)
+	}
+	ag, sc := filepath.Join(dir, "agent.hcl"), filepath.Join(dir, "scenario.hcl")
+	os.WriteFile(ag, []byte("node = \"n1\"\ntick = \"often\"\n"), 0o644)
+	os.WriteFile(sc, []byte("scenario \"s\" {\n  nodes = \"five\"\n}\n"), 0o644)
+	out, code = runCLI(t, 10*time.Second, "validate", ag, sc)
+	if code != 1 {
+		t.Fatalf("bad agent config and scenario: exit %d: %s", code, out)
+	}
+	for _, want := range []string{ag + ":2,8: tick", sc + ":2,11: nodes"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}
+
+// TestSimWithoutFlagsListsScenarios: `sim` alone shows how to call it and
+// which scenario names exist.
+func TestSimWithoutFlagsListsScenarios(t *testing.T) {
+	out, code := runCLI(t, 10*time.Second, "sim")
+	if code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	for _, want := range []string{"Usage: ns-agent sim", "wan-bursty", "three-regions", "leader-crash-lan"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
 	}
 }
 
@@ -271,10 +326,29 @@ func TestRunBadConfig(t *testing.T) {
 	}
 	// tail with no -addr looks for agents' sockets; none is an error.
 	tail := exec.Command(binary, "tail")
-	tail.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+	tail.Env = append(os.Environ(), "TMPDIR="+t.TempDir(), "NS_AGENT_ADDR=")
 	b, err := tail.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(b), "no agent found") {
 		t.Fatalf("tail without agents: %v: %s", err, b)
+	}
+
+	// The node's name may come from the environment (Kubernetes' downward
+	// API) instead of the file; with neither, run says where to set it.
+	nameless := filepath.Join(t.TempDir(), "agent.hcl")
+	os.WriteFile(nameless, []byte("listen { grpc = \"127.0.0.1:0\" }\n"), 0o644)
+	run := exec.Command(binary, "run", "-config", nameless)
+	run.Env = append(os.Environ(), "NS_AGENT_NODE=")
+	b, err = run.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(b), "NS_AGENT_NODE") {
+		t.Fatalf("run without a node name: %v: %s", err, b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	run = exec.CommandContext(ctx, binary, "run", "-config", nameless)
+	run.Env = append(os.Environ(), "NS_AGENT_NODE=kv-2")
+	b, _ = run.CombinedOutput()
+	if !strings.Contains(string(b), "agent kv-2 ready") || !strings.Contains(string(b), "waiting for node kv-2 to connect") {
+		t.Fatalf("run with NS_AGENT_NODE=kv-2 says:\n%s", b)
 	}
 }
 

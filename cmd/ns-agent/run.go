@@ -16,11 +16,14 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("config", "", "agent configuration `file` (HCL; see configs/agent.hcl)")
+	node := fs.String("node", os.Getenv("NS_AGENT_NODE"), "the host node's `name`, overriding the file's node (default $NS_AGENT_NODE)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: ns-agent run -config FILE")
+		fmt.Fprintln(stderr, "Usage: ns-agent run -config FILE [-node NAME]")
 		fmt.Fprintln(stderr, "\nRun the sidecar beside one Raft node. SIGHUP reloads the policy and weights")
 		fmt.Fprintln(stderr, "(an invalid file keeps the old ones); SIGTERM stops cleanly.")
+		fmt.Fprintln(stderr, "Under systemd with Type=notify it reports ready, reloading and stopping.")
 		fmt.Fprintln(stderr, "\nExample:\n  ns-agent run -config configs/agent.hcl")
+		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -35,24 +38,48 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, configs.FormatDiagnostics(diags))
 		return 1
 	}
+	if *node != "" {
+		cfg.SetNode(*node)
+	}
+	if cfg.Node == "" {
+		fmt.Fprintf(stderr, "ns-agent run: %s sets no node; set node = \"…\" there, -node, or NS_AGENT_NODE\n", *file)
+		return 1
+	}
 	d, err := agent.Start(cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "ns-agent run: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "agent %s ready: grpc %s, http %s\n", cfg.Node, d.GRPCAddr(), orNone(d.HTTPAddr()))
+	switch cfg.HostKind {
+	case "hashicorp", "etcd-raft":
+		// These hosts link to the agent: until one does, nothing is decided.
+		fmt.Fprintf(stdout, "waiting for node %s to connect on %s (adapter/hashicorp's Link or the etcd tick driver); no decisions until it does\n",
+			cfg.Node, d.GRPCAddr())
+	default:
+		fmt.Fprintf(stdout, "polling the %s server at %s every %s\n", cfg.HostKind, orNone(cfg.HostAddress), cfg.Tick)
+	}
+	notify := func(state string) {
+		if _, err := sdNotify(state); err != nil {
+			fmt.Fprintf(stderr, "ns-agent run: telling systemd %s: %v\n", state, err)
+		}
+	}
+	notify("READY=1")
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
 	for s := range sig {
 		if s == syscall.SIGHUP {
+			notify("RELOADING=1")
 			if err := d.Reload(); err != nil {
 				fmt.Fprintf(stderr, "ns-agent run: reload: %v (keeping the old configuration)\n", err)
 			}
+			notify("READY=1")
 			continue
 		}
 		break
 	}
+	notify("STOPPING=1")
 	d.Close()
 	return 0
 }

@@ -4,7 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/nsraft/nsraft/agent"
 	"github.com/nsraft/nsraft/configs"
 	"github.com/nsraft/nsraft/policy"
 )
@@ -14,10 +19,13 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ns-agent validate FILE…")
-		fmt.Fprintln(stderr, "\nChecks policy files: syntax, unknown blocks and fields, unknown variables and type")
-		fmt.Fprintln(stderr, "errors in rule expressions, min > max, values below the host's hard limits. Prints")
-		fmt.Fprintln(stderr, "ok, or one `file:line,col: message` per problem (all problems of all files) and exits 1.")
-		fmt.Fprintln(stderr, "\nExample:\n  ns-agent validate configs/policies/wan.hcl my-policy.hcl")
+		fmt.Fprintln(stderr, "\nChecks each file as what it is: an agent configuration (it sets node, listen,")
+		fmt.Fprintln(stderr, "log, recommender…), a scenario (scenario blocks) or a policy (anything else).")
+		fmt.Fprintln(stderr, "Policies: syntax, unknown blocks and fields, unknown variables and type errors in")
+		fmt.Fprintln(stderr, "rule expressions, min > max, values below the host's hard limits. An agent")
+		fmt.Fprintln(stderr, "configuration's policy file is checked too. Prints ok, or one")
+		fmt.Fprintln(stderr, "`file:line,col: message` per problem (all problems of all files) and exits 1.")
+		fmt.Fprintln(stderr, "\nExample:\n  ns-agent validate configs/agent.hcl configs/policies/wan.hcl configs/scenarios/geo/three-regions.hcl")
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -28,10 +36,8 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	bad := false
 	for _, file := range fs.Args() {
-		_, diags := policy.ParseFile(file)
-		if diags.HasErrors() {
+		if !validateFile(file, stdout) {
 			bad = true
-			fmt.Fprint(stdout, configs.FormatDiagnostics(diags))
 		}
 	}
 	if bad {
@@ -39,4 +45,72 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "ok")
 	return 0
+}
+
+// Kinds of file validate knows.
+const (
+	kindPolicy   = "policy"
+	kindAgent    = "agent configuration"
+	kindScenario = "scenario"
+)
+
+// fileKind tells an agent configuration, a scenario and a policy apart by
+// their top-level names. A file that does not parse is taken for a policy,
+// whose parser reports the syntax error.
+func fileKind(src []byte, filename string) string {
+	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() {
+		return kindPolicy
+	}
+	body := f.Body.(*hclsyntax.Body)
+	for _, b := range body.Blocks {
+		switch b.Type {
+		case "scenario":
+			return kindScenario
+		case "listen", "log":
+			return kindAgent
+		}
+	}
+	for name := range body.Attributes {
+		switch name {
+		case "node", "recommender", "weights", "policy", "tick", "lease_ttl":
+			return kindAgent
+		}
+	}
+	return kindPolicy
+}
+
+// validateFile checks one file and writes its problems; false when it has
+// any.
+func validateFile(file string, w io.Writer) bool {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(w, "%s: %v\n", file, err)
+		return false
+	}
+	switch fileKind(src, file) {
+	case kindScenario:
+		return checkScenario(file, w)
+	case kindAgent:
+		cfg, diags := agent.ParseConfig(src, file)
+		if diags.HasErrors() {
+			fmt.Fprint(w, configs.FormatDiagnostics(diags))
+			return false
+		}
+		if cfg.PolicyFile != "" {
+			return validatePolicy(cfg.PolicyFile, w)
+		}
+		return true
+	default:
+		return validatePolicy(file, w)
+	}
+}
+
+func validatePolicy(file string, w io.Writer) bool {
+	_, diags := policy.ParseFile(file)
+	if diags.HasErrors() {
+		fmt.Fprint(w, configs.FormatDiagnostics(diags))
+		return false
+	}
+	return true
 }

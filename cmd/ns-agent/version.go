@@ -15,6 +15,11 @@ var version = ""
 func runVersion(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: ns-agent version   (or ns-agent -version, ns-agent --version)")
+		fmt.Fprintln(stderr, "\nPrints the version, the Go release and the platform it was built for.")
+		fmt.Fprintln(stderr, "\nExample:\n  ns-agent --version")
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
