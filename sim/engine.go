@@ -250,18 +250,22 @@ func (q *queue) push(e event) { heap.Push(&q.h, e) }
 func (q *queue) pop() event   { return heap.Pop(&q.h).(event) }
 func (q *queue) len() int     { return q.h.Len() }
 
-// minDelay is the one-way delay the oracle's recovery traffic takes on any
-// link that is not cut: half the shortest round trip in which some node can
+// minDelay is the one-way delay the oracle's recovery traffic takes on
+// link from→to (recoveryDelay), or false when the link is cut.
+func (nw *network) minDelay(from, to int) (time.Duration, bool) {
+	if nw.cut[from][to] {
+		return 0, false
+	}
+	return nw.recoveryDelay(), true
+}
+
+// recoveryDelay is half the shortest round trip in which some node can
 // reach quorum−1 peers, at the links' base delay less jitter, with no tail
 // and no loss, plus the burst's extra delay while one lasts. Whichever node
 // a real strategy had leading when a fault struck (and so whichever nodes
 // survived), its election needs at least such a round trip per round:
 // that is what makes the oracle a lower bound whatever the placement.
-// False when from→to is cut.
-func (nw *network) minDelay(from, to int) (time.Duration, bool) {
-	if nw.cut[from][to] {
-		return 0, false
-	}
+func (nw *network) recoveryDelay() time.Duration {
 	n := len(nw.links)
 	need := n / 2 // quorum−1 peers
 	best := time.Duration(-1)
@@ -284,5 +288,5 @@ func (nw *network) minDelay(from, to int) (time.Duration, bool) {
 	if nw.inBurst && nw.burst != nil {
 		best += nw.burst.ExtraDelay
 	}
-	return best, true
+	return best
 }

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"slices"
 	"time"
 )
 
@@ -51,10 +50,11 @@ func (sm *simulation) recoveryTraffic(m message) bool {
 // oracleCandidate is the node that can win an election and commit its
 // first entry soonest, and how long that takes. Only nodes whose log is the
 // longest of all can count on every vote (what a lost leader still had in
-// flight is disregarded: see deliver); among them a node already
-// campaigning keeps the round, and otherwise the cost is three round trips
-// (pre-vote, vote, first append) to the quorum-th closest voter at the
-// links' least delays. -1 when no node can win.
+// flight is disregarded: see deliver), and only with quorum−1 running peers
+// they can reach. Among them a node already campaigning keeps the round;
+// otherwise any will do, since the oracle's recovery traffic takes the same
+// delay on every link (network.recoveryDelay): three round trips, for the
+// pre-vote, the vote and the first append. -1 when no node can win.
 func (sm *simulation) oracleCandidate() (best int, cost time.Duration) {
 	var longest uint64
 	for _, n := range sm.nodes {
@@ -62,39 +62,34 @@ func (sm *simulation) oracleCandidate() (best int, cost time.Duration) {
 			longest = max(longest, n.lastIndex)
 		}
 	}
-	best, cost = -1, forever
-	rts := make([]time.Duration, 0, len(sm.nodes))
+	if sm.quorum > 1 {
+		cost = 6 * sm.net.recoveryDelay()
+	}
+	best = -1
 	for _, c := range sm.nodes {
 		if !c.up || c.paused || c.role == leader || c.lastIndex < longest {
 			continue
 		}
-		rts = rts[:0]
+		voters := 0
 		for _, p := range sm.nodes {
-			if p.id == c.id || !p.up || p.paused {
-				continue
-			}
-			there, ok1 := sm.net.minDelay(c.id, p.id)
-			back, ok2 := sm.net.minDelay(p.id, c.id)
-			if ok1 && ok2 {
-				rts = append(rts, there+back)
+			if p.id != c.id && p.up && !p.paused && sm.net.reachable(c.id, p.id) {
+				voters++
 			}
 		}
-		if len(rts) < sm.quorum-1 {
+		if voters < sm.quorum-1 {
 			continue
-		}
-		slices.Sort(rts)
-		var total time.Duration
-		if sm.quorum > 1 {
-			total = 3 * rts[sm.quorum-2]
 		}
 		if c.role == preCandidate || c.role == candidate {
 			// Already campaigning and able to win: it keeps the
 			// round, since a second candidate would split the vote.
-			return c.id, total
+			return c.id, cost
 		}
-		if total < cost {
-			best, cost = c.id, total
+		if best < 0 {
+			best = c.id
 		}
+	}
+	if best < 0 {
+		return -1, forever
 	}
 	return best, cost
 }
