@@ -290,12 +290,18 @@ func TestDemoWithAgentsAppliesBoundedDecisions(t *testing.T) {
 				t.Fatalf("%s: %v: %s", id, err, line)
 			}
 			d := rec["decision_ms"].(float64)
-			if d < 150 || d > 5000 || rec["applied"] != true || rec["recommender"] != "linucb" {
+			// The demo kills nodes (its faults) and stops each node
+			// before its agent: a decision in flight then finds its host
+			// gone, and says so; every other one is applied.
+			gone := rec["error"] == "the host disconnected before acknowledging"
+			if d < 150 || d > 5000 || (rec["applied"] != true && !gone) || rec["recommender"] != "linucb" {
 				t.Fatalf("%s: decision outside the default policy or not applied: %s", id, line)
 			}
-			decisions++
+			if !gone {
+				decisions++
+			}
 		}
-		// 8s at a 100ms tick, after start-up: dozens of decisions.
+		// 8s at a 100ms tick, after start-up: dozens of applied decisions.
 		if decisions < 30 {
 			t.Fatalf("%s logged %d decisions", id, decisions)
 		}
