@@ -66,6 +66,7 @@ func (sm *simulation) oracleCandidate() (best int, cost time.Duration) {
 		cost = 6 * sm.net.recoveryDelay()
 	}
 	best = -1
+	bestTrouble := 0
 	for _, c := range sm.nodes {
 		if !c.up || c.paused || c.role == leader || c.lastIndex < longest {
 			continue
@@ -84,14 +85,48 @@ func (sm *simulation) oracleCandidate() (best int, cost time.Duration) {
 			// round, since a second candidate would split the vote.
 			return c.id, cost
 		}
-		if best < 0 {
-			best = c.id
+		if t := sm.trouble(c); best < 0 || t < bestTrouble {
+			best, bestTrouble = c.id, t
 		}
 	}
 	if best < 0 {
 		return -1, forever
 	}
 	return best, cost
+}
+
+// trouble counts what the scenario still has in store for node c as a
+// leader: partitions yet to start that will cut it from a majority, and
+// its own pauses, slowness, noisy neighbours and disk stalls. The oracle
+// knows them all and elects the node with the least, so that where its
+// leader stands never costs it a failover another strategy's leader
+// would have been spared.
+func (sm *simulation) trouble(c *node) int {
+	t := 0
+	for _, p := range sm.s.Partitions {
+		if p.At+p.Duration <= sm.now {
+			continue
+		}
+		isolated := false
+		for _, id := range p.Isolate {
+			if idx(id) == c.id {
+				isolated = true
+			}
+		}
+		// Cut from a majority: in a minority that is isolated, or left
+		// outside a majority that is.
+		if isolated == (2*len(p.Isolate) < sm.s.Nodes) {
+			t += 10
+		}
+	}
+	ns := sm.s.Node(c.name)
+	if ns.PauseEvery > 0 {
+		t++
+	}
+	if ns.Slowdown > 1 || ns.NoisyEvery > 0 || ns.DiskStallEvery > 0 {
+		t++
+	}
+	return t
 }
 
 // outageEnd is when a leader that is up but paused or cut off from a

@@ -275,7 +275,12 @@ func Run(s *Scenario, o Options) Result {
 		sm.handle(e)
 		sm.trackAvailability()
 	}
-	if !sm.available && sm.booted {
+	switch {
+	case !sm.booted:
+		// A cluster that never elected a leader able to commit was
+		// unavailable all along: its bootstrap never ended.
+		sm.m.UnavailableMS = ms(sm.now)
+	case !sm.available:
 		sm.m.UnavailableMS += ms(sm.now - sm.unavailFrom)
 	}
 	sm.res.Metrics = sm.m
