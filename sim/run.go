@@ -739,11 +739,16 @@ func (sm *simulation) requeue(stale func(pending) bool) {
 	}
 	slices.Sort(sm.waiting)
 	for _, a := range sm.waiting {
-		l.lastIndex++
-		l.match[l.id] = l.lastIndex
-		sm.inflight = append(sm.inflight, pending{arrival: a, index: l.lastIndex, term: l.term})
+		sm.take(l, a)
 	}
 	sm.waiting = sm.waiting[:0]
+}
+
+// take appends a client request that arrived at arrival to leader l's log.
+func (sm *simulation) take(l *node, arrival time.Duration) {
+	l.lastIndex++
+	l.match[l.id] = l.lastIndex
+	sm.inflight = append(sm.inflight, pending{arrival: arrival, index: l.lastIndex, term: l.term})
 }
 
 // leaderGone requeues the requests leader term took but did not commit.
@@ -798,9 +803,7 @@ func (sm *simulation) clientRequest() {
 		sm.waiting = append(sm.waiting, sm.now)
 		return
 	}
-	l.lastIndex++
-	l.match[l.id] = l.lastIndex
-	sm.inflight = append(sm.inflight, pending{arrival: sm.now, index: l.lastIndex, term: l.term})
+	sm.take(l, sm.now)
 	if l.paused {
 		return // replicated with the next heartbeat after the pause
 	}
