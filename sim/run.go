@@ -394,8 +394,8 @@ func (sm *simulation) send(m message) {
 	var ok bool
 	if sm.o.Oracle && sm.recoveryTraffic(m) {
 		// The oracle's recovery (votes and the new leader's first
-		// round) is never lost and takes the link's least possible
-		// delay: no real strategy's election can be faster.
+		// round) is never lost and takes the least delay any placement
+		// of the nodes allows: no real strategy's election is faster.
 		d, ok = sm.net.minDelay(m.from, m.to)
 	} else {
 		d, ok = sm.net.delay(sm.r.net, m.from, m.to, sm.now)
