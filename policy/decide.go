@@ -24,6 +24,7 @@ const (
 	CheckStepUp                            // invariant 4: at most step_up per decision
 	CheckStepDown                          // invariant 4: at most step_down per decision
 	CheckRTTFloor                          // invariant 2: ≥ rtt_factor × p99 RTT
+	CheckElectionRTTs                      // invariant 2: ≥ election_rtts × mean RTT
 	CheckHeartbeatFloor                    // invariant 2: ≥ heartbeat_factor × heartbeat interval
 	CheckHostFloor                         // invariant 3: host limits (5ms, leader lease)
 	CheckQuorum                            // invariant 6: pre-vote and > N/2 unreachable keep ≥ min
@@ -33,7 +34,7 @@ const (
 var checkNames = [...]string{
 	CheckTelemetry: "bad-telemetry", CheckFreeze: "freeze", CheckConfidence: "low-confidence",
 	CheckRule: "rule", CheckRiskCap: "risk-cap", CheckHysteresis: "hysteresis",
-	CheckStepUp: "step-up", CheckStepDown: "step-down", CheckRTTFloor: "rtt-floor",
+	CheckStepUp: "step-up", CheckStepDown: "step-down", CheckRTTFloor: "rtt-floor", CheckElectionRTTs: "election-rtts",
 	CheckHeartbeatFloor: "heartbeat-floor", CheckHostFloor: "host-limit", CheckQuorum: "prevote-quorum",
 	CheckBounds: "bounds",
 }
@@ -101,6 +102,8 @@ func (c Check) Reason() string {
 		return fmt.Sprintf("one decision may lower the timeout to no less than %s", short(c.Bound))
 	case CheckRTTFloor:
 		return fmt.Sprintf("the timeout must be at least rtt_factor × p99 RTT (%s) = %s", short(c.Input), short(c.Bound))
+	case CheckElectionRTTs:
+		return fmt.Sprintf("an election's round trips must fit in the timeout: at least election_rtts × mean RTT (%s) = %s", short(c.Input), short(c.Bound))
 	case CheckHeartbeatFloor:
 		return fmt.Sprintf("the timeout must be at least heartbeat_factor × heartbeat interval (%s) = %s", short(c.Input), short(c.Bound))
 	case CheckHostFloor:
@@ -257,7 +260,7 @@ func scale(d time.Duration, f float64) time.Duration {
 //  3. risk cap (invariant 5) and hysteresis (invariant 4): no decrease while
 //     unstable or before a run of calm samples;
 //  4. step limits (invariant 4): how far one decision may move;
-//  5. safety floors (invariants 2, 3, 6): the RTT floor, the heartbeat
+//  5. safety floors (invariants 2, 3, 6): the RTT floors, the heartbeat
 //     floor, the host's limits and the pre-vote quorum rule raise the value
 //     even past step_up, since a timeout below them causes elections;
 //  6. bounds (invariant 1) last, so min ≤ election ≤ max holds whatever
@@ -395,8 +398,11 @@ func (p *Policy) Decide(st State, prop model.Proposal) Decision {
 		}
 		d.add(c)
 	}
-	if s.Has(collector.FieldRTT) && s.RTTP99 > 0 {
+	if s.Has(collector.FieldRTT) && s.RTTP99 > 0 && b.RTTFactor > 0 {
 		floor(CheckRTTFloor, scale(s.RTTP99, b.RTTFactor), s.RTTP99)
+	}
+	if s.Has(collector.FieldRTT) && s.RTTMean > 0 && b.ElectionRTTs > 0 {
+		floor(CheckElectionRTTs, scale(s.RTTMean, b.ElectionRTTs), s.RTTMean)
 	}
 	if s.Has(collector.FieldHostTimeouts) && s.HeartbeatInterval > 0 {
 		floor(CheckHeartbeatFloor, scale(s.HeartbeatInterval, b.HeartbeatFactor), s.HeartbeatInterval)

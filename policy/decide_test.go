@@ -60,6 +60,27 @@ func decide(p *Policy, s collector.Sample, current time.Duration, calmTicks int,
 		model.Proposal{Timeout: proposal, Confidence: 0.9})
 }
 
+func TestRTTFloorsCanBeOff(t *testing.T) {
+	p := mustParse(t, `
+bounds {
+  election_min  = "10ms"
+  rtt_factor    = 0
+  election_rtts = 0
+}
+`)
+	s := calmSample()
+	s.RTTMean, s.RTTP99 = 300*msec, time.Second
+	d := decide(p, s, 0, 0, 200*msec)
+	if d.Timeout != 200*msec {
+		t.Fatalf("with both RTT floors off the proposal stands: got %v\n%s", d.Timeout, d.Explain())
+	}
+	for _, name := range []string{"rtt-floor", "election-rtts"} {
+		if _, ok := findCheck(d, name); ok {
+			t.Errorf("%s applied although it is off", name)
+		}
+	}
+}
+
 func findCheck(d Decision, name string) (Check, bool) {
 	for _, c := range d.Checks() {
 		if c.Name == name {
@@ -85,6 +106,8 @@ func TestInvariants(t *testing.T) {
 		{"bounds: below min", func(s *collector.Sample) { s.HeartbeatInterval = 10 * msec }, 0, 0, 10 * msec, 150 * msec, "bounds", Changed},
 		{"bounds: inside confirms", nil, 0, 0, 400 * msec, 400 * msec, "bounds", Confirmed},
 		{"rtt floor raises", func(s *collector.Sample) { s.RTTP99 = 200 * msec }, 0, 0, 300 * msec, 800 * msec, "rtt-floor", Changed},
+		{"election rtts raise", func(s *collector.Sample) { s.RTTMean, s.RTTP99 = 300*msec, 0 }, 0, 0, 300 * msec, 600 * msec, "election-rtts", Changed},
+		{"election rtts confirm", func(s *collector.Sample) { s.RTTMean = 100 * msec }, 0, 0, 900 * msec, 900 * msec, "election-rtts", Confirmed},
 		{"heartbeat floor raises", func(s *collector.Sample) { s.HeartbeatInterval = 200 * msec }, 0, 0, 300 * msec, 600 * msec, "heartbeat-floor", Changed},
 		{"host floor: lease from sample", func(s *collector.Sample) { s.LeaderLeaseTimeout = 700 * msec }, 0, 0, 300 * msec, 700 * msec, "host-limit", Changed},
 		{"quorum rule confirms min", func(s *collector.Sample) { s.UnreachableVoters = 3 }, 0, 0, 400 * msec, 400 * msec, "prevote-quorum", Confirmed},

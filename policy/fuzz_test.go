@@ -103,7 +103,7 @@ func FuzzDecide(f *testing.F) {
 			limit := cur + scale(cur, b.StepUp)
 			for _, c := range d.Checks() {
 				switch c.ID {
-				case CheckRTTFloor, CheckHeartbeatFloor, CheckHostFloor, CheckQuorum:
+				case CheckRTTFloor, CheckElectionRTTs, CheckHeartbeatFloor, CheckHostFloor, CheckQuorum:
 					if c.Bound > limit {
 						limit = c.Bound
 					}

@@ -38,8 +38,15 @@ const MaxRules = 32
 type Bounds struct {
 	ElectionMin, ElectionMax   time.Duration
 	HeartbeatMin, HeartbeatMax time.Duration
-	// RTTFactor: election ≥ RTTFactor × p99 RTT (invariant 2).
+	// RTTFactor: election ≥ RTTFactor × p99 RTT (invariant 2); 0 turns
+	// this floor off.
 	RTTFactor float64
+	// ElectionRTTs: election ≥ ElectionRTTs × mean RTT (invariant 2). An
+	// election takes round trips — the pre-vote, the vote, the new
+	// leader's first append — and a timeout that cannot hold them makes
+	// candidates time out before they can win. The mean, not the p99: one
+	// late probe must not hold every timeout up. 0 turns it off.
+	ElectionRTTs float64
 	// HeartbeatFactor: election ≥ HeartbeatFactor × heartbeat interval.
 	HeartbeatFactor float64
 	// StepUp and StepDown are the largest relative change per decision:
@@ -134,7 +141,7 @@ func DefaultBounds() Bounds {
 	return Bounds{
 		ElectionMin: 150 * time.Millisecond, ElectionMax: 5 * time.Second,
 		HeartbeatMin: 10 * time.Millisecond, HeartbeatMax: time.Second,
-		RTTFactor: 4, HeartbeatFactor: 3,
+		RTTFactor: 4, ElectionRTTs: 2, HeartbeatFactor: 3,
 		StepUp: 1.0, StepDown: 0.1, CalmFor: 2 * time.Second,
 		StaleAfter: 5 * time.Second,
 	}
@@ -154,6 +161,7 @@ type fileBounds struct {
 	HeartbeatMin    hcl.Expression `hcl:"heartbeat_min,optional"`
 	HeartbeatMax    hcl.Expression `hcl:"heartbeat_max,optional"`
 	RTTFactor       hcl.Expression `hcl:"rtt_factor,optional"`
+	ElectionRTTs    hcl.Expression `hcl:"election_rtts,optional"`
 	HeartbeatFactor hcl.Expression `hcl:"heartbeat_factor,optional"`
 	StepUp          hcl.Expression `hcl:"step_up,optional"`
 	StepDown        hcl.Expression `hcl:"step_down,optional"`
@@ -241,7 +249,8 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		p.duration(fb.ElectionMax, "election_max", &b.ElectionMax)
 		p.duration(fb.HeartbeatMin, "heartbeat_min", &b.HeartbeatMin)
 		p.duration(fb.HeartbeatMax, "heartbeat_max", &b.HeartbeatMax)
-		p.number(fb.RTTFactor, "rtt_factor", 1, 1000, &b.RTTFactor)
+		p.number(fb.RTTFactor, "rtt_factor", 0, 1000, &b.RTTFactor)
+		p.number(fb.ElectionRTTs, "election_rtts", 0, 100, &b.ElectionRTTs)
 		p.number(fb.HeartbeatFactor, "heartbeat_factor", 1, 1000, &b.HeartbeatFactor)
 		p.number(fb.StepUp, "step_up", 0.01, 100, &b.StepUp)
 		p.number(fb.StepDown, "step_down", 0, 0.99, &b.StepDown)

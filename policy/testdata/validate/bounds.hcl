@@ -4,6 +4,6 @@ bounds {
   heartbeat_min = "500ms"
   heartbeat_max = "100ms"
   step_down = 1.5
-  rtt_factor = 0
+  rtt_factor = -1
   stale_after = "soon"
 }
