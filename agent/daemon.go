@@ -131,13 +131,8 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 		d.Close()
 		return nil, err
 	}
-	switch {
-	case cfg.TLS != nil && cfg.TLS.ClientCA == "":
-		d.log.Warn("listen.grpc has tls without client_ca_file: clients need no certificate, so anyone who reaches " +
-			d.GRPCAddr() + " can drive the host; set client_ca_file")
-	case cfg.TLS == nil && d.sockPath == "" && !isLoopback(d.grpcLis.Addr()):
-		d.log.Warn("listen.grpc is plaintext on " + d.GRPCAddr() + ": anyone who reaches it can drive the host; " +
-			"use a unix socket, a loopback address or a tls block with client_ca_file")
+	if w := listenWarning(cfg.TLS, d.sockPath != "", d.grpcLis.Addr()); w != "" {
+		d.log.Warn(w)
 	}
 	var opts []grpc.ServerOption
 	if cfg.TLS != nil {
@@ -544,6 +539,21 @@ func listen(addr string, sock SocketOptions) (net.Listener, string, error) {
 		return nil, "", fmt.Errorf("listen.socket_mode: %w", err)
 	}
 	return l, path, nil
+}
+
+// listenWarning says why a gRPC listener lets anyone who reaches it drive
+// the host, or "" when it does not: TLS without client certificates, or
+// plaintext TCP beyond loopback. A unix socket is guarded by its mode.
+func listenWarning(t *TLSFiles, unix bool, addr net.Addr) string {
+	switch {
+	case t != nil && t.ClientCA == "":
+		return "listen.grpc has tls without client_ca_file: clients need no certificate, so anyone who reaches " +
+			addr.String() + " can drive the host; set client_ca_file"
+	case t == nil && !unix && !isLoopback(addr):
+		return "listen.grpc is plaintext on " + addr.String() + ": anyone who reaches it can drive the host; " +
+			"use a unix socket, a loopback address or a tls block with client_ca_file"
+	}
+	return ""
 }
 
 func isLoopback(a net.Addr) bool {

@@ -184,3 +184,62 @@ func counterValue(t *testing.T, m *Metrics, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// TestListenWarnings: an agent whose gRPC listener lets anyone who reaches
+// it drive the host says so at start: TLS without client_ca_file, or
+// plaintext TCP on an address other than loopback. A unix socket, plaintext
+// on loopback and mutual TLS say nothing.
+func TestListenWarnings(t *testing.T) {
+	tcp := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 9400} }
+	for _, c := range []struct {
+		name string
+		tls  *TLSFiles
+		unix bool
+		addr net.Addr
+		want string // "" for no warning
+	}{
+		{"tls without client_ca_file", &TLSFiles{Cert: "c", Key: "k"}, false, tcp("10.0.0.5"), "tls without client_ca_file"},
+		{"tls without client_ca_file on loopback", &TLSFiles{Cert: "c", Key: "k"}, false, tcp("127.0.0.1"), "tls without client_ca_file"},
+		{"plaintext on every interface", nil, false, tcp("0.0.0.0"), "plaintext on 0.0.0.0:9400"},
+		{"plaintext on a routable address", nil, false, tcp("192.168.1.7"), "plaintext on 192.168.1.7:9400"},
+		{"plaintext on IPv6 any", nil, false, tcp("::"), "plaintext on [::]:9400"},
+		{"plaintext on loopback", nil, false, tcp("127.0.0.1"), ""},
+		{"plaintext on IPv6 loopback", nil, false, tcp("::1"), ""},
+		{"mutual tls", &TLSFiles{Cert: "c", Key: "k", ClientCA: "ca"}, false, tcp("0.0.0.0"), ""},
+		{"unix socket", nil, true, &net.UnixAddr{Name: "/run/ns-agent/a.sock", Net: "unix"}, ""},
+	} {
+		got := listenWarning(c.tls, c.unix, c.addr)
+		if c.want == "" && got != "" || !strings.Contains(got, c.want) {
+			t.Errorf("%s: warning %q, want one containing %q", c.name, got, c.want)
+		}
+	}
+
+	// A running agent writes it on its operational log (stderr).
+	dir := t.TempDir()
+	writeCert(t, dir, "server", false, nil, nil)
+	for _, c := range []struct {
+		name, listen, want string
+	}{
+		{"tls without client_ca_file", "  grpc = \"127.0.0.1:0\"\n  tls {\n    cert_file = \"server.pem\"\n    key_file = \"server-key.pem\"\n  }\n",
+			"tls without client_ca_file"},
+		{"plaintext on loopback", "  grpc = \"127.0.0.1:0\"\n", ""},
+	} {
+		src := "node = \"f\"\nrecommender = \"static\"\nlisten {\n" + c.listen + "}\nlog {\n  stderr = false\n  file = \"d.jsonl\"\n}\n"
+		os.WriteFile(filepath.Join(dir, "agent.hcl"), []byte(src), 0o644)
+		cfg, diags := LoadConfig(filepath.Join(dir, "agent.hcl"))
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		var ops strings.Builder
+		d, err := Start(cfg, &ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		out := ops.String()
+		warned := strings.Contains(out, `"@level":"warn"`) && strings.Contains(out, "listen.grpc")
+		if c.want == "" && warned || c.want != "" && !strings.Contains(out, c.want) {
+			t.Errorf("%s: the agent's log says:\n%s", c.name, out)
+		}
+	}
+}
