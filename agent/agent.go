@@ -354,6 +354,11 @@ func (a *Agent) log(r *Record) {
 		"previous_ms", ms(r.Previous), "decision_ms", ms(d.Timeout), "held", d.Held, "unstable", d.Unstable, "checks", rules,
 		"live", r.Live, "applied", r.Applied,
 	}
+	if s.Has(collector.FieldHostTimeouts) && s.HeartbeatTimeout > 0 {
+		// What the host said it had in force: the reference of the step
+		// limits, so a reader can check each step from the log alone.
+		args = append(args, "host_timeout_ms", ms(s.HeartbeatTimeout))
+	}
 	if d.NoReference {
 		args = append(args, "no_reference", true)
 	}

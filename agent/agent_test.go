@@ -92,7 +92,8 @@ host { leader_lease_timeout = "250ms" }
 	if err := json.Unmarshal([]byte(lines[4]), &rec); err != nil {
 		t.Fatal(err)
 	}
-	if rec["decision_ms"].(float64) != 2000 || rec["proposal_ms"].(float64) != 10000 || rec["applied"] != true || rec["recommender"] != "static" {
+	if rec["decision_ms"].(float64) != 2000 || rec["proposal_ms"].(float64) != 10000 || rec["applied"] != true || rec["recommender"] != "static" ||
+		rec["host_timeout_ms"] != float64(2000) {
 		t.Fatalf("log line %v", rec)
 	}
 	if checks, ok := rec["checks"].([]any); !ok || len(checks) == 0 || !strings.Contains(lines[4], "bounds") {
