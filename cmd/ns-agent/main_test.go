@@ -165,6 +165,29 @@ func TestValidate(t *testing.T) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
 	}
+
+	// Hostile files are refused as run refuses them, before any parse:
+	// 100,000 nested parentheses (200 KB) overflowed the stack of the
+	// parse that tells the kind apart, 30,000 (60 KB) took 421 MB, and a
+	// FIFO blocked validate until someone wrote to it.
+	deep := func(n int) []byte {
+		return []byte("name = \"deep\"\nx = " + strings.Repeat("(", n) + "1" + strings.Repeat(")", n) + "\n")
+	}
+	huge, nested, fifo := filepath.Join(dir, "huge.hcl"), filepath.Join(dir, "nested.hcl"), filepath.Join(dir, "fifo.hcl")
+	os.WriteFile(huge, deep(100000), 0o644)
+	os.WriteFile(nested, deep(30000), 0o644)
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code = runCLI(t, 10*time.Second, "validate", huge, nested, fifo)
+	if code != 1 {
+		t.Fatalf("hostile files: exit %d: %s", code, out)
+	}
+	for _, want := range []string{huge + ": file too large", nested + ":2,37: nesting deeper than 32 levels", fifo + ": not a regular file"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
 }
 
 // TestSimWithoutFlagsListsScenarios: `sim` alone shows how to call it and

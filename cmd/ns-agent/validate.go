@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -83,9 +82,16 @@ func fileKind(src []byte, filename string) string {
 // validateFile checks one file and writes its problems; false when it has
 // any.
 func validateFile(file string, w io.Writer) bool {
-	src, err := os.ReadFile(file)
+	// The same bounds as every other reader of these files: telling the
+	// kind apart parses the file, and an unbounded parse of 100,000
+	// nested parentheses overflows the stack (a FIFO would block).
+	src, err := configs.ReadFile(file, configs.MaxFileBytes)
 	if err != nil {
-		fmt.Fprintf(w, "%s: %v\n", file, err)
+		fmt.Fprintln(w, err)
+		return false
+	}
+	if diags := configs.CheckLimits(src, file); diags.HasErrors() {
+		fmt.Fprint(w, configs.FormatDiagnostics(diags))
 		return false
 	}
 	switch fileKind(src, file) {
