@@ -100,6 +100,7 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 	// The read-only live view of this agent's decisions, on the HTTP
 	// listener (loopback unless configured otherwise).
 	d.dash = NewDashboard("ns-agent "+cfg.Node, nil)
+	d.dash.SetReplay(agentReplay)
 	if cfg.PolicyFile != "" {
 		d.dash.ShowPolicy(cfg.PolicyFile)
 	}

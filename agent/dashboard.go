@@ -86,6 +86,7 @@ type Dashboard struct {
 	policies map[string]bool // policy files the page may show, besides the embedded presets
 	clients  map[chan []byte]struct{}
 	recent   []sent          // last events, replayed to a new page
+	replay   int             // how many events recent holds at most
 	lastOf   map[string]sent // each node's latest decision, replayed even when older than recent
 	seq      uint64
 	dropped  uint64
@@ -102,7 +103,16 @@ func NewDashboard(title string, controls Controls) *Dashboard {
 	var tok [16]byte
 	rand.Read(tok[:])
 	return &Dashboard{title: title, controls: controls, token: hex.EncodeToString(tok[:]),
-		clients: map[chan []byte]struct{}{}, policies: map[string]bool{}, lastOf: map[string]sent{}}
+		clients: map[chan []byte]struct{}{}, policies: map[string]bool{}, lastOf: map[string]sent{}, replay: dashboardReplay}
+}
+
+// SetReplay sets how many recent events a new page is sent first (at
+// least 2; the default, dashboardReplay, suits a cluster's dashboard).
+// Each event is about 1.3 KB of JSON held in memory.
+func (d *Dashboard) SetReplay(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.replay = max(n, 2)
 }
 
 // ShowPolicy lets the page show a policy file (the one the agent was
@@ -153,7 +163,15 @@ func (d *Dashboard) servePolicy(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, "</pre></body></html>")
 }
 
+// dashboardReplay is the default replay: 2,000 events, 40 s of a
+// five-node cluster at a 100 ms tick (the page's timeline shows 120 s).
 const dashboardReplay = 2000
+
+// agentReplay is an agent's own dashboard replay: one node at a 100 ms
+// tick, a minute of its decisions (at most 600 events, about 0.8 MB; the
+// default's 1,000 to 2,000 held 1.3 to 2.6 MB, half of the agent's live
+// heap). A page opened later fills the rest of its timeline live.
+const agentReplay = 600
 
 // Publish sends one decision to every open page.
 func (d *Dashboard) Publish(ev *nsraftv1.DecisionEvent) {
@@ -183,8 +201,12 @@ func (d *Dashboard) send(kind, node string, data []byte) {
 	d.seq++
 	e := sent{d.seq, msg}
 	d.recent = append(d.recent, e)
-	if len(d.recent) > dashboardReplay {
-		d.recent = append(d.recent[:0], d.recent[len(d.recent)-dashboardReplay/2:]...)
+	if len(d.recent) > d.replay {
+		// Keep the newer half, and drop the references the copy left
+		// behind so their events can be collected.
+		n := copy(d.recent, d.recent[len(d.recent)-d.replay/2:])
+		clear(d.recent[n:])
+		d.recent = d.recent[:n]
 	}
 	if node != "" {
 		d.lastOf[node] = e

@@ -224,3 +224,42 @@ func TestLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardReplayIsBounded: a dashboard holds at most its replay of
+// recent events (an agent's own, agentReplay), a new page gets the newest
+// of them, and what was trimmed is no longer referenced.
+func TestDashboardReplayIsBounded(t *testing.T) {
+	d := NewDashboard("t", nil)
+	d.SetReplay(10)
+	for i := 0; i < 1000; i++ {
+		d.Publish(&nsraftv1.DecisionEvent{Node: "n1", DecisionNs: int64(i)})
+		d.mu.Lock()
+		n, tail := len(d.recent), d.recent[len(d.recent):cap(d.recent)]
+		d.mu.Unlock()
+		if n > 10 {
+			t.Fatalf("after %d events the dashboard holds %d, replay 10", i+1, n)
+		}
+		for _, e := range tail {
+			if e.msg != nil {
+				t.Fatalf("after %d events a trimmed event is still referenced", i+1)
+			}
+		}
+	}
+	srv := httptest.NewServer(d)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	var got []string
+	for sc.Scan() && sc.Text() != "event: live" {
+		if strings.HasPrefix(sc.Text(), "data: ") {
+			got = append(got, sc.Text())
+		}
+	}
+	if len(got) == 0 || len(got) > 10 || !strings.Contains(got[len(got)-1], `"999"`) {
+		t.Fatalf("a new page got %d events, the last %q; want at most 10 ending with decision 999", len(got), got[len(got)-1:])
+	}
+}
