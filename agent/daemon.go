@@ -147,7 +147,16 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 	// Bounded messages, and dead peers noticed, so a vanished host frees
 	// its session (one per host) within seconds.
 	opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}))
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
+		// Fixed flow-control windows of one message: gRPC's default
+		// estimator may grow them to 16 MB for a peer that sends fast, so
+		// a client streaming oversized messages could make the agent
+		// buffer megabytes it would refuse anyway.
+		grpc.InitialWindowSize(MaxMessageBytes), grpc.InitialConnWindowSize(MaxMessageBytes),
+		// A connection's streams each hold a goroutine and buffers until
+		// Hello or the lease; the host needs one, tail and the dashboard a
+		// few Watches (MaxWatchers in all).
+		grpc.MaxConcurrentStreams(MaxStreamsPerConn))
 	d.grpcSrv = grpc.NewServer(opts...)
 	nsraftv1.RegisterAgentServer(d.grpcSrv, d.svc)
 	d.wg.Add(1)

@@ -30,6 +30,9 @@ const claimWait = 2 * time.Second
 // goroutine, so followers cannot grow the agent without limit.
 const MaxWatchers = 32
 
+// MaxStreamsPerConn bounds the concurrent streams of one gRPC connection.
+const MaxStreamsPerConn = MaxWatchers + 8
+
 // MaxStringBytes bounds every string a host sends (node and leader names,
 // versions): names longer than this are an error, not memory.
 const MaxStringBytes = 256

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -316,5 +318,62 @@ func TestReplayLongerThanTheBufferDoesNotBlock(t *testing.T) {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		t.Fatal("subscribe with a long replay blocked the hub")
+	}
+}
+
+// TestStreamsPerConnectionAreBounded: one connection holds at most
+// MaxStreamsPerConn streams of the agent at once (each Hello-less host
+// stream holds a goroutine and buffers for helloTimeout); past them a new
+// stream waits, and other connections are served meanwhile.
+func TestStreamsPerConnectionAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	src := "node = \"n1\"\nrecommender = \"static\"\nlisten {\n  grpc = \"127.0.0.1:0\"\n}\nlog {\n  stderr = false\n  file = \"d.jsonl\"\n}\n"
+	os.WriteFile(filepath.Join(dir, "agent.hcl"), []byte(src), 0o644)
+	cfg, diags := LoadConfig(filepath.Join(dir, "agent.hcl"))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	d, err := Start(cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	cc, err := grpc.NewClient(d.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := nsraftv1.NewAgentClient(cc)
+	// Streams that never say Hello: each is held for helloTimeout.
+	for i := 0; i < MaxStreamsPerConn; i++ {
+		if _, err := c.Connect(ctx); err != nil {
+			t.Fatalf("stream %d: %v", i+1, err)
+		}
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer wcancel()
+	if _, err := c.Connect(wctx); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("stream %d on the same connection: %v, want it held until its deadline", MaxStreamsPerConn+1, err)
+	}
+	other, err := grpc.NewClient(d.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	// The host, on a connection of its own, is welcomed.
+	hctx, hcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer hcancel()
+	st, err := nsraftv1.NewAgentClient(other).Connect(hctx)
+	if err == nil {
+		err = st.Send(&nsraftv1.HostMessage{Msg: &nsraftv1.HostMessage_Hello{Hello: &nsraftv1.Hello{Node: "n1", HostKind: "hashicorp", Live: true}}})
+	}
+	var m *nsraftv1.AgentMessage
+	if err == nil {
+		m, err = st.Recv()
+	}
+	if err != nil || m.GetWelcome() == nil {
+		t.Fatalf("the host on another connection: %v, %v", m, err)
 	}
 }
