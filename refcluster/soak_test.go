@@ -502,7 +502,7 @@ func around(events []soakEvent, at time.Duration) string {
 }
 
 // floorChecks are the safety floors that may raise a value past step_up.
-var floorChecks = map[string]bool{"rtt-floor": true, "heartbeat-floor": true, "host-limit": true, "prevote-quorum": true}
+var floorChecks = map[string]bool{"rtt-floor": true, "election-rtts": true, "heartbeat-floor": true, "host-limit": true, "prevote-quorum": true}
 
 // checkDecisionLog reads one agent's decision log: every line must be a
 // JSON object; every decision within the soak bounds and, where the host
