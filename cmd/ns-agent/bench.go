@@ -9,11 +9,11 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nsraft/nsraft/configs"
 	"github.com/nsraft/nsraft/policy"
+	"github.com/nsraft/nsraft/report"
 	"github.com/nsraft/nsraft/sim"
 )
 
@@ -157,7 +157,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	wall := time.Since(start)
 
 	if *plotDir != "" {
-		if err := writePlots(*plotDir, scs[0], rows, strategies, seedList[0]); err != nil {
+		if err := report.PlotBench(*plotDir, scs[0], rows, strategies, seedList[0]); err != nil {
 			fmt.Fprintf(stderr, "ns-agent bench: plots: %v\n", err)
 			return 1
 		}
@@ -177,52 +177,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if *polFile != "" {
 		polName = *polFile
 	}
-	printTable(stdout, rows, names, seedList, polName)
+	report.WriteBench(stdout, rows, names, seedList, polName)
 	fmt.Fprintf(stdout, "\n%d scenarios × %d strategies × %d seeds in %s\n", len(scs), len(strategies), len(seedList), wall.Round(10*time.Millisecond))
 	return 0
-}
-
-func ratio(x, base float64) string {
-	if base == 0 {
-		if x == 0 {
-			return "1.00"
-		}
-		return "  ∞"
-	}
-	return fmt.Sprintf("%.2f", x/base)
-}
-
-func gap(g *float64) string {
-	if g == nil {
-		return "-"
-	}
-	return fmt.Sprintf("%.0f%%", 100**g)
-}
-
-func printTable(w io.Writer, rows []sim.Row, names []string, seeds []uint64, polName string) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "seeds %d…%d; times in ms; ×random = ratio of unavailability to random's; gap = (random − X)/(random − oracle)\n", seeds[0], seeds[len(seeds)-1])
-	fmt.Fprintf(w, "X = through %s, X-raw = the recommender's own proposal; static and random run as they are\n\n", polName)
-	fmt.Fprintln(tw, "scenario\trecommender\tunavail\t×random\tgap\telections\tunneeded\tdetect p50\tdetect p99\tcommit mean\tcommit p99\tp99.9\tmax\t")
-	base := map[string]float64{}
-	for _, r := range rows {
-		if r.Recommender == "random" {
-			base[r.Scenario] = r.UnavailabilityMS
-		}
-	}
-	for _, r := range rows {
-		name := r.Recommender
-		if r.ChosenTimeoutMS > 0 {
-			name = fmt.Sprintf("%s (%gms)", name, r.ChosenTimeoutMS)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%d\t%d\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t%.0f\t\n", r.Scenario, name, r.UnavailabilityMS, ratio(r.UnavailabilityMS, base[r.Scenario]),
-			gap(r.GapClosed), r.Elections, r.UnnecessaryElections, r.DetectionMSP50, r.DetectionMSP99, r.CommitMSMean, r.CommitMSP99, r.CommitMSP999, r.CommitMSMax)
-	}
-	randomTotal := sim.Total(rows, "random")
-	fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t\t\t\t\t")
-	for _, t := range sim.Totals(rows, names) {
-		fmt.Fprintf(tw, "TOTAL\t%s\t%.0f\t%s\t%s\t%d\t%d\t%.0f\t\t%.1f\t\t\t%.0f\t\n", t.Recommender, t.UnavailabilityMS, ratio(t.UnavailabilityMS, randomTotal.UnavailabilityMS),
-			gap(t.GapClosed), t.Elections, t.UnnecessaryElections, t.DetectionMSP50, t.CommitMSMean, t.CommitMSMax)
-	}
-	tw.Flush()
 }

@@ -4,21 +4,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/nsraft/nsraft/policy"
 	"github.com/nsraft/nsraft/refcluster"
+	"github.com/nsraft/nsraft/report"
 	"github.com/nsraft/nsraft/sim"
 )
 
@@ -36,31 +31,14 @@ type liveOptions struct {
 	keep       string
 }
 
-// liveSummary aggregates one strategy on one scenario over its seeds.
-type liveSummary struct {
-	Scenario             string  `json:"scenario"`
-	Strategy             string  `json:"strategy"`
-	Runs                 int     `json:"runs"`
-	UnavailabilityMS     float64 `json:"unavailability_ms_mean"`
-	UnavailabilityMinMS  float64 `json:"unavailability_ms_min"`
-	UnavailabilityMaxMS  float64 `json:"unavailability_ms_max"`
-	LongestMS            float64 `json:"longest_unavailability_ms_max"`
-	Elections            int     `json:"elections"`
-	UnnecessaryElections int     `json:"unnecessary_elections"`
-	WriteMSP50           float64 `json:"write_ms_p50_mean"`
-	WriteMSP99           float64 `json:"write_ms_p99_mean"`
-	WriteMSP999          float64 `json:"write_ms_p999_mean"`
-	WritesPerSec         float64 `json:"writes_per_s_mean"`
-	Linearizable         bool    `json:"all_linearizable"`
-	LiveRatio            float64 `json:"live_ratio_to_random,omitempty"`
-	SimRatio             float64 `json:"sim_ratio_to_random,omitempty"`
-}
-
 func runBenchLive(o liveOptions, stdout, stderr io.Writer) int {
-	self, err := os.Executable()
-	if err != nil {
+	fail := func(err error) int {
 		fmt.Fprintf(stderr, "ns-agent bench -live: %v\n", err)
 		return 1
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fail(err)
 	}
 	suite := o.suite
 	if suite == "" && len(o.files) == 0 {
@@ -68,8 +46,7 @@ func runBenchLive(o liveOptions, stdout, stderr io.Writer) int {
 	}
 	scs, err := loadScenarios(suite, o.files)
 	if err != nil {
-		fmt.Fprintf(stderr, "ns-agent bench -live: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	var strategies []string
 	if o.strategies != "" {
@@ -98,14 +75,12 @@ func runBenchLive(o liveOptions, stdout, stderr io.Writer) int {
 	dir := o.keep
 	if dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			fmt.Fprintf(stderr, "ns-agent bench -live: %v\n", err)
-			return 1
+			return fail(err)
 		}
 	} else {
 		d, err := os.MkdirTemp("", "ns-agent-live-")
 		if err != nil {
-			fmt.Fprintf(stderr, "ns-agent bench -live: %v\n", err)
-			return 1
+			return fail(err)
 		}
 		defer os.RemoveAll(d)
 		dir = d
@@ -118,274 +93,30 @@ func runBenchLive(o liveOptions, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "[%5.0fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(f, a...))
 		}})
 	if err != nil {
-		fmt.Fprintf(stderr, "ns-agent bench -live: %v\n", err)
-		return 1
+		return fail(err)
 	}
-	sums := summarize(runs)
+	sums := report.Summarize(runs)
 	if !o.quick {
-		simRatios(sums, scs, seeds)
+		report.AddSimRatios(sums, scs, seeds)
 	}
+	head := report.LiveHeader{Nodes: o.nodes, Duration: o.duration, Seeds: o.seeds, SeedBase: o.seedBase, Took: time.Since(start)}
 	if o.asJSON {
-		json.NewEncoder(stdout).Encode(map[string]any{"runs": runs, "summary": sums})
+		report.WriteLiveJSON(stdout, sums, runs, "")
 	} else {
-		printLive(stdout, sums, runs, o, time.Since(start))
+		report.WriteLive(stdout, sums, runs, head)
 	}
 	if o.plotDir != "" {
 		// The results directory gets the table, the JSON and the charts.
-		if err := plotLive(o.plotDir, sums, runs); err != nil {
-			fmt.Fprintf(stderr, "ns-agent bench -live: plots: %v\n", err)
-			return 1
-		}
-		var md strings.Builder
-		printLive(&md, sums, runs, o, time.Since(start))
-		js, _ := json.MarshalIndent(map[string]any{"runs": runs, "summary": sums}, "", "  ")
-		if err := os.WriteFile(filepath.Join(o.plotDir, "live.md"), []byte(md.String()), 0o644); err != nil {
-			fmt.Fprintf(stderr, "ns-agent bench -live: %v\n", err)
-			return 1
-		}
-		if err := os.WriteFile(filepath.Join(o.plotDir, "live.json"), append(js, '\n'), 0o644); err != nil {
-			fmt.Fprintf(stderr, "ns-agent bench -live: %v\n", err)
-			return 1
+		if err := report.SaveLive(o.plotDir, sums, runs, head); err != nil {
+			return fail(err)
 		}
 	}
-	bad := 0
-	for _, r := range runs {
-		if r.Error != "" {
-			fmt.Fprintf(stderr, "ns-agent bench -live: %s/%s seed %d: %s\n", r.Scenario, r.Strategy, r.Seed, r.Error)
-			bad++
-			continue
-		}
-		if r.Linearizable != string(refcluster.Linearizable) {
-			fmt.Fprintf(stderr, "ns-agent bench -live: %s/%s seed %d: history %s\n", r.Scenario, r.Strategy, r.Seed, r.Linearizable)
-			bad++
-		}
+	bad := report.Failures(runs)
+	for _, f := range bad {
+		fmt.Fprintf(stderr, "ns-agent bench -live: %s\n", f)
 	}
-	if bad > 0 {
+	if len(bad) > 0 {
 		return 1
 	}
 	return 0
-}
-
-func summarize(runs []refcluster.LiveRun) []*liveSummary {
-	var out []*liveSummary
-	idx := map[[2]string]*liveSummary{}
-	for _, r := range runs {
-		if r.Error != "" {
-			continue // reported on its own
-		}
-		k := [2]string{r.Scenario, r.Strategy}
-		s := idx[k]
-		if s == nil {
-			s = &liveSummary{Scenario: r.Scenario, Strategy: r.Strategy, Linearizable: true, UnavailabilityMinMS: math.Inf(1)}
-			idx[k] = s
-			out = append(out, s)
-		}
-		s.Runs++
-		s.UnavailabilityMS += r.UnavailabilityMS
-		s.UnavailabilityMinMS = math.Min(s.UnavailabilityMinMS, r.UnavailabilityMS)
-		s.UnavailabilityMaxMS = math.Max(s.UnavailabilityMaxMS, r.UnavailabilityMS)
-		s.LongestMS = math.Max(s.LongestMS, r.LongestMS)
-		s.Elections += r.Elections
-		s.UnnecessaryElections += r.UnnecessaryElections
-		s.WriteMSP50 += r.WriteMSP50
-		s.WriteMSP99 += r.WriteMSP99
-		s.WriteMSP999 += r.WriteMSP999
-		s.WritesPerSec += r.WritesPerSec
-		s.Linearizable = s.Linearizable && r.Linearizable == string(refcluster.Linearizable)
-	}
-	for _, s := range out {
-		n := float64(s.Runs)
-		s.UnavailabilityMS /= n
-		s.WriteMSP50 /= n
-		s.WriteMSP99 /= n
-		s.WriteMSP999 /= n
-		s.WritesPerSec /= n
-	}
-	for _, s := range out {
-		if r := idx[[2]string{s.Scenario, "random"}]; r != nil && r.UnavailabilityMS > 0 {
-			s.LiveRatio = s.UnavailabilityMS / r.UnavailabilityMS
-		}
-	}
-	return out
-}
-
-// simRatios puts the simulator's ratio to random beside each live one,
-// for the strategies both have: live runs every recommender through the
-// agent's policy, as the simulator's strategy of the same name does
-// (host-default is the simulator's static).
-func simRatios(sums []*liveSummary, scs []*sim.Scenario, seeds []uint64) {
-	names := map[string]string{"host-default": "static"}
-	want := []string{"random"}
-	for _, s := range sums {
-		n := s.Strategy
-		if m, ok := names[n]; ok {
-			n = m
-		}
-		if _, err := sim.NewStrategy(n, nil); err != nil {
-			continue
-		}
-		names[s.Strategy] = n
-		if !slices.Contains(want, n) {
-			want = append(want, n)
-		}
-	}
-	var strategies []sim.Strategy
-	for _, n := range want {
-		st, err := sim.NewStrategy(n, policy.Default())
-		if err != nil {
-			return
-		}
-		strategies = append(strategies, st)
-	}
-	rows := sim.Bench(scs, strategies, seeds, 0)
-	unav := map[[2]string]float64{}
-	for _, r := range rows {
-		unav[[2]string{r.Scenario, r.Recommender}] = r.UnavailabilityMS
-	}
-	for _, s := range sums {
-		if n, ok := names[s.Strategy]; ok && unav[[2]string{s.Scenario, "random"}] > 0 {
-			s.SimRatio = unav[[2]string{s.Scenario, n}] / unav[[2]string{s.Scenario, "random"}]
-		}
-	}
-}
-
-func printLive(w io.Writer, sums []*liveSummary, runs []refcluster.LiveRun, o liveOptions, took time.Duration) {
-	fmt.Fprintf(w, "live benchmark: %d-node hashicorp/raft clusters, %s per run (scenarios compressed), %d seed(s) from %d, %d runs in %s\n\n",
-		o.nodes, o.duration, o.seeds, o.seedBase, len(runs), took.Round(time.Second))
-	fmt.Fprint(w, "Every recommender runs in an agent beside each node, through the default policy (the simulator's X, not X-raw); host-default and hand-tuned are the nodes' own timing.\n\n")
-	fmt.Fprintln(w, "| scenario | strategy | unavailability (mean, min–max) | longest | elections | unnecessary | write p50 / p99 / p99.9 | writes/s | linearizable | ×random live | ×random sim |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
-	ratio := func(v float64) string {
-		if v == 0 {
-			return "–"
-		}
-		return fmt.Sprintf("%.2f", v)
-	}
-	for _, s := range sums {
-		lin := "yes"
-		if !s.Linearizable {
-			lin = "**NO**"
-		}
-		fmt.Fprintf(w, "| %s | %s | %.0f ms (%.0f–%.0f) | %.0f ms | %d | %d | %.1f / %.1f / %.1f ms | %.0f | %s | %s | %s |\n",
-			s.Scenario, s.Strategy, s.UnavailabilityMS, s.UnavailabilityMinMS, s.UnavailabilityMaxMS, s.LongestMS, s.Elections,
-			s.UnnecessaryElections, s.WriteMSP50, s.WriteMSP99, s.WriteMSP999, s.WritesPerSec, lin, ratio(s.LiveRatio), ratio(s.SimRatio))
-	}
-	tot := map[string]*liveSummary{}
-	var order []string
-	for _, s := range sums {
-		t := tot[s.Strategy]
-		if t == nil {
-			t = &liveSummary{Strategy: s.Strategy}
-			tot[s.Strategy] = t
-			order = append(order, s.Strategy)
-		}
-		t.UnavailabilityMS += s.UnavailabilityMS
-		t.Elections += s.Elections
-		t.UnnecessaryElections += s.UnnecessaryElections
-	}
-	sort.SliceStable(order, func(i, j int) bool { return tot[order[i]].UnavailabilityMS < tot[order[j]].UnavailabilityMS })
-	paired := pairedVsRandom(runs)
-	fmt.Fprintln(w, "\n| strategy | unavailability, sum of means | elections | unnecessary | runs below / above / equal to random's (same scenario and seed) |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
-	for _, n := range order {
-		t, p := tot[n], paired[n]
-		vs := "–"
-		if n != "random" && p[0]+p[1]+p[2] > 0 {
-			vs = fmt.Sprintf("%d / %d / %d", p[0], p[1], p[2])
-		}
-		fmt.Fprintf(w, "| %s | %.1f s | %d | %d | %s |\n", n, t.UnavailabilityMS/1000, t.Elections, t.UnnecessaryElections, vs)
-	}
-	var notes []string
-	seen := map[string]bool{}
-	for _, r := range runs {
-		for _, n := range r.NotInjected {
-			if !seen[n] {
-				seen[n] = true
-				notes = append(notes, n)
-			}
-		}
-	}
-	for _, r := range runs {
-		if r.Error != "" {
-			fmt.Fprintf(w, "\nrun failed, not counted: %s / %s / seed %d: %s\n", r.Scenario, r.Strategy, r.Seed, r.Error)
-		}
-	}
-	if len(notes) > 0 {
-		fmt.Fprintln(w, "\nnot injected (toxiproxy works on TCP streams):")
-		for _, n := range notes {
-			fmt.Fprintln(w, "  - "+n)
-		}
-	}
-}
-
-// pairedVsRandom compares each run with random's run of the same scenario
-// and seed (the same fault schedule): per strategy, how many had less,
-// more and the same write unavailability. Pairs cancel most of the
-// seed-to-seed spread that the per-scenario min–max shows.
-func pairedVsRandom(runs []refcluster.LiveRun) map[string][3]int {
-	type key struct {
-		scenario string
-		seed     uint64
-	}
-	base := map[key]float64{}
-	for _, r := range runs {
-		if r.Strategy == "random" && r.Error == "" {
-			base[key{r.Scenario, r.Seed}] = r.UnavailabilityMS
-		}
-	}
-	out := map[string][3]int{}
-	for _, r := range runs {
-		b, ok := base[key{r.Scenario, r.Seed}]
-		if !ok || r.Error != "" || r.Strategy == "random" {
-			continue
-		}
-		c := out[r.Strategy]
-		switch {
-		case r.UnavailabilityMS < b:
-			c[0]++
-		case r.UnavailabilityMS > b:
-			c[1]++
-		default:
-			c[2]++
-		}
-		out[r.Strategy] = c
-	}
-	return out
-}
-
-func plotLive(dir string, sums []*liveSummary, runs []refcluster.LiveRun) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	var rows []sim.Row
-	var names []string
-	seen := map[string]bool{}
-	for _, s := range sums {
-		rows = append(rows, sim.Row{Scenario: s.Scenario, Recommender: s.Strategy, UnavailabilityMS: s.UnavailabilityMS, UnnecessaryElections: s.UnnecessaryElections})
-		if !seen[s.Strategy] {
-			seen[s.Strategy] = true
-			names = append(names, s.Strategy)
-		}
-	}
-	if err := sim.PlotMetric(rows, names, filepath.Join(dir, "unavailability.png"), "Live: write unavailability (s, mean over seeds)", "seconds without a successful write",
-		func(r sim.Row) float64 { return r.UnavailabilityMS / 1000 }); err != nil {
-		return err
-	}
-	if err := sim.PlotMetric(rows, names, filepath.Join(dir, "unnecessary-elections.png"), "Live: unnecessary elections (summed over seeds)", "elections while the leader was alive and reachable",
-		func(r sim.Row) float64 { return float64(r.UnnecessaryElections) }); err != nil {
-		return err
-	}
-	done := map[[2]string]bool{}
-	for _, r := range runs {
-		k := [2]string{r.Scenario, r.Strategy}
-		if done[k] {
-			continue // one timeline per scenario and strategy: the first seed's
-		}
-		done[k] = true
-		res := sim.Result{Scenario: r.Scenario + " / " + r.Strategy + " (live)", Timeline: r.Timeline, Elections: r.ElectAt, Faults: r.FaultsAt}
-		if err := sim.PlotTimeline(res, r.NodeCount, filepath.Join(dir, fmt.Sprintf("timeline-%s-%s.png", r.Scenario, r.Strategy))); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -10,14 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/nsraft/nsraft/refcluster"
 )
 
 var binary string
@@ -458,26 +456,6 @@ func TestBenchLiveQuick(t *testing.T) {
 	}
 	if strings.Count(out, " linearizable") < 2 || strings.Count(out, "| yes |") != 2 || !strings.Contains(out, "| wan-bursty | lstm |") {
 		t.Fatalf("output:\n%s", out)
-	}
-}
-
-// Each run is compared with random's run of the same scenario and seed, and
-// only with that one; failed runs and unmatched runs are left out.
-func TestPairedVsRandom(t *testing.T) {
-	run := func(sc, st string, seed uint64, ms float64, err string) refcluster.LiveRun {
-		return refcluster.LiveRun{Scenario: sc, Strategy: st, Seed: seed, UnavailabilityMS: ms, Error: err}
-	}
-	runs := []refcluster.LiveRun{
-		run("a", "random", 1, 500, ""), run("a", "lstm", 1, 400, ""), run("a", "linucb", 1, 500, ""),
-		run("a", "random", 2, 100, ""), run("a", "lstm", 2, 300, ""), run("a", "linucb", 2, 50, ""),
-		run("b", "random", 1, 900, ""), run("b", "lstm", 1, 100, ""), run("b", "linucb", 1, 0, "cluster did not come up"),
-		run("b", "lstm", 2, 0, ""), // random has no run of b/2
-		run("c", "random", 1, 0, "no leader"), run("c", "lstm", 1, 0, ""),
-	}
-	got := pairedVsRandom(runs)
-	want := map[string][3]int{"lstm": {2, 1, 0}, "linucb": {1, 0, 1}}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %v, want %v", got, want)
 	}
 }
 

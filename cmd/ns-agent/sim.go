@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsraft/nsraft/report"
 	"github.com/nsraft/nsraft/sim"
 )
 
@@ -55,18 +56,6 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	r := rows[0]
-	sc := scs[0]
-	fmt.Fprintf(stdout, "scenario %s (%d nodes, %s simulated), %s, seed %d, %s wall\n", sc.Name, sc.Nodes, sc.Duration, r.Recommender, *seed, time.Since(start).Round(time.Millisecond))
-	if r.ChosenTimeoutMS > 0 {
-		fmt.Fprintf(stdout, "  best fixed timeout    %gms\n", r.ChosenTimeoutMS)
-	}
-	fmt.Fprintf(stdout, "  unavailability        %.0f ms\n", r.UnavailabilityMS)
-	fmt.Fprintf(stdout, "  elections             %d (%d unnecessary)\n", r.Elections, r.UnnecessaryElections)
-	fmt.Fprintf(stdout, "  detection p50 / p99   %.0f / %.0f ms\n", r.DetectionMSP50, r.DetectionMSP99)
-	fmt.Fprintf(stdout, "  commit mean / p99     %.1f / %.0f ms (p99.9 %.0f, max %.0f)\n", r.CommitMSMean, r.CommitMSP99, r.CommitMSP999, r.CommitMSMax)
-	if sim.ThroughPolicy(r.Recommender) {
-		fmt.Fprintln(stdout, "  (through the default policy; -recommender "+r.Recommender+"-raw shows the recommender's own proposal)")
-	}
+	report.WriteRun(stdout, scs[0], rows[0], *seed, time.Since(start))
 	return 0
 }
