@@ -8,19 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"time"
 
-	"github.com/nsraft/nsraft/collector"
 	"github.com/nsraft/nsraft/configs"
 	"github.com/nsraft/nsraft/model"
 	"github.com/nsraft/nsraft/sim"
 )
-
-// trainTimeouts are the fixed timeouts the training runs use, one per run
-// in turn: the traces must show the gaps a node sees under short and long
-// timeouts alike (short ones cause elections that long ones never show).
-var trainTimeouts = [...]time.Duration{150 * time.Millisecond, 400 * time.Millisecond, time.Second}
 
 func runTrain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
@@ -55,40 +48,13 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	}
 	start := time.Now()
 
-	type runKey struct{ sc, seed int }
-	var keys []runKey
-	for i := range scs {
-		for s := 1; s <= *seeds; s++ {
-			keys = append(keys, runKey{i, s})
-		}
-	}
-	results := make([][]model.Sequence, len(keys))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < 2; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range next {
-				results[k] = traceRun(scs[keys[k].sc], uint64(keys[k].seed), trainTimeouts[k%len(trainTimeouts)])
-			}
-		}()
-	}
-	for k := range keys {
-		next <- k
-	}
-	close(next)
-	wg.Wait()
-	var seqs []model.Sequence
+	seqs := sim.Traces(scs, *seeds, sim.TrainTimeouts, 2)
 	steps, scored := 0, 0
-	for _, r := range results {
-		for _, s := range r {
-			seqs = append(seqs, s)
-			steps += len(s.X)
-			for _, m := range s.Mask {
-				if m {
-					scored++
-				}
+	for _, s := range seqs {
+		steps += len(s.X)
+		for _, m := range s.Mask {
+			if m {
+				scored++
 			}
 		}
 	}
@@ -116,22 +82,4 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d parameters, %d bytes, total %s\n", *out, net.NumParams(), buf.Len(), time.Since(start).Round(time.Second))
 	return 0
-}
-
-// traceRun simulates one scenario at a fixed timeout and returns one
-// training sequence per node.
-func traceRun(sc *sim.Scenario, seed uint64, timeout time.Duration) []model.Sequence {
-	samples := map[string][]collector.Sample{}
-	alive := map[string][]bool{}
-	sim.Run(sc, sim.Options{Seed: seed, FixedTimeout: timeout, OnSample: func(node string, s collector.Sample, tr sim.Truth) {
-		samples[node] = append(samples[node], s)
-		alive[node] = append(alive[node], tr.LeaderAlive)
-	}})
-	var out []model.Sequence
-	for _, id := range sc.NodeIDs() {
-		if len(samples[id]) > 0 {
-			out = append(out, model.NewSequence(samples[id], alive[id]))
-		}
-	}
-	return out
 }
