@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -29,48 +28,7 @@ func nodeSeed(seed uint64, node string) uint64 { return sim.NodeSeed(seed, node)
 // loadScenarios resolves a suite and scenario files (or names of scenarios
 // in the embedded suites).
 func loadScenarios(suite string, files []string) ([]*sim.Scenario, error) {
-	var out []*sim.Scenario
-	if suite != "" {
-		scs, err := sim.LoadSuite(configs.Scenarios, suite)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, scs...)
-	}
-	for _, f := range files {
-		if _, err := os.Stat(f); err != nil {
-			sc, ferr := findScenario(f)
-			if ferr != nil {
-				return nil, ferr
-			}
-			out = append(out, sc)
-			continue
-		}
-		scs, diags := sim.ParseFile(f)
-		if diags.HasErrors() {
-			return nil, fmt.Errorf("%s", strings.TrimSpace(configs.FormatDiagnostics(diags)))
-		}
-		out = append(out, scs...)
-	}
-	return out, nil
-}
-
-// findScenario looks a scenario up by name in every embedded suite.
-func findScenario(name string) (*sim.Scenario, error) {
-	var known []string
-	for _, suite := range sim.Suites(configs.Scenarios) {
-		scs, err := sim.LoadSuite(configs.Scenarios, suite)
-		if err != nil {
-			return nil, err
-		}
-		for _, sc := range scs {
-			if sc.Name == name {
-				return sc, nil
-			}
-			known = append(known, sc.Name)
-		}
-	}
-	return nil, fmt.Errorf("%q is neither a file nor a built-in scenario (%s)", name, strings.Join(known, ", "))
+	return sim.Resolve(configs.Scenarios, suite, files)
 }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
