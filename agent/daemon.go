@@ -416,26 +416,7 @@ func AdviceConfig(cfg *FileConfig, pol *policy.Policy) etcd.AdviceConfig {
 // clientTLS builds a client's TLS configuration: the CA that signs the
 // server, and the client's own certificate when given.
 func clientTLS(f *TLSFiles) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if f.ClientCA != "" {
-		pem, err := os.ReadFile(f.ClientCA)
-		if err != nil {
-			return nil, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", f.ClientCA)
-		}
-		tc.RootCAs = pool
-	}
-	if f.Cert != "" {
-		cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
-		if err != nil {
-			return nil, err
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
+	return ClientTLS(f.ClientCA, f.Cert, f.Key, "")
 }
 
 func loadPolicy(path string) (*policy.Policy, error) {

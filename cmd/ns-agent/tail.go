@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,7 +27,7 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var addrs addrFlag
-	fs.Var(&addrs, "addr", "agent `address` to follow (unix:///path or host:port; repeatable); default: $NS_AGENT_ADDR, else every agent socket found in "+strings.Join(socketDirs(), ", "))
+	fs.Var(&addrs, "addr", "agent `address` to follow (unix:///path or host:port; repeatable); default: $NS_AGENT_ADDR, else every agent socket found in "+strings.Join(agent.SocketGlobs(), ", "))
 	asJSON := fs.Bool("json", false, "print each decision as one JSON object")
 	node := fs.String("node", "", "only this host `node`")
 	replay := fs.Bool("replay", true, "start with the decisions the agent remembers")
@@ -68,7 +66,7 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(targets) == 0 {
-		for _, dir := range socketDirs() {
+		for _, dir := range agent.SocketGlobs() {
 			socks, _ := filepath.Glob(dir)
 			sort.Strings(socks)
 			for _, s := range socks {
@@ -76,13 +74,13 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		if len(targets) == 0 {
-			fmt.Fprintf(stderr, "ns-agent tail: no agent found (NS_AGENT_ADDR is empty; no socket in %s); name one with -addr\n", strings.Join(socketDirs(), ", "))
+			fmt.Fprintf(stderr, "ns-agent tail: no agent found (NS_AGENT_ADDR is empty; no socket in %s); name one with -addr\n", strings.Join(agent.SocketGlobs(), ", "))
 			return 1
 		}
 	}
 	var dial []grpc.DialOption
 	if *caFile != "" || *certFile != "" {
-		tc, err := tailTLS(*caFile, *certFile, *keyFile, *serverName)
+		tc, err := agent.ClientTLS(*caFile, *certFile, *keyFile, *serverName)
 		if err != nil {
 			fmt.Fprintf(stderr, "ns-agent tail: %v\n", err)
 			return 1
@@ -108,7 +106,7 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 			b, _ := protojson.MarshalOptions{UseProtoNames: true}.Marshal(ev)
 			fmt.Fprintln(stdout, string(b))
 		} else {
-			fmt.Fprintln(stdout, formatDecision(ev, useColor))
+			fmt.Fprintln(stdout, agent.FormatDecision(ev, useColor))
 		}
 		seen++
 		if *count > 0 && seen >= *count {
@@ -134,117 +132,6 @@ type addrFlag []string
 
 func (a *addrFlag) String() string     { return strings.Join(*a, ",") }
 func (a *addrFlag) Set(s string) error { *a = append(*a, s); return nil }
-
-// socketDirs are where agents' unix sockets are looked for: the default
-// listen.grpc of a config without one, and the systemd and Kubernetes
-// examples' runtime directories.
-func socketDirs() []string {
-	return []string{filepath.Join(agent.DefaultSocketDir(), "*.sock"), "/run/ns-agent/*.sock", "/var/run/ns-agent/*.sock"}
-}
-
-// tailTLS builds the client side of an agent's TLS listener.
-func tailTLS(ca, cert, key, serverName string) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
-	if ca != "" {
-		pem, err := os.ReadFile(ca)
-		if err != nil {
-			return nil, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", ca)
-		}
-		tc.RootCAs = pool
-	}
-	if (cert == "") != (key == "") {
-		return nil, errors.New("-cert-file and -key-file go together")
-	}
-	if cert != "" {
-		c, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			return nil, err
-		}
-		tc.Certificates = []tls.Certificate{c}
-	}
-	return tc, nil
-}
-
-const (
-	ansiReset  = "\x1b[0m"
-	ansiDim    = "\x1b[2m"
-	ansiRed    = "\x1b[31m"
-	ansiGreen  = "\x1b[32m"
-	ansiYellow = "\x1b[33m"
-	ansiCyan   = "\x1b[36m"
-	ansiBold   = "\x1b[1m"
-)
-
-// formatDecision renders one decision as a line: time, node, role and
-// term, what was observed, what was proposed, what was decided (with ▲/▼
-// when it moved) and the rules that moved or held it.
-func formatDecision(ev *nsraftv1.DecisionEvent, color bool) string {
-	c := func(code, s string) string {
-		if !color {
-			return s
-		}
-		return code + s + ansiReset
-	}
-	s := ev.GetSample()
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %-4s %-9s t%-3d", c(ansiDim, time.Unix(0, ev.AtUnixNano).Format("15:04:05.000")), ev.Node, s.GetRole(), s.GetTerm())
-	if s.HeartbeatGapNs != nil {
-		fmt.Fprintf(&b, " gap %-7s", dur(s.GetHeartbeatGapNs()))
-	} else {
-		b.WriteString(" gap -      ")
-	}
-	if s.Rtt != nil {
-		fmt.Fprintf(&b, " rtt99 %-7s", dur(s.Rtt.P99Ns))
-	} else {
-		b.WriteString(" rtt99 -      ")
-	}
-	fmt.Fprintf(&b, " %s %s (%.2f)", ev.Recommender, dur(ev.ProposalNs), ev.Confidence)
-	decided := dur(ev.DecisionNs)
-	switch {
-	case ev.PreviousNs == 0 || ev.DecisionNs == ev.PreviousNs:
-		fmt.Fprintf(&b, " → %s", c(ansiBold, decided))
-	case ev.DecisionNs > ev.PreviousNs:
-		fmt.Fprintf(&b, " → %s", c(ansiYellow, decided+" ▲"+dur(ev.DecisionNs-ev.PreviousNs)))
-	default:
-		fmt.Fprintf(&b, " → %s", c(ansiGreen, decided+" ▼"+dur(ev.PreviousNs-ev.DecisionNs)))
-	}
-	fmt.Fprintf(&b, " [%s..%s]", dur(ev.MinNs), dur(ev.MaxNs))
-	var hits []string
-	for _, ch := range ev.Checks {
-		if ch.Effect == "changed" || ch.Effect == "held" {
-			hits = append(hits, ch.Name+" @"+ch.Pos)
-		}
-	}
-	if len(hits) > 0 {
-		b.WriteString(" " + c(ansiCyan, strings.Join(hits, ", ")))
-	}
-	switch {
-	case ev.Error != "":
-		b.WriteString(" " + c(ansiRed, "not applied: "+ev.Error))
-	case !ev.Live:
-		b.WriteString(" advisory")
-	}
-	return b.String()
-}
-
-// dur renders nanoseconds compactly: 412ms, 1.2s, 850µs.
-func dur(ns int64) string {
-	d := time.Duration(ns)
-	switch {
-	case d >= time.Second:
-		return fmt.Sprintf("%.2fs", d.Seconds())
-	case d >= 10*time.Millisecond:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	case d >= time.Millisecond:
-		return fmt.Sprintf("%.1fms", float64(d)/1e6)
-	default:
-		return fmt.Sprintf("%dµs", d.Microseconds())
-	}
-}
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
