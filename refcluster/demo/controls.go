@@ -1,6 +1,4 @@
-//go:build !sidecar
-
-package main
+package demo
 
 import (
 	"context"
@@ -13,18 +11,18 @@ import (
 	"github.com/nsraft/nsraft/refcluster"
 )
 
-// demoControls carries out the dashboard's fault and strategy controls on
+// controls carries out the dashboard's fault and strategy controls on
 // the demo's cluster, mesh and agents.
-type demoControls struct {
+type controls struct {
 	cluster *refcluster.Cluster
 	mesh    *refcluster.Mesh
 	agents  *refcluster.Agents // nil when the demo runs without agents
 }
 
-func (c *demoControls) Nodes() []string    { return c.cluster.IDs() }
-func (c *demoControls) Links() [][2]string { return c.mesh.Links() }
+func (c *controls) Nodes() []string    { return c.cluster.IDs() }
+func (c *controls) Links() [][2]string { return c.mesh.Links() }
 
-func (c *demoControls) Strategies() []string {
+func (c *controls) Strategies() []string {
 	if c.agents == nil {
 		return nil
 	}
@@ -32,7 +30,7 @@ func (c *demoControls) Strategies() []string {
 }
 
 // links resolves "from->to", or every link for "".
-func (c *demoControls) links(spec string) ([][2]string, error) {
+func (c *controls) links(spec string) ([][2]string, error) {
 	if spec == "" {
 		return c.mesh.Links(), nil
 	}
@@ -45,7 +43,7 @@ func (c *demoControls) links(spec string) ([][2]string, error) {
 	return nil, fmt.Errorf("no link %q", spec)
 }
 
-func (c *demoControls) node(id string) error {
+func (c *controls) node(id string) error {
 	for _, n := range c.cluster.IDs() {
 		if n == id {
 			return nil
@@ -54,7 +52,7 @@ func (c *demoControls) node(id string) error {
 	return fmt.Errorf("no node %q", id)
 }
 
-func (c *demoControls) Do(ctx context.Context, a agent.Action) error {
+func (c *controls) Do(ctx context.Context, a agent.Action) error {
 	switch a.Kind {
 	case "latency", "clear":
 		ls, err := c.links(a.Link)
