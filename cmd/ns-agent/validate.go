@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-
 	"github.com/nsraft/nsraft/agent"
 	"github.com/nsraft/nsraft/configs"
 	"github.com/nsraft/nsraft/policy"
@@ -46,39 +43,6 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// Kinds of file validate knows.
-const (
-	kindPolicy   = "policy"
-	kindAgent    = "agent configuration"
-	kindScenario = "scenario"
-)
-
-// fileKind tells an agent configuration, a scenario and a policy apart by
-// their top-level names. A file that does not parse is taken for a policy,
-// whose parser reports the syntax error.
-func fileKind(src []byte, filename string) string {
-	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
-	if diags.HasErrors() {
-		return kindPolicy
-	}
-	body := f.Body.(*hclsyntax.Body)
-	for _, b := range body.Blocks {
-		switch b.Type {
-		case "scenario":
-			return kindScenario
-		case "listen", "log":
-			return kindAgent
-		}
-	}
-	for name := range body.Attributes {
-		switch name {
-		case "node", "recommender", "weights", "policy", "tick", "lease_ttl":
-			return kindAgent
-		}
-	}
-	return kindPolicy
-}
-
 // validateFile checks one file and writes its problems; false when it has
 // any.
 func validateFile(file string, w io.Writer) bool {
@@ -94,10 +58,10 @@ func validateFile(file string, w io.Writer) bool {
 		fmt.Fprint(w, configs.FormatDiagnostics(diags))
 		return false
 	}
-	switch fileKind(src, file) {
-	case kindScenario:
+	switch configs.DetectKind(src, file) {
+	case configs.KindScenario:
 		return checkScenario(file, w)
-	case kindAgent:
+	case configs.KindAgent:
 		cfg, diags := agent.ParseConfig(src, file)
 		if diags.HasErrors() {
 			fmt.Fprint(w, configs.FormatDiagnostics(diags))
