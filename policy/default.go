@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"sync"
 	"io/fs"
 	"path"
 	"sort"
@@ -9,6 +10,26 @@ import (
 
 	"github.com/nsraft/nsraft/configs"
 )
+
+// defaultFile is the embedded default policy, the one source of defaults.
+const defaultFile = "policies/default.hcl"
+
+// defaults is the embedded default policy, decoded once over nothing (so
+// it must set every bound, the host kind and the stability itself) and
+// validated. Every other policy is decoded over its values.
+var defaults = sync.OnceValue(func() *Policy {
+	src, err := fs.ReadFile(configs.Policies, defaultFile)
+	if err != nil {
+		panic(err) // embedded at build time: a build defect
+	}
+	p, diags := parse(src, "configs/"+defaultFile, &Policy{})
+	if diags.HasErrors() {
+		// The embedded file is part of the binary and tested; reaching
+		// this is a build defect, not an operator error.
+		panic(diags.Error())
+	}
+	return p
+})
 
 // Default returns the embedded default policy (configs/policies/default.hcl),
 // used when none is configured. It is parsed on every call so callers own

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,13 +19,46 @@ import (
 // the host's hard limits.
 type HostKind string
 
-// Host kinds.
+// Host kinds: the one list of them.
 const (
-	HostHashicorp HostKind = "hashicorp"
-	HostConsul    HostKind = "consul"
-	HostEtcd      HostKind = "etcd"
-	HostEtcdRaft  HostKind = "etcd-raft"
+	HostHashicorp HostKind = "hashicorp" // a Go service on hashicorp/raft, linked to the agent
+	HostConsul    HostKind = "consul"    // a Consul server, read over HTTP
+	HostEtcd      HostKind = "etcd"      // an etcd v3.5+ server, read over its client API and /metrics
+	HostEtcdRaft  HostKind = "etcd-raft" // a go.etcd.io/raft embedder, linked through the tick driver
 )
+
+// HostKinds returns every host kind, in a fresh slice the caller may keep.
+func HostKinds() []HostKind { return []HostKind{HostHashicorp, HostConsul, HostEtcd, HostEtcdRaft} }
+
+// Valid reports whether k is one of HostKinds.
+func (k HostKind) Valid() bool {
+	switch k {
+	case HostHashicorp, HostConsul, HostEtcd, HostEtcdRaft:
+		return true
+	}
+	return false
+}
+
+// HashicorpFamily reports whether the host runs hashicorp/raft, whose
+// ValidateConfig limits (HashicorpMinTimeout, the lease) apply.
+func (k HostKind) HashicorpFamily() bool { return k == HostHashicorp || k == HostConsul }
+
+// HostKindList renders HostKinds for messages: "hashicorp, consul, etcd or
+// etcd-raft".
+func HostKindList() string {
+	ks := HostKinds()
+	var b strings.Builder
+	for i, k := range ks {
+		switch {
+		case i == len(ks)-1:
+			b.WriteString(" or ")
+		case i > 0:
+			b.WriteString(", ")
+		}
+		b.WriteString(string(k))
+	}
+	return b.String()
+}
 
 // HashicorpMinTimeout is hashicorp/raft's ValidateConfig floor for
 // HeartbeatTimeout and ElectionTimeout.
@@ -104,6 +138,7 @@ type Rule struct {
 	when   compiled
 	reads  uint64
 	value  compiled // floor/ceiling in milliseconds
+	parsed bool     // built by Parse: when and value are compiled
 }
 
 // Pos is a source position.
@@ -131,21 +166,21 @@ type Policy struct {
 	// invariant checks point at it.
 	BoundsPos Pos
 
+	// ranges are the source ranges of the fields Parse read, by HCL name,
+	// so Validate's findings point at the offending value.
+	ranges map[string]hcl.Range
+	// fileStart is the zero-width range at the file's start, for findings
+	// about values the file left at their defaults.
+	fileStart *hcl.Range
+
 	envs sync.Pool // *env scratch for Decide
 }
 
-// DefaultBounds are the bounds of a policy file that sets none. They suit
-// a LAN or metro cluster on hashicorp/raft: see configs/policies/default.hcl
-// for the reasons.
-func DefaultBounds() Bounds {
-	return Bounds{
-		ElectionMin: 150 * time.Millisecond, ElectionMax: 5 * time.Second,
-		HeartbeatMin: 10 * time.Millisecond, HeartbeatMax: time.Second,
-		RTTFactor: 4, ElectionRTTs: 2, HeartbeatFactor: 3,
-		StepUp: 1.0, StepDown: 0.1, CalmFor: 2 * time.Second,
-		StaleAfter: 5 * time.Second,
-	}
-}
+// DefaultBounds are the bounds of a policy file that sets none: those of
+// the embedded default policy (configs/policies/default.hcl), which says
+// why each is what it is. That file is the one source of defaults: the
+// fields a policy file leaves out take its values too.
+func DefaultBounds() Bounds { return defaults().Bounds }
 
 type fileRoot struct {
 	Name      *string         `hcl:"name,optional"`
@@ -211,9 +246,15 @@ func (p *parser) number(e hcl.Expression, name string, min, max float64, dst *fl
 
 func posOf(r hcl.Range) Pos { return Pos{File: r.Filename, Line: r.Start.Line, Col: r.Start.Column} }
 
-// Parse parses and validates a policy file, reporting every problem with
-// its position.
+// Parse decodes a policy file over the embedded default policy's values and
+// validates it (Validate), reporting every problem with its position.
 func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
+	return parse(src, filename, defaults())
+}
+
+// parse decodes src over base's bounds, host kind and stability, then
+// validates the result.
+func parse(src []byte, filename string, base *Policy) (*Policy, hcl.Diagnostics) {
 	if diags := configs.CheckLimits(src, filename); diags.HasErrors() {
 		return nil, diags
 	}
@@ -223,7 +264,8 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 	}
 	var root fileRoot
 	p := &parser{configs.Decoder{Diags: gohcl.DecodeBody(f.Body, nil, &root)}}
-	pol := &Policy{Name: filename, File: filename, Bounds: DefaultBounds(), Host: Host{Kind: HostHashicorp}, Stability: Stability{MaxElections: 1}}
+	pol := &Policy{Name: filename, File: filename, Bounds: base.Bounds, Host: Host{Kind: base.Host.Kind}, Stability: base.Stability,
+		ranges: map[string]hcl.Range{}}
 	if root.Name != nil {
 		pol.Name = *root.Name
 	}
@@ -239,9 +281,10 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		}
 	}
 	b := &pol.Bounds
-	// Host-limit errors point at the offending bound, or at the file.
-	minRange, maxRange := body.SrcRange, body.SrcRange
-	minRange.End, maxRange.End = minRange.Start, maxRange.Start
+	// Findings about values the file left out point at its start.
+	start := body.SrcRange
+	start.End = start.Start
+	pol.fileStart = &start
 	pol.BoundsPos = Pos{File: filename, Line: 1, Col: 1}
 	for _, fb := range root.Bounds[:min(1, len(root.Bounds))] {
 		pol.BoundsPos = posOf(fb.DefRange)
@@ -266,31 +309,24 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		if v, ok := p.Bool(fb.Freeze, "freeze"); ok {
 			b.Freeze = v
 		}
-		if !configs.Absent(fb.ElectionMin) {
-			minRange = fb.ElectionMin.Range()
-		}
-		if !configs.Absent(fb.ElectionMax) {
-			maxRange = fb.ElectionMax.Range()
-		}
-		if b.ElectionMin > b.ElectionMax {
-			p.Errf(fb.ElectionMin.Range(), "election_min (%s) is above election_max (%s)", b.ElectionMin, b.ElectionMax)
-		}
-		if b.HeartbeatMin > b.HeartbeatMax {
-			p.Errf(fb.HeartbeatMin.Range(), "heartbeat_min (%s) is above heartbeat_max (%s)", b.HeartbeatMin, b.HeartbeatMax)
+		for name, e := range map[string]hcl.Expression{"election_min": fb.ElectionMin, "election_max": fb.ElectionMax,
+			"heartbeat_min": fb.HeartbeatMin, "heartbeat_max": fb.HeartbeatMax} {
+			if !configs.Absent(e) {
+				pol.ranges[name] = e.Range()
+			}
 		}
 	}
 	for _, fh := range root.Host[:min(1, len(root.Host))] {
 		if v, ok := p.Value(fh.Kind, "kind", cty.String); ok {
-			switch k := HostKind(v.AsString()); k {
-			case HostHashicorp, HostConsul, HostEtcd, HostEtcdRaft:
+			if k := HostKind(v.AsString()); k.Valid() {
 				pol.Host.Kind = k
-			default:
-				p.Errf(fh.Kind.Range(), "unknown host kind %q; want hashicorp, consul, etcd or etcd-raft", v.AsString())
+			} else {
+				p.Errf(fh.Kind.Range(), "unknown host kind %q; want %s", v.AsString(), HostKindList())
 			}
 		}
 		p.duration(fh.LeaderLeaseTimeout, "leader_lease_timeout", &pol.Host.LeaderLeaseTimeout)
-		if l := pol.Host.LeaderLeaseTimeout; l > 0 && l < HashicorpMinTimeout && (pol.Host.Kind == HostHashicorp || pol.Host.Kind == HostConsul) {
-			p.Errf(fh.LeaderLeaseTimeout.Range(), "leader_lease_timeout %s is below hashicorp/raft's hard limit of %s: the node would refuse to start", l, HashicorpMinTimeout)
+		if !configs.Absent(fh.LeaderLeaseTimeout) {
+			pol.ranges["leader_lease_timeout"] = fh.LeaderLeaseTimeout.Range()
 		}
 	}
 	for _, fs := range root.Stability[:min(1, len(root.Stability))] {
@@ -298,22 +334,13 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		p.number(fs.MaxElections, "max_elections", 0, 1000, &m)
 		pol.Stability.MaxElections = int(m)
 	}
-	if pol.Host.Kind == HostHashicorp || pol.Host.Kind == HostConsul {
-		if b.ElectionMin < HashicorpMinTimeout {
-			p.Errf(minRange, "election_min %s is below hashicorp/raft's hard limit of %s", b.ElectionMin, HashicorpMinTimeout)
-		}
-		if l := pol.Host.LeaderLeaseTimeout; l > 0 && b.ElectionMax < l {
-			p.Errf(maxRange, "election_max %s is below the leader lease timeout %s, which hashicorp/raft requires HeartbeatTimeout to stay above", b.ElectionMax, l)
-		}
-	}
-
 	names := map[string]bool{}
 	for _, fr := range root.Rules {
 		if names[fr.Name] {
 			p.Errf(fr.DefRange, "rule %q is defined twice", fr.Name)
 		}
 		names[fr.Name] = true
-		r := Rule{Name: fr.Name, Pos: posOf(fr.DefRange)}
+		r := Rule{Name: fr.Name, Pos: posOf(fr.DefRange), parsed: true}
 		if fr.Reason != nil {
 			r.Reason = *fr.Reason
 		}
@@ -357,8 +384,9 @@ func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		pol.Rules = append(pol.Rules, r)
 	}
 	if len(pol.Rules) > MaxRules {
-		p.Errf(body.SrcRange, "%d rules; at most %d are allowed", len(pol.Rules), MaxRules)
+		pol.ranges["rules"] = body.SrcRange
 	}
+	p.Diags = append(p.Diags, pol.validate()...)
 	if p.Diags.HasErrors() {
 		return nil, p.Diags
 	}

@@ -9,6 +9,10 @@ bounds {
   step_up      = 0.5
   step_down    = 0.0     # with no_decrease below, a belt and braces
   calm_for     = "100s"
+  # Wider margins than the default's: a rollout policy errs towards never
+  # shortening below a few round trips or heartbeats.
+  rtt_factor       = 4
+  heartbeat_factor = 3
 }
 
 host {
