@@ -72,7 +72,7 @@ type Config struct {
 	// Node names the agent's host node in logs when samples carry none.
 	Node string
 	// HostKind is hashicorp, consul, etcd or etcd-raft (for the log).
-	HostKind string
+	HostKind policy.HostKind
 	// Tick is the sampling period (default 100ms).
 	Tick time.Duration
 	// LeaseTTL is how long a decision stays in force on the host without
@@ -140,7 +140,7 @@ func New(cfg Config) *Agent {
 		cfg.History = 256
 	}
 	if cfg.HostKind == "" {
-		cfg.HostKind = "hashicorp"
+		cfg.HostKind = policy.HostHashicorp
 	}
 	m := cfg.metrics
 	if m == nil {
@@ -164,7 +164,7 @@ func (a *Agent) Metrics() *Metrics { return a.metrics }
 type Record struct {
 	At          time.Time
 	Node        string
-	HostKind    string
+	HostKind    policy.HostKind
 	Sample      collector.Sample
 	Recommender string
 	Proposal    model.Proposal

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nsraft/nsraft/configs"
 	"github.com/nsraft/nsraft/model"
+	"github.com/nsraft/nsraft/policy"
 )
 
 // FileConfig is an agent configuration file (configs/agent.hcl):
@@ -34,7 +35,7 @@ import (
 type FileConfig struct {
 	Path        string
 	Node        string
-	HostKind    string
+	HostKind    policy.HostKind
 	HostAddress string
 	// HostLive opts a scraped host (consul) in to live apply; HostFragment
 	// is the config file it writes for that.
@@ -80,9 +81,6 @@ type SocketOptions struct {
 type TLSFiles struct {
 	Cert, Key, ClientCA string
 }
-
-// HostKinds are the host kinds an agent configuration may name.
-var HostKinds = []string{"hashicorp", "consul", "etcd", "etcd-raft"}
 
 type fileAgent struct {
 	Node        hcl.Expression `hcl:"node,optional"` // or `run -node`, NS_AGENT_NODE
@@ -150,7 +148,7 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		}
 		return filepath.Join(dir, p)
 	}
-	cfg := &FileConfig{Path: filename, Recommender: "lstm", HostKind: "hashicorp", Tick: 100 * time.Millisecond,
+	cfg := &FileConfig{Path: filename, Recommender: "lstm", HostKind: policy.HostHashicorp, Tick: 100 * time.Millisecond,
 		LogMaxMB: 64, LogBackups: 5, LogLevel: "info"}
 	var dec configs.Decoder
 	str := func(e hcl.Expression, name string, dst *string) bool {
@@ -204,8 +202,15 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		dec.Errf(f.Body.MissingItemRange(), "only one host block is allowed")
 	}
 	for _, h := range raw.Host[:min(1, len(raw.Host))] {
-		if str(h.Kind, "host.kind", &cfg.HostKind) && !contains(HostKinds, cfg.HostKind) {
-			dec.Errf(h.Kind.Range(), "host.kind %q is not one of %s", cfg.HostKind, strings.Join(HostKinds, ", "))
+		var kind string
+		if str(h.Kind, "host.kind", &kind) {
+			if cfg.HostKind = policy.HostKind(kind); !cfg.HostKind.Valid() {
+				var known []string
+				for _, k := range policy.HostKinds() {
+					known = append(known, string(k))
+				}
+				dec.Errf(h.Kind.Range(), "host.kind %q is not one of %s", kind, strings.Join(known, ", "))
+			}
 		}
 		str(h.Address, "host.address", &cfg.HostAddress)
 		if v, ok := dec.Bool(h.Live, "host.live"); ok {
@@ -222,7 +227,7 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		}
 		if v, ok := dec.Bool(h.Handoff, "host.handoff"); ok {
 			cfg.HostHandoff = v
-			if v && cfg.HostKind != "etcd" {
+			if v && cfg.HostKind != policy.HostEtcd {
 				dec.Errf(h.Handoff.Range(), "host.handoff applies to etcd servers, not %s", cfg.HostKind)
 			}
 		}
@@ -242,7 +247,7 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 			cfg.AdviceMargin = v
 		}
 		for _, e := range []hcl.Expression{h.AHorizon, h.AEvidence, h.APeriod, h.AMargin, h.AEvery} {
-			if !configs.Absent(e) && cfg.HostKind != "etcd" {
+			if !configs.Absent(e) && cfg.HostKind != policy.HostEtcd {
 				dec.Errf(e.Range(), "host.advice_* applies to etcd servers, not %s", cfg.HostKind)
 				break
 			}
@@ -257,7 +262,7 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 				dec.Errf(h.CertFile.Range(), "host.cert_file and host.key_file go together")
 			}
 		}
-		if cfg.HostLive && cfg.HostKind != "consul" {
+		if cfg.HostLive && cfg.HostKind != policy.HostConsul {
 			dec.Errf(h.Live.Range(), "host.live applies to consul; %s hosts link to the agent and apply live already", cfg.HostKind)
 		}
 		if cfg.HostLive && cfg.HostFragment == "" {
@@ -392,13 +397,4 @@ func short(s string) string {
 		return s[:40] + "…"
 	}
 	return s
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }

@@ -60,9 +60,7 @@ type Daemon struct {
 // listeners and starts serving. stderr receives the log when the
 // configuration asks for it (and start-up problems always).
 func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
-	switch cfg.HostKind {
-	case "hashicorp", "etcd-raft", "consul", "etcd":
-	default:
+	if !cfg.HostKind.Valid() {
 		return nil, fmt.Errorf("%s: unknown host kind %q", cfg.Path, cfg.HostKind)
 	}
 	pol, err := loadPolicy(cfg.PolicyFile)
@@ -112,7 +110,7 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 		d.dash.FollowHub(ctx, d.Agent)
 	}()
 
-	if cfg.HostKind == "consul" || cfg.HostKind == "etcd" {
+	if cfg.HostKind == policy.HostConsul || cfg.HostKind == policy.HostEtcd {
 		// Consul and etcd servers do not link to us: the agent polls them.
 		h, err := pollHost(cfg, pol)
 		if err != nil {
@@ -358,7 +356,7 @@ func pollHost(cfg *FileConfig, pol *policy.Policy) (polledHost, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	switch cfg.HostKind {
-	case "consul":
+	case policy.HostConsul:
 		return hashicorp.NewConsul(ctx, hashicorp.ConsulConfig{Address: cfg.HostAddress, Live: cfg.HostLive,
 			Fragment: cfg.HostFragment, Token: os.Getenv("CONSUL_HTTP_TOKEN")})
 	default:
@@ -378,7 +376,7 @@ func pollHost(cfg *FileConfig, pol *policy.Policy) (polledHost, error) {
 // the restart-time advice an agent beside it would give (`ns-agent
 // advise`): the same evidence, bounds and margin.
 func Advise(ctx context.Context, cfg *FileConfig, now time.Time) (etcd.Recommendation, etcd.Reading, error) {
-	if cfg.HostKind != "etcd" {
+	if cfg.HostKind != policy.HostEtcd {
 		return etcd.Recommendation{}, etcd.Reading{}, fmt.Errorf("advise needs an etcd host, not %s", cfg.HostKind)
 	}
 	if cfg.HostAddress == "" {

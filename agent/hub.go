@@ -9,8 +9,10 @@ import (
 
 // hub fans decisions out to watchers. Publishing never blocks: a watcher
 // that falls behind by more than its buffer loses the oldest events it has
-// not read and is told how many through its drop count. It keeps the most
-// recent events for replay.
+// not read, so what it reads next is where the node is now rather than
+// where it was (a tail or a dashboard shows the timeout in force, not a
+// stale one). Each lost event counts in the hub's drop count. It keeps the
+// most recent events for replay.
 type hub struct {
 	mu      sync.Mutex
 	subs    map[*watcher]struct{}
@@ -49,7 +51,20 @@ func (h *hub) publish(r *Record) {
 		select {
 		case w.ch <- ev:
 		default:
-			h.dropped++
+			// Full: make room by dropping the oldest unread event. Only
+			// publish sends, under h.mu, so the second send cannot block;
+			// the watcher may have read one in between, then nothing is
+			// lost.
+			select {
+			case <-w.ch:
+				h.dropped++
+			default:
+			}
+			select {
+			case w.ch <- ev:
+			default:
+				h.dropped++
+			}
 		}
 	}
 }
@@ -95,7 +110,7 @@ func (h *hub) watchers() int {
 func Event(r *Record) *nsraftv1.DecisionEvent {
 	d := &r.Decision
 	ev := &nsraftv1.DecisionEvent{
-		AtUnixNano: r.At.UnixNano(), Node: r.Node, HostKind: r.HostKind, Sample: api.FromSample(r.Sample),
+		AtUnixNano: r.At.UnixNano(), Node: r.Node, HostKind: string(r.HostKind), Sample: api.FromSample(r.Sample),
 		Recommender: r.Recommender, ProposalNs: int64(r.Proposal.Timeout), Confidence: r.Proposal.Confidence,
 		ProposalReason: r.Proposal.Reason, DecisionNs: int64(d.Timeout), Held: d.Held, Unstable: d.Unstable,
 		Live: r.Live, Applied: r.Applied, Error: r.Err, MinNs: int64(r.Min), MaxNs: int64(r.Max), PreviousNs: int64(r.Previous), Advice: join(r.Advice, r.Handoff),

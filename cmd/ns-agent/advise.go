@@ -11,6 +11,7 @@ import (
 
 	"github.com/nsraft/nsraft/agent"
 	"github.com/nsraft/nsraft/configs"
+	"github.com/nsraft/nsraft/policy"
 )
 
 func runAdvise(args []string, stdout, stderr io.Writer) int {
@@ -46,7 +47,7 @@ func runAdvise(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg = c
 	} else {
-		cfg = &agent.FileConfig{HostKind: "etcd", HostAddress: *endpoint, HostHeartbeat: *hb, HostElection: *et, PolicyFile: *pol}
+		cfg = &agent.FileConfig{HostKind: policy.HostEtcd, HostAddress: *endpoint, HostHeartbeat: *hb, HostElection: *et, PolicyFile: *pol}
 	}
 	if *minEv > 0 {
 		cfg.AdviceMinEvidence = *minEv

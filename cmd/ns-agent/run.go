@@ -11,6 +11,7 @@ import (
 
 	"github.com/nsraft/nsraft/agent"
 	"github.com/nsraft/nsraft/configs"
+	"github.com/nsraft/nsraft/policy"
 )
 
 func runAgent(args []string, stdout, stderr io.Writer) int {
@@ -54,7 +55,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "agent %s ready: grpc %s, http %s\n", cfg.Node, d.GRPCAddr(), orNone(d.HTTPAddr()))
 	switch cfg.HostKind {
-	case "hashicorp", "etcd-raft":
+	case policy.HostHashicorp, policy.HostEtcdRaft:
 		// These hosts link to the agent: until one does, nothing is decided.
 		fmt.Fprintf(stdout, "waiting for node %s to connect on %s (adapter/hashicorp's Link or the etcd tick driver); no decisions until it does\n",
 			cfg.Node, d.GRPCAddr())

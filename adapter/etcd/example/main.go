@@ -20,6 +20,7 @@ import (
 	"github.com/nsraft/nsraft/adapter/etcd/rawcluster"
 	"github.com/nsraft/nsraft/agent"
 	"github.com/nsraft/nsraft/model"
+	"github.com/nsraft/nsraft/policy"
 )
 
 func main() {
@@ -45,7 +46,7 @@ func main() {
 				os.Exit(1)
 			}
 			log := hclog.New(&hclog.LoggerOptions{Output: os.Stdout, Level: level, JSONFormat: true})
-			go agent.New(agent.Config{Node: fmt.Sprint(n.ID), HostKind: "etcd-raft", Recommender: rec, Log: log}).Run(ctx, n.Driver)
+			go agent.New(agent.Config{Node: fmt.Sprint(n.ID), HostKind: policy.HostEtcdRaft, Recommender: rec, Log: log}).Run(ctx, n.Driver)
 		}
 	}
 	for c.Leader() == 0 {
