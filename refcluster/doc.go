@@ -9,6 +9,8 @@
 // files, and the workload client whose histories are checked for
 // linearizability with porcupine.
 //
-// refcluster imports sim only for the scenario type; it must not import the
-// agent or the policy.
+// refcluster imports sim (for the scenario type), model (to check strategy
+// names) and adapter/hashicorp (for the node's measured transport and its
+// election window); it must not import the agent or the policy. The demo,
+// which needs the agent's dashboard, is its subpackage refcluster/demo.
 package refcluster

@@ -1,6 +1,3 @@
-// Command ns-agent is the nsraft sidecar: it keeps a Raft node's election
-// timing right for the network and machine it runs on. This package holds
-// flags and wiring only; the logic lives in the packages it calls.
 package main
 
 import (
