@@ -2,11 +2,11 @@ package policy
 
 import (
 	"fmt"
-	"sync"
 	"io/fs"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/nsraft/nsraft/configs"
 )
