@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/nsraft/nsraft/adapter/hashicorp"
+	"github.com/nsraft/nsraft/internal/wait"
 )
 
 // externalBinary is a real server built by scripts/<script>, named by the
@@ -109,21 +111,15 @@ func startConsulWith(t *testing.T, bin string, n, mult int) []*consulNode {
 			logf.Close()
 		})
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	wait.For(t, 60*time.Second, "a Consul leader", func() bool {
 		resp, err := http.Get(nodes[0].http + "/v1/status/leader")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if len(b) > 4 {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no Consul leader after 60s")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return len(b) > 4
+	})
 	return nodes
 }
 
@@ -228,34 +224,22 @@ func TestConsulAdvisoryAndLive(t *testing.T) {
 	}
 	before := rate()
 	d = startConsulAgent(t, dir, "c-leader", fmt.Sprintf("policy = \"policy.hcl\"\nhost {\n  kind = \"consul\"\n  address = %q\n  live = true\n  fragment = %q\n}", leader.http, frag), "")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	wait.Until(t, 15*time.Second, "a fragment with raft_multiplier 3", func() (bool, string) {
 		b, _ := os.ReadFile(frag)
-		if strings.Contains(string(b), "raft_multiplier = 3") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no fragment with raft_multiplier 3: %q", b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return strings.Contains(string(b), "raft_multiplier = 3"), strconv.Quote(string(b))
+	})
 	time.Sleep(time.Second)
 	during := rate()
 	// The agent reads the multiplier back from the leader's heartbeats.
 	host := d.polled.(*hashicorp.Consul)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	note := wait.Until(t, 20*time.Second, "a read-back of raft_multiplier 3", func() (bool, string) {
 		ok, judged, note := host.ReadBack()
-		if judged {
-			t.Logf("read-back: %s", note)
-			if !ok {
-				t.Fatalf("raft_multiplier 3 not confirmed: %s", note)
-			}
-			break
+		if judged && !ok {
+			t.Fatalf("raft_multiplier 3 not confirmed: %s", note)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no read-back of raft_multiplier 3 after 20s: %q", note)
-		}
-	}
+		return judged, note
+	})
+	t.Logf("read-back: %s", note)
 	d.Close()
 	if _, err := os.Stat(frag); !os.IsNotExist(err) {
 		t.Fatalf("fragment left after the agent stopped: %v", err)

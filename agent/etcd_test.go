@@ -22,6 +22,7 @@ import (
 	"github.com/nsraft/nsraft/adapter/etcd"
 	"github.com/nsraft/nsraft/api/nsraftv1"
 	"github.com/nsraft/nsraft/collector"
+	"github.com/nsraft/nsraft/internal/wait"
 	"github.com/nsraft/nsraft/model"
 	"github.com/nsraft/nsraft/refcluster"
 )
@@ -112,24 +113,17 @@ func TestEtcdAdvisoryFollowsLatency(t *testing.T) {
 		}()
 	}
 	waitAll := func(what string, ok func(int) bool) map[string]int {
-		deadline := time.Now().Add(120 * time.Second)
-		for {
+		return wait.Until(t, 120*time.Second, what, func() (bool, map[string]int) {
 			mu.Lock()
+			defer mu.Unlock()
 			good := len(latest) == 3
 			snap := map[string]int{}
 			for k, v := range latest {
 				snap[k] = v
 				good = good && ok(v)
 			}
-			mu.Unlock()
-			if good {
-				return snap
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("waiting for %s: %v", what, snap)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return good, snap
+		})
 	}
 	calm := waitAll("etcd's own 1000ms to be advised", func(v int) bool { return v == 1000 })
 	t.Logf("calm: %v", calm)
@@ -450,13 +444,10 @@ func TestEtcdBadInput(t *testing.T) {
 	if err := c.Restart(ctx, c.Members[1].Name); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for smp := down.Sample(); !smp.Has(collector.FieldTerm); smp = down.Sample() {
-		if time.Now().After(deadline) {
-			t.Fatal("the host of the restarted member never recovered")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	wait.For(t, 20*time.Second, "the host of the restarted member to recover", func() bool {
+		smp := down.Sample()
+		return smp.Has(collector.FieldTerm)
+	})
 }
 
 func httptestServer(t *testing.T, body string) string {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/nsraft/nsraft/adapter/hashicorp"
 	"github.com/nsraft/nsraft/api/nsraftv1"
+	"github.com/nsraft/nsraft/internal/wait"
 )
 
 func follower(t *testing.T, rs []*raft.Raft) *raft.Raft {
@@ -31,17 +32,6 @@ func follower(t *testing.T, rs []*raft.Raft) *raft.Raft {
 	}
 	t.Fatal("no follower")
 	return nil
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // startDaemon runs an agent from an HCL configuration on a unix socket in
@@ -131,7 +121,7 @@ func TestLinkOverUnixSocket(t *testing.T) {
 	if !last.Applied || last.Error != "" {
 		t.Fatalf("last event not applied: %v", last)
 	}
-	waitFor(t, 5*time.Second, "the node to run the decided timeout", func() bool {
+	wait.For(t, 5*time.Second, "the node to run the decided timeout", func() bool {
 		return f.ReloadableConfig().HeartbeatTimeout != hb
 	})
 	if got := f.ReloadableConfig().HeartbeatTimeout; got <= hb {
@@ -178,7 +168,7 @@ func TestLinkOverUnixSocket(t *testing.T) {
 	// lease (600ms), and the link keeps trying.
 	d.Close()
 	stopped := time.Now()
-	waitFor(t, 3*time.Second, "the lease to restore the node's timing", func() bool {
+	wait.For(t, 3*time.Second, "the lease to restore the node's timing", func() bool {
 		return f.ReloadableConfig().HeartbeatTimeout == hb
 	})
 	if el := time.Since(stopped); el > 600*time.Millisecond+500*time.Millisecond {
@@ -187,8 +177,8 @@ func TestLinkOverUnixSocket(t *testing.T) {
 	// A new agent on the same socket: the link finds it and decisions resume.
 	d2 := startDaemon(t, dir, "")
 	defer d2.Close()
-	waitFor(t, 10*time.Second, "the link to reconnect", func() bool { return link.Stats().Sessions >= 2 && link.Stats().Connected })
-	waitFor(t, 5*time.Second, "decisions to resume", func() bool { return f.ReloadableConfig().HeartbeatTimeout != hb })
+	wait.For(t, 10*time.Second, "the link to reconnect", func() bool { return link.Stats().Sessions >= 2 && link.Stats().Connected })
+	wait.For(t, 5*time.Second, "decisions to resume", func() bool { return f.ReloadableConfig().HeartbeatTimeout != hb })
 }
 
 // TestReloadKeepsOldPolicyOnError: a broken policy file on reload leaves

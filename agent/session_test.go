@@ -20,6 +20,7 @@ import (
 	"github.com/nsraft/nsraft/api"
 	"github.com/nsraft/nsraft/api/nsraftv1"
 	"github.com/nsraft/nsraft/collector"
+	"github.com/nsraft/nsraft/internal/wait"
 	"github.com/nsraft/nsraft/model"
 	"github.com/nsraft/nsraft/policy"
 )
@@ -259,7 +260,7 @@ func TestWatchStreamsAreCapped(t *testing.T) {
 		}
 		streams = append(streams, w)
 	}
-	waitFor(t, 10*time.Second, "every watcher registered", func() bool { return a.hub.watchers() == MaxWatchers })
+	wait.For(t, 10*time.Second, "every watcher registered", func() bool { return a.hub.watchers() == MaxWatchers })
 	w, err := c.Watch(ctx, &nsraftv1.WatchRequest{})
 	if err == nil {
 		_, err = w.Recv()

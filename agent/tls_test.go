@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nsraft/nsraft/adapter/hashicorp"
+	"github.com/nsraft/nsraft/internal/wait"
 )
 
 // writeCert writes a certificate (and its key) signed by parent, or
@@ -101,7 +102,7 @@ func TestLinkOverMutualTLS(t *testing.T) {
 	defer ad.Close()
 	good := hashicorp.Connect(ad, hashicorp.LinkConfig{Target: d.GRPCAddr(), TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}})
 	defer good.Close()
-	waitFor(t, 10*time.Second, "directives over TLS", func() bool { return good.Stats().Directives >= 3 })
+	wait.For(t, 10*time.Second, "directives over TLS", func() bool { return good.Stats().Directives >= 3 })
 	if got := f.ReloadableConfig().HeartbeatTimeout; got == hb {
 		t.Fatalf("node still on its own timing %v", got)
 	}

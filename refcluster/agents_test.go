@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/nsraft/nsraft/internal/wait"
 )
 
 // timeouts reads every running node's HeartbeatTimeout (ms) and term.
@@ -33,26 +35,19 @@ func timeouts(t *testing.T, c *Cluster) (map[string]int64, map[string]uint64) {
 	return hb, terms
 }
 
-// pollUntil reads the nodes' timeouts every 100ms until ok holds, checking
+// pollUntil reads the nodes' timeouts until ok holds, checking
 // on every read that each value is within [lo, hi] ms.
 func pollUntil(t *testing.T, c *Cluster, d time.Duration, lo, hi int64, what string, ok func(map[string]int64) bool) map[string]int64 {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
+	return wait.Until(t, d, what, func() (bool, map[string]int64) {
 		hb, _ := timeouts(t, c)
 		for id, v := range hb {
 			if v < lo || v > hi {
 				t.Fatalf("%s runs %dms, outside the policy's [%d, %d]ms", id, v, lo, hi)
 			}
 		}
-		if ok(hb) {
-			return hb
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s, still waiting for %s: %v", d, what, hb)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return ok(hb), hb
+	})
 }
 
 func all(hb map[string]int64, f func(int64) bool) bool {

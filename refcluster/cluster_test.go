@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nsraft/nsraft/internal/wait"
 )
 
 // binary is the ns-agent executable built once for all process tests.
@@ -139,18 +141,12 @@ func TestLeaderKillElectsNewLeaderAndKeepsAckedWrites(t *testing.T) {
 		}
 	}
 	// The restarted node caught up from its own bolt log plus replication.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	wait.Until(t, 10*time.Second, "restarted "+leader+" to catch up", func() (bool, string) {
 		st, err := c.Status(context.Background(), leader)
 		ls, err2 := c.Status(context.Background(), newLeader)
-		if err == nil && err2 == nil && st.AppliedIndex >= ls.CommitIndex && st.Role == "follower" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("restarted %s did not catch up: %+v vs %+v (%v %v)", leader, st, ls, err, err2)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil && err2 == nil && st.AppliedIndex >= ls.CommitIndex && st.Role == "follower",
+			fmt.Sprintf("%+v vs %+v (%v %v)", st, ls, err, err2)
+	})
 }
 
 func TestLeaderPauseLongerThanTimeoutCausesElectionShorterDoesNot(t *testing.T) {
@@ -185,17 +181,10 @@ func TestLeaderPauseLongerThanTimeoutCausesElectionShorterDoesNot(t *testing.T) 
 		t.Fatalf("pause of %v (> 2T) kept leader %s/%d", 4*T, l3, term3)
 	}
 	// The old leader rejoins as a follower of the new term.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	wait.Until(t, 10*time.Second, "the old leader to step down", func() (bool, string) {
 		st, err := c.Status(context.Background(), leader)
-		if err == nil && st.Role == "follower" && st.Term >= term3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("old leader did not step down: %+v %v", st, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil && st.Role == "follower" && st.Term >= term3, fmt.Sprintf("%+v %v", st, err)
+	})
 }
 
 func TestFullRestartRestoresFromSnapshotAndLog(t *testing.T) {
@@ -216,17 +205,10 @@ func TestFullRestartRestoresFromSnapshotAndLog(t *testing.T) {
 	}
 	// Snapshots are taken on hashicorp/raft's snapshot interval check; wait
 	// until at least one node wrote one.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	wait.For(t, 30*time.Second, "a snapshot written", func() bool {
 		m, _ := filepath.Glob(filepath.Join(dir, "*", "snapshots", "*", "state.bin"))
-		if len(m) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no snapshot written")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return len(m) > 0
+	})
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -295,13 +277,7 @@ func TestNodeBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { first.Process.Kill(); first.Wait() }()
-		deadline := time.Now().Add(10 * time.Second)
-		for !httpUp(ports[1]) {
-			if time.Now().After(deadline) {
-				t.Fatal("first node never came up")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		wait.For(t, 10*time.Second, "the first node to come up", func() bool { return httpUp(ports[1]) })
 		out, code := runNodeCmd(t, base(t.TempDir())...)
 		if code != 1 || !contains(out, "address already in use") {
 			t.Fatalf("exit %d, output %q", code, out)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nsraft/nsraft/internal/wait"
 )
 
 // etcdBinary is a real etcd server built by scripts/etcd-build.sh, named
@@ -59,13 +61,10 @@ func TestEtcdClusterThroughProxies(t *testing.T) {
 		t.Fatal(err)
 	}
 	// m2 may have led: the others elect within a few election timeouts.
-	deadline := time.Now().Add(15 * time.Second)
-	for code := put(c.Members[0]); code != 200; code = put(c.Members[0]) {
-		if time.Now().After(deadline) {
-			t.Fatalf("put with m2 down: %d for 15s", code)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	wait.Until(t, 15*time.Second, "a put with m2 down", func() (bool, int) {
+		code := put(c.Members[0])
+		return code == 200, code
+	})
 	if err := c.Restart(ctx, "m2"); err != nil {
 		t.Fatal(err)
 	}
@@ -73,21 +72,15 @@ func TestEtcdClusterThroughProxies(t *testing.T) {
 	if err := mesh.SetLink(Inbound, "m3", LinkFault{Down: true}); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(20 * time.Second)
-	for {
+	wait.For(t, 20*time.Second, "m3 to report unhealthy with its peer traffic cut", func() bool {
 		resp, err := http.Get(c.Member("m3").ClientURL + "/health")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(b), `"health":"false"`) {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("m3 still healthy with its peer traffic cut")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return strings.Contains(string(b), `"health":"false"`)
+	})
 	if err := mesh.SetLink(Inbound, "m3", LinkFault{}); err != nil {
 		t.Fatal(err)
 	}

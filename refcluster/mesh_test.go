@@ -2,9 +2,12 @@ package refcluster
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/nsraft/nsraft/internal/wait"
 )
 
 func TestPartitionLeaderFromMajorityThroughMesh(t *testing.T) {
@@ -29,17 +32,10 @@ func TestPartitionLeaderFromMajorityThroughMesh(t *testing.T) {
 	if err := mesh.Heal(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	wait.Until(t, 15*time.Second, "old leader "+leader+" to rejoin as a follower", func() (bool, string) {
 		st, err := c.Status(context.Background(), leader)
-		if err == nil && st.Role == "follower" && st.Term >= newTerm && st.LeaderID != leader && st.LeaderID != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("old leader %s did not rejoin as follower: %+v %v", leader, st, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil && st.Role == "follower" && st.Term >= newTerm && st.LeaderID != leader && st.LeaderID != "", fmt.Sprintf("%+v %v", st, err)
+	})
 	if v, ok := getValue(t, c, NewClient(3*time.Second), "during-partition"); !ok || v != "ok" {
 		t.Fatalf("write made during the partition lost: %q %v", v, ok)
 	}

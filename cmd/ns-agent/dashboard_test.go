@@ -3,6 +3,8 @@
 package main
 
 import (
+	"github.com/nsraft/nsraft/internal/wait"
+
 	"bufio"
 	"context"
 	"os"
@@ -109,22 +111,15 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 	// waitFor polls the page until done accepts what it shows, checking
 	// every displayed timeout against its displayed bounds on the way.
 	waitFor := func(what string, d time.Duration, done func(got map[string][3]float64) bool) map[string][3]float64 {
-		deadline := time.Now().Add(d)
-		for {
+		return wait.Until(t, d, what, func() (bool, map[string][3]float64) {
 			got := displayed()
 			for n, v := range got {
 				if v[0] < v[1] || v[0] > v[2] {
 					t.Fatalf("%s shows %vms outside its bounds [%v, %v]", n, v[0], v[1], v[2])
 				}
 			}
-			if len(got) == 3 && done(got) {
-				return got
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("waiting for %s: the page shows %v", what, got)
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
+			return len(got) == 3 && done(got), got
+		})
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("apply-latency"))); err != nil {
 		t.Fatal(err)
@@ -185,31 +180,20 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 		}
 		return s
 	}
-	var old summary
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
-		if old = readSummary(); old.Leader != "" && len(old.Down) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the summary shows no leader with every node up: %+v", old)
-		}
-	}
+	old := wait.Until(t, 30*time.Second, "the summary to show a leader with every node up", func() (bool, summary) {
+		s := readSummary()
+		return s.Leader != "" && len(s.Down) == 0, s
+	})
 	if err := chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.ID("node"), old.Leader),
 		chromedp.Click(chromedp.Search(`//form[@id="f-node"]/button[@data-kind="kill"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//p[@id="control-msg" and contains(., "done: kill")]`))); err != nil {
 		t.Fatalf("kill %s: %v", old.Leader, err)
 	}
-	var now summary
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
-		now = readSummary()
-		if now.Leader != "" && now.Leader != old.Leader && len(now.Down) == 1 && now.Down[0] == old.Leader && now.Term > old.Term {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after killing %s the summary shows %+v", old.Leader, now)
-		}
-	}
+	now := wait.Until(t, 60*time.Second, "the summary to show a new leader and "+old.Leader+" down", func() (bool, summary) {
+		s := readSummary()
+		return s.Leader != "" && s.Leader != old.Leader && len(s.Down) == 1 && s.Down[0] == old.Leader && s.Term > old.Term, s
+	})
 	t.Logf("summary before the kill %+v, after %+v", old, now)
 	card, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-node="`+old.Leader+`"]').className + " | " + document.querySelector('[data-node="`+old.Leader+`"] .age').textContent`))
 	if err != nil || !strings.Contains(card, "stale") || !strings.Contains(card, "no decision for") {

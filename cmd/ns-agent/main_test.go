@@ -10,11 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nsraft/nsraft/internal/wait"
 )
 
 var binary string
@@ -433,13 +436,10 @@ func (w *syncWriter) String() string {
 
 func waitOutput(t *testing.T, w *syncWriter, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(w.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q in:\n%s", want, w.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.Until(t, 10*time.Second, strconv.Quote(want)+" in the output", func() (bool, string) {
+		out := w.String()
+		return strings.Contains(out, want), "\n" + out
+	})
 }
 
 // TestBenchLiveQuick runs the live benchmark's quick mode as CI does: real
