@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nsraft/nsraft/adapter/etcd"
 	"github.com/nsraft/nsraft/api/nsraftv1"
 )
 
@@ -127,4 +130,34 @@ func shortDuration(ns int64) string {
 	default:
 		return fmt.Sprintf("%dµs", d.Microseconds())
 	}
+}
+
+// AdviceReport renders an etcd advice and the reading behind it, as
+// `ns-agent advise` prints them: the advice, then one line per member (in
+// member ID order) with its uptime, leadership, peer round-trip and WAL
+// fsync p99, leader changes seen and process CPU, then the endpoints not
+// read.
+func AdviceReport(rec etcd.Recommendation, rd etcd.Reading) string {
+	var b strings.Builder
+	fmt.Fprintln(&b, rec.Text())
+	ids := make([]uint64, 0, len(rd.ByMember))
+	for id := range rd.ByMember {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		m := rd.ByMember[id]
+		p99, _ := m.PeerRTT.Quantile(0.99)
+		f99, _ := m.WALFsync.Quantile(0.99)
+		up := "unknown"
+		if !m.ProcessStart.IsZero() {
+			up = rd.At.Sub(m.ProcessStart).Round(time.Second).String()
+		}
+		fmt.Fprintf(&b, "  member %s: up %s, leader %v, peer round-trip p99 %s, WAL fsync p99 %s, leader changes seen %.0f, process CPU %s\n",
+			strconv.FormatUint(id, 16), up, m.IsLeader, p99.Round(100*time.Microsecond), f99.Round(100*time.Microsecond), m.LeaderChanges, m.ProcessCPU.Round(10*time.Millisecond))
+	}
+	for _, m := range rd.Missing {
+		fmt.Fprintf(&b, "  not read: %s\n", m)
+	}
+	return b.String()
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsraft/nsraft/adapter/etcd"
 	"github.com/nsraft/nsraft/api/nsraftv1"
 )
 
@@ -67,5 +68,26 @@ func TestClientTLSErrors(t *testing.T) {
 	tc, err := ClientTLS("", "", "", "agent.example")
 	if err != nil || tc.ServerName != "agent.example" || tc.MinVersion == 0 {
 		t.Fatalf("plain: %+v, %v", tc, err)
+	}
+}
+
+// The advice report lists members in ID order with their evidence, says
+// "unknown" for an uptime it could not read, and names what was not read.
+func TestAdviceReport(t *testing.T) {
+	at := time.Unix(1_700_000_000, 0)
+	rd := etcd.Reading{At: at, ByMember: map[uint64]etcd.Metrics{
+		0x2b: {IsLeader: true, ProcessStart: at.Add(-90 * time.Second), LeaderChanges: 2,
+			PeerRTT: etcd.Histogram{Bounds: []float64{0.001, 0.01}, Counts: []float64{50, 100}, Count: 100}},
+		0x0a: {},
+	}, Missing: []string{"http://m3:2379"}}
+	out := AdviceReport(etcd.Recommendation{}, rd)
+	a, b := strings.Index(out, "member a:"), strings.Index(out, "member 2b:")
+	if a < 0 || b < a {
+		t.Fatalf("members missing or out of order:\n%s", out)
+	}
+	for _, want := range []string{"member 2b: up 1m30s, leader true", "leader changes seen 2", "member a: up unknown, leader false", "not read: http://m3:2379"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
-	"strconv"
 	"time"
 
 	"github.com/nsraft/nsraft/agent"
@@ -59,25 +57,6 @@ func runAdvise(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ns-agent advise: %v\n", err)
 		return 1
 	}
-	fmt.Fprintln(stdout, rec.Text())
-	ids := make([]uint64, 0, len(rd.ByMember))
-	for id := range rd.ByMember {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
-		m := rd.ByMember[id]
-		p99, _ := m.PeerRTT.Quantile(0.99)
-		f99, _ := m.WALFsync.Quantile(0.99)
-		up := "unknown"
-		if !m.ProcessStart.IsZero() {
-			up = rd.At.Sub(m.ProcessStart).Round(time.Second).String()
-		}
-		fmt.Fprintf(stdout, "  member %s: up %s, leader %v, peer round-trip p99 %s, WAL fsync p99 %s, leader changes seen %.0f, process CPU %s\n",
-			strconv.FormatUint(id, 16), up, m.IsLeader, p99.Round(100*time.Microsecond), f99.Round(100*time.Microsecond), m.LeaderChanges, m.ProcessCPU.Round(10*time.Millisecond))
-	}
-	for _, m := range rd.Missing {
-		fmt.Fprintf(stdout, "  not read: %s\n", m)
-	}
+	fmt.Fprint(stdout, agent.AdviceReport(rec, rd))
 	return 0
 }
