@@ -79,13 +79,13 @@ func TestAgentsSteerRealNodes(t *testing.T) {
 	ids := []string{"n1", "n2", "n3"}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	agents, err := StartAgents(ctx, AgentsConfig{Binary: binary, Dir: dir + "/agents", IDs: ids, Recommender: "lstm",
+	agents, err := StartAgents(ctx, AgentsConfig{Binary: nsAgent(t), Dir: dir + "/agents", IDs: ids, Recommender: "lstm",
 		Tick: 100 * time.Millisecond, LeaseTTL: time.Second, HTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer agents.Stop()
-	c, err := Start(ctx, ClusterConfig{Nodes: 3, Binary: binary, Dir: dir + "/nodes", Dial: mesh.Dial,
+	c, err := Start(ctx, ClusterConfig{Nodes: 3, Binary: nsAgent(t), Dir: dir + "/nodes", Dial: mesh.Dial,
 		ExtraArgs: func(id string) []string { return []string{"-agent-addr", agents.Socket(id)} }})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func TestAgentsSteerRealNodes(t *testing.T) {
 	t.Logf("latency removed: %v", back)
 
 	// tail follows a live agent.
-	out, err := exec.Command(binary, "tail", "-addr", agents.Socket("n1"), "-n", "3", "-color", "never").CombinedOutput()
+	out, err := exec.Command(nsAgent(t), "tail", "-addr", agents.Socket("n1"), "-n", "3", "-color", "never").CombinedOutput()
 	if err != nil || strings.Count(string(out), "n1 ") < 3 || !strings.Contains(string(out), "→") {
 		t.Fatalf("tail: %v\n%s", err, out)
 	}

@@ -16,7 +16,7 @@ import (
 // cluster with default timing, writes sent to the leader by 8 clients.
 func BenchmarkPut3Nodes(b *testing.B) {
 	ctx := context.Background()
-	c, err := Start(ctx, ClusterConfig{Nodes: 3, Binary: binary, Dir: b.TempDir()})
+	c, err := Start(ctx, ClusterConfig{Nodes: 3, Binary: nsAgent(b), Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func BenchmarkPut3Nodes(b *testing.B) {
 // more; it reports the median and maximum.
 func BenchmarkFailoverDefaultTiming(b *testing.B) {
 	ctx := context.Background()
-	c, err := Start(ctx, ClusterConfig{Nodes: 3, Binary: binary, Dir: b.TempDir()})
+	c, err := Start(ctx, ClusterConfig{Nodes: 3, Binary: nsAgent(b), Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -111,12 +111,12 @@ func BenchmarkAgentFootprint(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	ids := []string{"n1", "n2", "n3"}
-	agents, err := StartAgents(ctx, AgentsConfig{Binary: binary, Dir: dir + "/agents", IDs: ids})
+	agents, err := StartAgents(ctx, AgentsConfig{Binary: nsAgent(b), Dir: dir + "/agents", IDs: ids})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer agents.Stop()
-	c, err := Start(ctx, ClusterConfig{Nodes: 3, Binary: binary, Dir: dir + "/nodes",
+	c, err := Start(ctx, ClusterConfig{Nodes: 3, Binary: nsAgent(b), Dir: dir + "/nodes",
 		ExtraArgs: func(id string) []string { return []string{"-agent-addr", agents.Socket(id)} }})
 	if err != nil {
 		b.Fatal(err)

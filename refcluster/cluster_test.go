@@ -3,6 +3,7 @@ package refcluster
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,6 +19,10 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "refcluster-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -35,6 +40,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// nsAgent returns the ns-agent binary the process tests run. Under -short
+// it is not built and the test is skipped: go test -short ./... runs the
+// unit tests only.
+func nsAgent(t testing.TB) string {
+	t.Helper()
+	if binary == "" {
+		t.Skip("-short: runs ns-agent processes")
+	}
+	return binary
+}
+
 // fastTiming keeps process tests quick while leaving room for a loaded
 // 2-core machine: hashicorp/raft followers fire in [T, 2T) after the last
 // contact, so T=400ms gives elections within ~1s.
@@ -44,7 +60,7 @@ func startCluster(t *testing.T, n int, dial func(from, to, addr string) (string,
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := Start(ctx, ClusterConfig{Nodes: n, Binary: binary, Dir: t.TempDir(), Timing: fastTiming, Dial: dial})
+	c, err := Start(ctx, ClusterConfig{Nodes: n, Binary: nsAgent(t), Dir: t.TempDir(), Timing: fastTiming, Dial: dial})
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
 	}
@@ -191,7 +207,7 @@ func TestFullRestartRestoresFromSnapshotAndLog(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	cfg := ClusterConfig{Nodes: 3, Binary: binary, Dir: dir, Timing: fastTiming,
+	cfg := ClusterConfig{Nodes: 3, Binary: nsAgent(t), Dir: dir, Timing: fastTiming,
 		ExtraArgs: func(string) []string { return []string{"-snapshot-threshold", "16", "-snapshot-interval", "500ms"} }}
 	c, err := Start(ctx, cfg)
 	if err != nil {
@@ -230,7 +246,7 @@ func runNodeCmd(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, append([]string{"node"}, args...)...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, nsAgent(t), append([]string{"node"}, args...)...).CombinedOutput()
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -272,7 +288,7 @@ func TestNodeBadInput(t *testing.T) {
 	})
 	t.Run("port in use", func(t *testing.T) {
 		dir := t.TempDir()
-		first := exec.Command(binary, append([]string{"node"}, base(dir)...)...)
+		first := exec.Command(nsAgent(t), append([]string{"node"}, base(dir)...)...)
 		if err := first.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -44,7 +44,7 @@ func chromium(t *testing.T) string {
 // latency.
 func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 	browser := chromium(t)
-	demo := exec.Command(binary, "demo", "-nodes", "3", "-duration", "0", "-dashboard", "127.0.0.1:0")
+	demo := exec.Command(nsAgent(t), "demo", "-nodes", "3", "-duration", "0", "-dashboard", "127.0.0.1:0")
 	demo.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := demo.StdoutPipe()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,6 +24,10 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "ns-agent-cli")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -40,11 +45,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// nsAgent returns the ns-agent binary the process tests run. Under -short
+// it is not built and the test is skipped: go test -short ./... runs the
+// unit tests only.
+func nsAgent(t testing.TB) string {
+	t.Helper()
+	if binary == "" {
+		t.Skip("-short: runs ns-agent processes")
+	}
+	return binary
+}
+
 func runCLI(t *testing.T, timeout time.Duration, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, nsAgent(t), args...).CombinedOutput()
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
@@ -354,7 +370,7 @@ func TestRunBadConfig(t *testing.T) {
 		t.Fatalf("run without -config: exit %d: %s", code, out)
 	}
 	// tail with no -addr looks for agents' sockets; none is an error.
-	tail := exec.Command(binary, "tail")
+	tail := exec.Command(nsAgent(t), "tail")
 	tail.Env = append(os.Environ(), "TMPDIR="+t.TempDir(), "NS_AGENT_ADDR=")
 	b, err := tail.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(b), "no agent found") {
@@ -365,7 +381,7 @@ func TestRunBadConfig(t *testing.T) {
 	// API) instead of the file; with neither, run says where to set it.
 	nameless := filepath.Join(t.TempDir(), "agent.hcl")
 	os.WriteFile(nameless, []byte("listen { grpc = \"127.0.0.1:0\" }\n"), 0o644)
-	run := exec.Command(binary, "run", "-config", nameless)
+	run := exec.Command(nsAgent(t), "run", "-config", nameless)
 	run.Env = append(os.Environ(), "NS_AGENT_NODE=")
 	b, err = run.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(b), "NS_AGENT_NODE") {
@@ -373,7 +389,7 @@ func TestRunBadConfig(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	run = exec.CommandContext(ctx, binary, "run", "-config", nameless)
+	run = exec.CommandContext(ctx, nsAgent(t), "run", "-config", nameless)
 	run.Env = append(os.Environ(), "NS_AGENT_NODE=kv-2")
 	b, _ = run.CombinedOutput()
 	if !strings.Contains(string(b), "agent kv-2 ready") || !strings.Contains(string(b), "waiting for node kv-2 to connect") {
@@ -392,7 +408,7 @@ func TestRunReloadsAndStops(t *testing.T) {
 	cfg := filepath.Join(dir, "agent.hcl")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("node = \"n1\"\npolicy = \"policy.hcl\"\nlisten { grpc = \"unix://%s\" }\n", sock)), 0o644)
 	var out syncWriter
-	cmd := exec.Command(binary, "run", "-config", cfg)
+	cmd := exec.Command(nsAgent(t), "run", "-config", cfg)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

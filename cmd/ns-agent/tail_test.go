@@ -71,7 +71,7 @@ listen {
 }
 log { stderr = false }
 `), 0o644)
-	agent := exec.Command(binary, "run", "-config", cfg)
+	agent := exec.Command(nsAgent(t), "run", "-config", cfg)
 	out, err := agent.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ log { stderr = false }
 	tail := func(args ...string) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, binary, append([]string{"tail", "-n", "1"}, args...)...)
+		cmd := exec.CommandContext(ctx, nsAgent(t), append([]string{"tail", "-n", "1"}, args...)...)
 		cmd.Env = append(os.Environ(), "NS_AGENT_ADDR="+a)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
