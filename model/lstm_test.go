@@ -82,6 +82,9 @@ func TestInferenceMatchesTrainingForward(t *testing.T) {
 }
 
 func TestTrainIsDeterministicAndLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: trains two networks for many epochs")
+	}
 	// A synthetic task: the target is the running level of feature 1.
 	r := rand.New(rand.NewPCG(7, 7))
 	var seqs []Sequence

@@ -45,7 +45,10 @@ func lowerBoundContenders(t *testing.T) map[string]Strategy {
 func TestOracleIsTheLowerBound(t *testing.T) {
 	evaluation := []uint64{1000, 1001, 1002, 1003, 1004}
 	reported := map[string]bool{"ballast": true, "general": true, "jitter": true}
-	quick := testing.Short() || raceEnabled
+	if testing.Short() {
+		t.Skip("-short: simulates every reported suite (CI runs it in full)")
+	}
+	quick := raceEnabled
 	type job struct {
 		sc   *Scenario
 		seed uint64

@@ -8,10 +8,12 @@ import (
 	"github.com/nsraft/nsraft/model"
 )
 
-// TrainTimeouts are the fixed timeouts training runs use, one per run in
-// turn: the traces must show the gaps a node sees under short and long
+// TrainTimeouts returns the fixed timeouts training runs use, one per run
+// in turn: the traces must show the gaps a node sees under short and long
 // timeouts alike (short ones cause elections that long ones never show).
-var TrainTimeouts = []time.Duration{150 * time.Millisecond, 400 * time.Millisecond, time.Second}
+func TrainTimeouts() []time.Duration {
+	return []time.Duration{150 * time.Millisecond, 400 * time.Millisecond, time.Second}
+}
 
 // Traces simulates every scenario with seeds 1…seeds, run k at
 // timeouts[k%len(timeouts)], on workers goroutines, and returns one

@@ -48,7 +48,7 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	}
 	start := time.Now()
 
-	seqs := sim.Traces(scs, *seeds, sim.TrainTimeouts, 2)
+	seqs := sim.Traces(scs, *seeds, sim.TrainTimeouts(), 2)
 	steps, scored := 0, 0
 	for _, s := range seqs {
 		steps += len(s.X)
