@@ -146,10 +146,14 @@ var sampleKeys = map[string]func(s *collector.Sample, v string) error{
 		s.Set(collector.FieldRole)
 		return nil
 	},
-	"term":               uintField(collector.FieldTerm, func(s *collector.Sample) *uint64 { return &s.Term }),
-	"leader":             func(s *collector.Sample, v string) error { s.Leader = v; s.Set(collector.FieldLeader); return nil },
-	"cluster_size":       intField(collector.FieldClusterSize, func(s *collector.Sample) *int { return &s.ClusterSize }),
-	"prevote":            func(s *collector.Sample, v string) error { s.PreVote = v == "true"; s.Set(collector.FieldPreVote); return nil },
+	"term":         uintField(collector.FieldTerm, func(s *collector.Sample) *uint64 { return &s.Term }),
+	"leader":       func(s *collector.Sample, v string) error { s.Leader = v; s.Set(collector.FieldLeader); return nil },
+	"cluster_size": intField(collector.FieldClusterSize, func(s *collector.Sample) *int { return &s.ClusterSize }),
+	"prevote": func(s *collector.Sample, v string) error {
+		s.PreVote = v == "true"
+		s.Set(collector.FieldPreVote)
+		return nil
+	},
 	"last_contact":       durField(collector.FieldLastContact, func(s *collector.Sample) *time.Duration { return &s.LastContact }),
 	"heartbeat_gap":      durField(collector.FieldHeartbeatGap, func(s *collector.Sample) *time.Duration { return &s.HeartbeatGap }),
 	"replication_gap":    uintField(collector.FieldReplicationGap, func(s *collector.Sample) *uint64 { return &s.ReplicationGap }),
