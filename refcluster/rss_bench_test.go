@@ -50,12 +50,12 @@ func measureAgentRSS(b *testing.B, minutes int) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	ids := []string{"n1", "n2", "n3"}
-	agents, err := StartAgents(ctx, AgentsConfig{Binary: binary, Dir: dir + "/agents", IDs: ids, HTTP: true})
+	agents, err := StartAgents(ctx, AgentsConfig{Binary: nsAgent(b), Dir: dir + "/agents", IDs: ids, HTTP: true})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer agents.Stop()
-	c, err := Start(ctx, ClusterConfig{Nodes: 3, Binary: binary, Dir: dir + "/nodes",
+	c, err := Start(ctx, ClusterConfig{Nodes: 3, Binary: nsAgent(b), Dir: dir + "/nodes",
 		ExtraArgs: func(id string) []string { return []string{"-agent-addr", agents.Socket(id)} }})
 	if err != nil {
 		b.Fatal(err)

@@ -162,12 +162,12 @@ func TestSoak(t *testing.T) {
 	ids := []string{"n1", "n2", "n3"}
 	ctx := context.Background()
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	agents, err := StartAgents(sctx, AgentsConfig{Binary: binary, Dir: dir + "/agents", IDs: ids, Policy: polFile, HTTP: true})
+	agents, err := StartAgents(sctx, AgentsConfig{Binary: nsAgent(t), Dir: dir + "/agents", IDs: ids, Policy: polFile, HTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer agents.Stop()
-	c, err := Start(sctx, ClusterConfig{Nodes: 3, Binary: binary, Dir: dir + "/nodes",
+	c, err := Start(sctx, ClusterConfig{Nodes: 3, Binary: nsAgent(t), Dir: dir + "/nodes",
 		ExtraArgs: func(id string) []string { return []string{"-agent-addr", agents.Socket(id)} }})
 	cancel()
 	if err != nil {
