@@ -1,4 +1,4 @@
-// Package wait is the one polling helper of this module's tests: it waits
+// Package wait is how this module's tests poll for a condition: it waits
 // for a condition on real processes, sockets or goroutines until it holds
 // or a deadline passes, and then fails the test saying what it waited for
 // and where things stood.
