@@ -65,7 +65,11 @@ func WriteBench(w io.Writer, rows []sim.Row, names []string, seeds []uint64, pol
 // WriteRun writes one simulated run's figures, as `ns-agent sim` prints
 // them.
 func WriteRun(w io.Writer, sc *sim.Scenario, r sim.Row, seed uint64, wall time.Duration) {
-	fmt.Fprintf(w, "scenario %s (%d nodes, %s simulated), %s, seed %d, %s wall\n", sc.Name, sc.Nodes, sc.Duration, r.Recommender, seed, wall.Round(time.Millisecond))
+	host := sc.Host
+	if host == "" {
+		host = sim.HostGeneric
+	}
+	fmt.Fprintf(w, "scenario %s (%d nodes, %s simulated, %s host), %s, seed %d, %s wall\n", sc.Name, sc.Nodes, sc.Duration, host, r.Recommender, seed, wall.Round(time.Millisecond))
 	if r.ChosenTimeoutMS > 0 {
 		fmt.Fprintf(w, "  best fixed timeout    %gms\n", r.ChosenTimeoutMS)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nsraft/nsraft/model"
+	"github.com/nsraft/nsraft/policy"
 )
 
 // Strategy is one way of choosing timeouts in a bench: a recommender
@@ -271,4 +272,44 @@ func Total(rows []Row, strategy string) Row {
 	}
 	t.UnavailabilityMS = round3(t.UnavailabilityMS)
 	return t
+}
+
+// RatiosToRandom runs random and the named strategies (see NewStrategy;
+// the adaptive ones through pol) on every scenario and seed under host,
+// and returns each strategy's summed unavailability over random's, by
+// scenario and strategy name. A scenario where random was never
+// unavailable has no ratios.
+func RatiosToRandom(scs []*Scenario, names []string, pol *policy.Policy, seeds []uint64, host HostKind) (map[string]map[string]float64, error) {
+	want := []string{"random"}
+	for _, n := range names {
+		if !slices.Contains(want, n) {
+			want = append(want, n)
+		}
+	}
+	var strategies []Strategy
+	for _, n := range want {
+		st, err := NewStrategy(n, pol)
+		if err != nil {
+			return nil, err
+		}
+		strategies = append(strategies, st)
+	}
+	base := map[string]float64{}
+	rows := Bench(WithHost(scs, host), strategies, seeds, 0)
+	for _, r := range rows {
+		if r.Recommender == "random" {
+			base[r.Scenario] = r.UnavailabilityMS
+		}
+	}
+	out := map[string]map[string]float64{}
+	for _, r := range rows {
+		if base[r.Scenario] <= 0 {
+			continue
+		}
+		if out[r.Scenario] == nil {
+			out[r.Scenario] = map[string]float64{}
+		}
+		out[r.Scenario][r.Recommender] = r.UnavailabilityMS / base[r.Scenario]
+	}
+	return out, nil
 }

@@ -31,6 +31,9 @@ const (
 	evHeal                        // … and heals
 	evClient                      // a client request arrives
 	evEnd                         // the end of the run
+	evLease                       // hashicorp/raft: the leader checks its lease
+	evRPCTimeout                  // hashicorp/raft: a heartbeat RPC timed out
+	evHostTick                    // go.etcd.io/raft: a node's tick
 )
 
 type event struct {
@@ -40,6 +43,8 @@ type event struct {
 	node int
 	gen  uint64 // timer / heartbeat generation; partition index
 	msg  message
+	peer int    // hashicorp/raft: the follower a heartbeat loop serves
+	beat uint64 // … and which of its heartbeats
 }
 
 type eventHeap []event
@@ -85,6 +90,10 @@ type message struct {
 	// arrivedAt is when a message reached a paused node (handled only
 	// on resume); held, in a response, is how long the request waited.
 	arrivedAt, held time.Duration
+	// hb marks a hashicorp/raft heartbeat RPC and its answer, seq which
+	// one of its follower's loop.
+	hb  bool
+	seq uint64
 }
 
 // rngs are independent random streams, one per concern, so that changing
@@ -92,11 +101,15 @@ type message struct {
 // network or the fault schedule.
 type rngs struct {
 	net, timer, fault, client, load *rand.Rand
+	// host draws what only a host model needs (hashicorp/raft's
+	// heartbeat waits, TCP retransmissions), so the generic model's
+	// streams are the same with or without it.
+	host *rand.Rand
 }
 
 func newRNGs(seed uint64) rngs {
 	mk := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
-	return rngs{net: mk(1), timer: mk(2), fault: mk(3), client: mk(4), load: mk(5)}
+	return rngs{net: mk(1), timer: mk(2), fault: mk(3), client: mk(4), load: mk(5), host: mk(8)}
 }
 
 func expDur(r *rand.Rand, mean time.Duration) time.Duration {

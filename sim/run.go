@@ -49,6 +49,8 @@ type Options struct {
 	// Timeline, when set, records each node's timeout and gap per tick and
 	// every election, for plots.
 	Timeline bool
+	// Host, when set, overrides the scenario's host model (see HostKind).
+	Host HostKind
 }
 
 // Metrics are the measured outcomes of one run (see DESIGN.md).
@@ -153,6 +155,19 @@ type node struct {
 
 	rec model.Recommender
 	gov Governor
+
+	// host models (host.go)
+	hostContact time.Duration // hashicorp/raft's LastContact: an append or a granted vote
+	rejects     int           // pre-vote refusals this round (etcd)
+	hbSeq       []uint64      // hashicorp/raft: per follower, the heartbeat loop's current step
+	hbBusy      []bool        // … a heartbeat RPC awaits its answer
+	hbNotify    []bool        // … a shorter timeout asked for the next heartbeat now
+	hbFails     []uint64      // … failed RPCs in a row
+	elapsed     int           // etcd: electionElapsed
+	randomized  int           // … randomizedElectionTimeout
+	hbElapsed   int           // … heartbeatElapsed
+	checkAt     time.Duration // … the leader's last check-quorum
+	tickGen     uint64        // … the tick loop's generation
 }
 
 type electionRec struct {
@@ -192,6 +207,10 @@ type simulation struct {
 	lastLeader *node
 	lease      time.Duration
 
+	host    HostKind
+	hcLease time.Duration // hashicorp/raft's LeaderLeaseTimeout for the run
+	etcdE   int           // etcd's election timeout in ticks
+
 	m       Metrics
 	res     Result
 	scratch []uint64
@@ -214,6 +233,7 @@ func Run(s *Scenario, o Options) Result {
 		epoch: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	sm.res.Scenario = s.Name
 	sm.lease = s.Lease()
+	sm.host = hostFor(s, o)
 	ids := s.NodeIDs()
 	for i := 0; i < s.Nodes; i++ {
 		n := &node{id: i, name: ids[i], up: true, votedFor: -1, leader: -1, contactFrom: -1, slowdown: s.Node(ids[i]).Slowdown,
@@ -233,11 +253,18 @@ func Run(s *Scenario, o Options) Result {
 		for j := range n.heard {
 			n.heard[j] = -forever
 		}
+		if sm.host == HostHashicorp {
+			n.hbSeq, n.hbBusy, n.hbNotify, n.hbFails = make([]uint64, s.Nodes), make([]bool, s.Nodes), make([]bool, s.Nodes), make([]uint64, s.Nodes)
+		}
 		sm.nodes = append(sm.nodes, n)
 	}
 	sm.unavailFrom = 0
-	for _, n := range sm.nodes {
-		sm.resetTimer(n)
+	if sm.host != HostGeneric {
+		sm.hostStart()
+	} else {
+		for _, n := range sm.nodes {
+			sm.resetTimer(n)
+		}
 	}
 	sm.push(event{at: o.Tick, kind: evTick})
 	sm.push(event{at: expDur(sm.r.client, time.Duration(float64(time.Second)/o.ClientRate)), kind: evClient})
@@ -308,7 +335,7 @@ func eventNode(e event) int {
 	switch e.kind {
 	case evDeliver:
 		return e.msg.to
-	case evTimer, evHeartbeat:
+	case evTimer, evHeartbeat, evLease, evRPCTimeout, evHostTick:
 		return e.node
 	}
 	return -1
@@ -332,9 +359,23 @@ func (sm *simulation) handle(e event) {
 	case evDeliver:
 		sm.deliver(e.msg)
 	case evTimer:
-		sm.timer(sm.nodes[e.node], e.gen)
+		if sm.host == HostHashicorp {
+			sm.hcTimer(sm.nodes[e.node], e.gen)
+		} else {
+			sm.timer(sm.nodes[e.node], e.gen)
+		}
 	case evHeartbeat:
-		sm.heartbeat(sm.nodes[e.node], e.gen)
+		if sm.host == HostHashicorp {
+			sm.hcHeartbeat(sm.nodes[e.node], e.peer, e.gen, e.beat)
+		} else {
+			sm.heartbeat(sm.nodes[e.node], e.gen)
+		}
+	case evLease:
+		sm.hcLeaseCheck(sm.nodes[e.node], e.gen)
+	case evRPCTimeout:
+		sm.hcRPCFailed(sm.nodes[e.node], e.peer, e.gen, e.beat)
+	case evHostTick:
+		sm.etcdTick(sm.nodes[e.node], e.gen)
 	case evTick:
 		sm.tick()
 		sm.push(event{at: sm.now + sm.o.Tick, kind: evTick})
@@ -399,6 +440,9 @@ func (sm *simulation) send(m message) {
 		d, ok = sm.net.minDelay(m.from, m.to)
 	} else {
 		d, ok = sm.net.delay(sm.r.net, m.from, m.to, sm.now)
+		if !ok && sm.host == HostHashicorp && !sm.net.cut[m.from][m.to] {
+			d, ok = sm.tcpDelay(m)
+		}
 	}
 	if !ok {
 		return
@@ -468,23 +512,32 @@ func (sm *simulation) startElection(n *node) {
 		sm.m.UnnecessaryElections++
 	}
 	n.elections = append(n.elections, electionRec{at: sm.now, term: n.term})
-	sm.resetTimer(n)
+	if sm.host == HostGeneric {
+		sm.resetTimer(n)
+	} else {
+		sm.hostCandidate(n)
+	}
 	sm.broadcast(n, message{kind: msgVote, term: n.term, index: n.lastIndex})
 }
 
 func (sm *simulation) stepDown(n *node, term uint64) {
-	wasLeader, ledTerm := n.role == leader, n.term
+	was, wasLeader, ledTerm := n.role, n.role == leader, n.term
 	if term > n.term {
 		n.term = term
 		n.votedFor = -1
 	}
 	n.role = follower
 	n.leader = -1
+	if sm.host != HostGeneric {
+		sm.hostStepDown(n, was, n.term != ledTerm)
+	}
 	if wasLeader {
 		n.hbGen++
 		n.ready = false
 		sm.leaderGone(ledTerm)
-		sm.resetTimer(n)
+		if sm.host == HostGeneric {
+			sm.resetTimer(n)
+		}
 		if sm.o.Oracle {
 			sm.oracleUpdate()
 		}
@@ -515,7 +568,7 @@ func (sm *simulation) deliver(m message) {
 		n.rtt.add(sm.now, sm.now-m.echoSent-m.held)
 	case msgAppend:
 		if m.term < n.term {
-			sm.send(message{kind: msgAppendResp, from: n.id, to: m.from, term: n.term, echoSent: m.sentAt})
+			sm.send(message{kind: msgAppendResp, from: n.id, to: m.from, term: n.term, echoSent: m.sentAt, hb: m.hb, seq: m.seq})
 			return
 		}
 		if sm.o.Oracle && n.oracleGone && m.term == n.term {
@@ -541,13 +594,13 @@ func (sm *simulation) deliver(m message) {
 		n.lastContact, n.contactFrom, n.contactTerm = sm.now, m.from, m.term
 		n.lastIndex = m.index
 		n.leaderCommit = m.commit
-		sm.resetTimer(n)
+		sm.contact(n)
 		if sm.o.Oracle && n.oracleGone {
 			// Its log changed while no leader serves: the oracle's choice
 			// of candidate may change with it.
 			sm.oracleUpdate()
 		}
-		sm.send(message{kind: msgAppendResp, from: n.id, to: m.from, term: n.term, index: n.lastIndex, echoSent: m.sentAt, held: sm.held(m)})
+		sm.send(message{kind: msgAppendResp, from: n.id, to: m.from, term: n.term, index: n.lastIndex, echoSent: m.sentAt, held: sm.held(m), hb: m.hb, seq: m.seq})
 	case msgAppendResp:
 		if m.term > n.term {
 			sm.stepDown(n, m.term)
@@ -557,17 +610,24 @@ func (sm *simulation) deliver(m message) {
 			return
 		}
 		n.lastAck[m.from] = sm.now
+		if m.hb {
+			sm.hcAnswered(n, m.from, m.seq)
+		}
 		n.rtt.add(sm.now, sm.now-m.echoSent-m.held)
 		if m.index > n.match[m.from] {
 			n.match[m.from] = m.index
 			sm.advanceCommit(n)
 		}
 	case msgPreVote:
-		recent := n.role == leader || sm.recentLeader(n)
-		grant := m.term > n.term && m.index >= n.lastIndex && !recent
-		sm.send(message{kind: msgPreVoteResp, from: n.id, to: m.from, term: m.term, granted: grant})
+		if answer, grant := sm.preVoteAnswer(n, m); answer {
+			sm.send(message{kind: msgPreVoteResp, from: n.id, to: m.from, term: m.term, granted: grant})
+		}
 	case msgPreVoteResp:
-		if n.role != preCandidate || m.term != n.term+1 || !m.granted {
+		if n.role != preCandidate || m.term != n.term+1 {
+			return
+		}
+		if !m.granted {
+			sm.preVoteRefused(n)
 			return
 		}
 		if n.grants++; n.grants >= sm.quorum {
@@ -581,17 +641,19 @@ func (sm *simulation) deliver(m message) {
 		// Leader stickiness (hashicorp/raft): a node that has a leader it
 		// heard from recently ignores other candidates, without adopting
 		// their term.
-		if n.role == leader || (n.leader != m.from && sm.recentLeader(n)) {
-			sm.send(message{kind: msgVoteResp, from: n.id, to: m.from, term: n.term})
+		if refused, answer := sm.voteRefused(n, m); refused {
+			if answer {
+				sm.send(message{kind: msgVoteResp, from: n.id, to: m.from, term: n.term})
+			}
 			return
 		}
 		if m.term > n.term {
 			sm.stepDown(n, m.term)
 		}
-		grant := (n.votedFor == -1 || n.votedFor == m.from) && m.index >= n.lastIndex
+		grant := sm.mayVote(n, m) && m.index >= n.lastIndex
 		if grant {
 			n.votedFor = m.from
-			sm.resetTimer(n)
+			sm.voteGranted(n)
 		}
 		sm.send(message{kind: msgVoteResp, from: n.id, to: m.from, term: n.term, granted: grant})
 	case msgVoteResp:
@@ -644,7 +706,11 @@ func (sm *simulation) becomeLeader(n *node) {
 	// took but never committed, to the new one.
 	sm.requeue(func(p pending) bool { return p.term != n.term })
 	n.hbGen++
-	sm.heartbeat(n, n.hbGen)
+	if sm.host == HostGeneric {
+		sm.heartbeat(n, n.hbGen)
+	} else {
+		sm.hostLead(n)
+	}
 	if sm.o.Oracle {
 		sm.oracleUpdate()
 	}
@@ -848,7 +914,14 @@ func (sm *simulation) restart(n *node) {
 	n.role = follower
 	n.leader = -1
 	n.lastContact, n.contactFrom = sm.now, -1
-	sm.resetTimer(n)
+	if sm.host == HostGeneric {
+		sm.resetTimer(n)
+	} else {
+		sm.hostFollower(n)
+		if sm.host == HostEtcd {
+			sm.etcdStartTicks(n)
+		}
+	}
 	if sm.o.Oracle {
 		sm.oracleUpdate()
 	}
@@ -925,6 +998,10 @@ func (sm *simulation) tick() {
 // apply changes a node's base timeout; like hashicorp/raft's ReloadConfig,
 // a shorter value takes effect on the running timer at once.
 func (sm *simulation) apply(n *node, t time.Duration) {
+	if sm.host != HostGeneric {
+		sm.hostApply(n, t)
+		return
+	}
 	old := n.T
 	n.T = t
 	if t < old && n.role != leader {
@@ -993,7 +1070,7 @@ func (sm *simulation) sample(n *node) collector.Sample {
 			s.UnreachableVoters++
 		}
 	}
-	s.HeartbeatTimeout, s.ElectionTimeout, s.HeartbeatInterval = n.T, n.T, sm.s.Heartbeat
+	s.HeartbeatTimeout, s.ElectionTimeout, s.HeartbeatInterval, s.LeaderLeaseTimeout = sm.hostTimeouts(n)
 	s.Set(collector.FieldRole | collector.FieldTerm | collector.FieldLeader | collector.FieldClusterSize | collector.FieldPreVote |
 		collector.FieldLastContact | collector.FieldHeartbeatGap | collector.FieldReplicationGap | collector.FieldRPCRetries |
 		collector.FieldCPUIdle | collector.FieldElections | collector.FieldLeaderStableFor | collector.FieldUnreachableVoters |

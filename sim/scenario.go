@@ -42,6 +42,15 @@ type Scenario struct {
 	NodeSpecs []NodeSpec
 	// Partitions isolate groups of nodes for a while.
 	Partitions []Partition
+	// Host is whose timing rules the run plays (HostKind). Default
+	// generic; sim.Options.Host overrides it per run.
+	Host HostKind
+	// LeaderLease is hashicorp/raft's LeaderLeaseTimeout when the run
+	// plays that host. Default 100ms (DefaultLeaderLease).
+	LeaderLease time.Duration
+	// ElectionTicks is etcd's election timeout in ticks when the run
+	// plays that host. Default 10 (DefaultElectionTicks).
+	ElectionTicks int
 }
 
 // Crash describes leader crashes: either at exponentially distributed
@@ -182,6 +191,9 @@ type fileScenario struct {
 	Duration   hcl.Expression  `hcl:"duration,optional"`
 	Heartbeat  hcl.Expression  `hcl:"heartbeat,optional"`
 	PreVote    hcl.Expression  `hcl:"prevote,optional"`
+	Host       hcl.Expression  `hcl:"host,optional"`
+	Lease      hcl.Expression  `hcl:"leader_lease_timeout,optional"`
+	Ticks      hcl.Expression  `hcl:"election_ticks,optional"`
 	Crash      []fileCrash     `hcl:"crash,block"`
 	Network    []fileNetwork   `hcl:"network,block"`
 	Links      []fileLink      `hcl:"link,block"`
@@ -320,6 +332,7 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 	if v, ok := d.Bool(fs.PreVote, "prevote"); ok {
 		s.PreVote = v
 	}
+	d.host(fs, s)
 	known := map[string]bool{}
 	for _, id := range s.NodeIDs() {
 		known[id] = true
@@ -435,6 +448,34 @@ func (d *decoder) scenario(fs fileScenario) *Scenario {
 	}
 	sort.Slice(s.Partitions, func(i, j int) bool { return s.Partitions[i].At < s.Partitions[j].At })
 	return s
+}
+
+// host decodes the host model and its parameters.
+func (d *decoder) host(fs fileScenario, s *Scenario) {
+	s.Host, s.LeaderLease, s.ElectionTicks = HostGeneric, DefaultLeaderLease, DefaultElectionTicks
+	if v, diags := fs.Host.Value(nil); !diags.HasErrors() && !v.IsNull() {
+		if !v.Type().Equals(cty.String) {
+			d.Errf(fs.Host.Range(), "host must be a string: one of generic, hashicorp, etcd")
+		} else if k, err := ParseHostKind(v.AsString()); err != nil {
+			d.Errf(fs.Host.Range(), "%v", err)
+		} else {
+			s.Host = k
+		}
+	} else if diags.HasErrors() {
+		d.Diags = append(d.Diags, diags...)
+	}
+	if l, ok := d.duration(fs.Lease, "leader_lease_timeout", DefaultLeaderLease); ok {
+		if l < hcMinTimeout {
+			d.Errf(fs.Lease.Range(), "leader_lease_timeout %s is below hashicorp/raft's limit of %s", l, hcMinTimeout)
+		}
+		s.LeaderLease = l
+	}
+	if n, ok := d.number(fs.Ticks, "election_ticks", DefaultElectionTicks, 1, 1000); ok {
+		if n != float64(int(n)) {
+			d.Errf(fs.Ticks.Range(), "election_ticks must be a whole number, got %g", n)
+		}
+		s.ElectionTicks = int(n)
+	}
 }
 
 // episodes checks a pair of episode fields (mean gap, mean length): both

@@ -31,6 +31,14 @@ func loadScenarios(suite string, files []string) ([]*sim.Scenario, error) {
 	return sim.Resolve(configs.Scenarios, suite, files)
 }
 
+// parseHost reads a -host flag; "" keeps each scenario's host.
+func parseHost(s string) (sim.HostKind, error) {
+	if s == "" {
+		return "", nil
+	}
+	return sim.ParseHostKind(s)
+}
+
 func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -49,6 +57,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		liveDur  = fs.Duration("live-duration", 20*time.Second, "with -live: length of each run (scenarios are compressed to it)")
 		nodes    = fs.Int("nodes", 5, "with -live: cluster size")
 		keep     = fs.String("keep", "", "with -live: keep each run's node logs and agent decision logs under `dir`")
+		hostName = fs.String("host", "", "host model whose timing rules every run plays: generic, hashicorp, etcd (default: each scenario's)")
 	)
 	fs.Var(&files, "scenario", "scenario `file` or built-in scenario name (repeatable)")
 	fs.Usage = func() {
@@ -76,11 +85,17 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ns-agent bench: -seeds must be at least 1")
 		return 2
 	}
+	host, err := parseHost(*hostName)
+	if err != nil {
+		fmt.Fprintf(stderr, "ns-agent bench: %v\n", err)
+		return 2
+	}
 	scs, err := loadScenarios(*suite, files)
 	if err != nil {
 		fmt.Fprintf(stderr, "ns-agent bench: %v\n", err)
 		return 1
 	}
+	scs = sim.WithHost(scs, host)
 	var pol *policy.Policy
 	if *polFile != "" {
 		p, diags := policy.ParseFile(*polFile)

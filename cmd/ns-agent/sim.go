@@ -22,6 +22,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		rec      = fs.String("recommender", "random", "strategy: "+strings.Join(sim.StrategyNames(), ", "))
 		seed     = fs.Uint64("seed", 1, "seed")
 		asJSON   = fs.Bool("json", false, "print the result as one JSON object")
+		hostName = fs.String("host", "", "host model whose timing rules the run plays: generic, hashicorp, etcd (default: the scenario's)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ns-agent sim -scenario NAME|FILE -recommender NAME -seed N [-json]")
@@ -37,11 +38,17 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ns-agent sim: -scenario is required")
 		return 2
 	}
+	host, err := parseHost(*hostName)
+	if err != nil {
+		fmt.Fprintf(stderr, "ns-agent sim: %v\n", err)
+		return 2
+	}
 	scs, err := loadScenarios("", []string{*scenario})
 	if err != nil {
 		fmt.Fprintf(stderr, "ns-agent sim: %v\n", err)
 		return 1
 	}
+	scs = sim.WithHost(scs, host)
 	st, err := sim.NewStrategy(*rec, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "ns-agent sim: %v\n", err)
