@@ -43,7 +43,7 @@ const (
 	HostHashicorp HostKind = "hashicorp"
 	// HostEtcd plays go.etcd.io/raft v3.6 (raft.go) driven by a tick
 	// driver, as adapter/etcd's TickDriver does: each node ticks every
-	// T/ElectionTicks of its own T;
+	// T/ElectionTicks of its own T, at least every 5ms;
 	//   - a follower campaigns after randomizedElectionTimeout ticks
 	//     without a leader's message, a value in [E, 2E) ticks drawn when
 	//     the node becomes follower, candidate or leader, not at each
@@ -112,6 +112,10 @@ const (
 	tcpMinRTO       = 200 * time.Millisecond // Linux's TCP_RTO_MIN
 	tcpMaxRetries   = 6
 	etcdHeartbeatTk = 1 // etcd's HeartbeatTick
+	// etcdMinTick is the tick driver's base period, the shortest it
+	// ticks at (adapter/etcd.TickConfig.Base): with 10 election ticks, a
+	// timeout of 50ms, the default policy's election_min.
+	etcdMinTick = 5 * time.Millisecond
 )
 
 // hostFor is the host model of a run: the options', else the scenario's.
@@ -507,9 +511,10 @@ func (sm *simulation) tcpDelay(m message) (time.Duration, bool) {
 
 // --- go.etcd.io/raft ---
 
-// etcdPeriod is n's tick period: its T over ElectionTicks.
+// etcdPeriod is n's tick period: its T over ElectionTicks, and no
+// shorter than the driver's base period.
 func (sm *simulation) etcdPeriod(n *node) time.Duration {
-	return max(time.Microsecond, n.T/time.Duration(sm.etcdE))
+	return max(etcdMinTick, n.T/time.Duration(sm.etcdE))
 }
 
 // etcdReset is raft.reset: no elapsed ticks, a new randomized timeout in

@@ -73,6 +73,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if *live && *hostName != "" {
+		fmt.Fprintln(stderr, "ns-agent bench: -host chooses the simulator's host model; the live cluster is hashicorp/raft, and its table shows the simulator's ratio under that model")
+		return 2
+	}
 	if *live {
 		return runBenchLive(liveOptions{suite: *suite, files: files, seeds: *seeds, seedBase: *seedBase, strategies: *recs,
 			asJSON: *asJSON, plotDir: *plotDir, quick: *quick, duration: *liveDur, nodes: *nodes, keep: *keep}, stdout, stderr)
