@@ -240,3 +240,30 @@ func TestHostRunsAreDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func TestEtcdCheckQuorumStepsDownAfterETicksWithoutAMajority(t *testing.T) {
+	s := scenario(t, `scenario "q" {
+  nodes = 5
+}`)
+	for _, heard := range []int{1, 2} {
+		sm := hostSim(t, s, HostEtcd, 100*time.Millisecond)
+		l := sm.nodes[0]
+		sm.becomeLeader(l)
+		for tick := 1; tick <= sm.etcdE; tick++ {
+			sm.now += sm.etcdPeriod(l)
+			for p := 1; p <= heard; p++ {
+				l.lastAck[p] = sm.now // answers from `heard` followers
+			}
+			if l.role != leader {
+				t.Fatalf("hearing from %d of 4: stepped down after %d ticks, before the check at E = %d", heard, tick-1, sm.etcdE)
+			}
+			sm.etcdTick(l, l.tickGen)
+		}
+		switch stepped := l.role != leader; {
+		case heard == 1 && !stepped:
+			t.Fatal("with 2 of 5 nodes active the leader kept office past its check")
+		case heard == 2 && stepped:
+			t.Fatal("with 3 of 5 nodes active the leader stepped down")
+		}
+	}
+}
