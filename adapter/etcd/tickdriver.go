@@ -8,6 +8,7 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"github.com/nsraft/nsraft/adapter/link"
 	"github.com/nsraft/nsraft/collector"
 )
 
@@ -208,3 +209,24 @@ func (d *TickDriver) Period() time.Duration {
 	defer d.mu.Unlock()
 	return d.period
 }
+
+// SetLeaseTTL takes the lease the agent announces when it links.
+func (d *TickDriver) SetLeaseTTL(ttl time.Duration) {
+	if ttl <= 0 {
+		return
+	}
+	d.mu.Lock()
+	d.cfg.LeaseTTL = ttl
+	d.mu.Unlock()
+}
+
+// Connect links the driver to the `ns-agent run` at cfg.Target (host.kind
+// "etcd-raft") over the same gRPC protocol hashicorp/raft hosts use: it
+// sends the node's samples and applies the agent's directives as tick
+// periods. Until the agent answers, and whenever the link is down for a
+// lease, the node ticks at Base. Close the returned link to detach.
+func Connect(d *TickDriver, cfg link.Config) *link.Link {
+	return link.Connect(d, strconv.FormatUint(d.cfg.NodeID, 10), "etcd-raft", cfg)
+}
+
+var _ link.Host = (*TickDriver)(nil)

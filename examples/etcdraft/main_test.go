@@ -1,0 +1,315 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsraft/nsraft/agent"
+	"github.com/nsraft/nsraft/refcluster"
+)
+
+// cluster is three example processes, every directed link through its own
+// toxiproxy proxy, each node with or without an agent beside it.
+type cluster struct {
+	t      *testing.T
+	bin    string
+	mesh   *refcluster.Mesh
+	ids    []string
+	args   map[string][]string
+	http   map[string]string
+	procs  map[string]*exec.Cmd
+	logDir string
+}
+
+func freeAddrs(t *testing.T, n int) []string {
+	var out []string
+	var lns []net.Listener
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, l)
+		out = append(out, l.Addr().String())
+	}
+	for _, l := range lns {
+		l.Close()
+	}
+	return out
+}
+
+func startCluster(t *testing.T, bin string, driven bool) *cluster {
+	dir := t.TempDir()
+	mesh := refcluster.NewMesh()
+	t.Cleanup(func() { mesh.Close() })
+	c := &cluster{t: t, bin: bin, mesh: mesh, ids: []string{"1", "2", "3"}, args: map[string][]string{},
+		http: map[string]string{}, procs: map[string]*exec.Cmd{}, logDir: dir}
+	raftAddrs := freeAddrs(t, 3)
+	httpAddrs := freeAddrs(t, 3)
+	for i, id := range c.ids {
+		peers := []string{id + "=" + raftAddrs[i]}
+		for j, to := range c.ids {
+			if to == id {
+				continue
+			}
+			p, err := mesh.Dial(id, to, raftAddrs[j])
+			if err != nil {
+				t.Fatal(err)
+			}
+			peers = append(peers, to+"="+p)
+		}
+		args := []string{"-id", id, "-listen", raftAddrs[i], "-http", httpAddrs[i], "-peers", strings.Join(peers, ","),
+			"-data", filepath.Join(dir, "n"+id)}
+		if driven {
+			sock := filepath.Join(dir, "a"+id+".sock")
+			src := fmt.Sprintf("node = %q\nrecommender = \"lstm\"\ntick = \"100ms\"\nhost { kind = \"etcd-raft\" }\n"+
+				"listen { grpc = \"unix://%s\" }\nlog {\n  file = \"a%s.jsonl\"\n  stderr = false\n}\n", id, sock, id)
+			path := filepath.Join(dir, "a"+id+".hcl")
+			if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, diags := agent.LoadConfig(path)
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			d, err := agent.Start(cfg, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(d.Close)
+			args = append(args, "-agent-addr", "unix://"+sock)
+		}
+		c.args[id], c.http[id] = args, httpAddrs[i]
+		c.start(id)
+	}
+	t.Cleanup(func() {
+		for _, p := range c.procs {
+			p.Process.Kill()
+			p.Wait()
+		}
+	})
+	return c
+}
+
+func (c *cluster) start(id string) {
+	out, err := os.Create(filepath.Join(c.logDir, "n"+id+".log"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd := exec.Command(c.bin, c.args[id]...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.procs[id] = cmd
+}
+
+func (c *cluster) kill(id string) {
+	c.procs[id].Process.Kill()
+	c.procs[id].Wait()
+	delete(c.procs, id)
+}
+
+type status struct {
+	ID                 uint64 `json:"id"`
+	Term               uint64 `json:"term"`
+	Lead               uint64 `json:"lead"`
+	State              string `json:"state"`
+	ElectionTimeoutNs  int64  `json:"election_timeout_ns"`
+	CampaignedUnixNano int64  `json:"campaigned_unix_nano"`
+	Linked             bool   `json:"linked"`
+}
+
+var client = &http.Client{Timeout: 500 * time.Millisecond}
+
+func (c *cluster) status(id string) (status, bool) {
+	var s status
+	if c.procs[id] == nil {
+		return s, false
+	}
+	r, err := client.Get("http://" + c.http[id] + "/status")
+	if err != nil {
+		return s, false
+	}
+	defer r.Body.Close()
+	return s, json.NewDecoder(r.Body).Decode(&s) == nil
+}
+
+// leader waits for a node that leads and is followed by every other live
+// node, in one term.
+func (c *cluster) leader(timeout time.Duration) string {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		lead, agreed := uint64(0), true
+		for _, id := range c.ids {
+			s, ok := c.status(id)
+			if !ok {
+				if c.procs[id] != nil {
+					agreed = false
+				}
+				continue
+			}
+			if s.Lead == 0 || (lead != 0 && s.Lead != lead) {
+				agreed = false
+			}
+			lead = s.Lead
+		}
+		if agreed && lead != 0 {
+			return fmt.Sprint(lead)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatalf("no agreed leader within %s", timeout)
+	return ""
+}
+
+// maxTerm is the highest term among the live nodes.
+func (c *cluster) maxTerm() uint64 {
+	var m uint64
+	for _, id := range c.ids {
+		if s, ok := c.status(id); ok {
+			m = max(m, s.Term)
+		}
+	}
+	return m
+}
+
+func (c *cluster) slow(id string, d time.Duration) {
+	for _, o := range c.ids {
+		if o != id {
+			c.mesh.SetLink(id, o, refcluster.LinkFault{Latency: d})
+			c.mesh.SetLink(o, id, refcluster.LinkFault{Latency: d})
+		}
+	}
+}
+
+type outcome struct {
+	spikeElections int
+	detection      []time.Duration
+	timeouts       []time.Duration
+}
+
+func exercise(t *testing.T, c *cluster, driven bool) outcome {
+	var o outcome
+	c.leader(20 * time.Second)
+	if driven {
+		deadline := time.Now().Add(10 * time.Second)
+		for _, id := range c.ids {
+			for s, _ := c.status(id); !s.Linked; s, _ = c.status(id) {
+				if time.Now().After(deadline) {
+					t.Fatalf("node %s never linked to its agent", id)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+	time.Sleep(5 * time.Second) // calm: the agents settle
+	// Latency spikes on the leader's links: it never fails, so every
+	// election they cause is unnecessary.
+	t0 := c.maxTerm()
+	for i := 0; i < 6; i++ {
+		l := c.leader(10 * time.Second)
+		c.slow(l, 400*time.Millisecond)
+		time.Sleep(600 * time.Millisecond)
+		c.slow(l, 0)
+		time.Sleep(1400 * time.Millisecond)
+	}
+	o.spikeElections = int(c.maxTerm() - t0)
+	// Leader crashes: from SIGKILL to the first survivor timing out and
+	// campaigning, then the crashed node comes back from its state.
+	for i := 0; i < 3; i++ {
+		time.Sleep(2 * time.Second)
+		l := c.leader(10 * time.Second)
+		for _, id := range c.ids {
+			if s, ok := c.status(id); ok && id != l {
+				o.timeouts = append(o.timeouts, time.Duration(s.ElectionTimeoutNs))
+			}
+		}
+		c.kill(l)
+		killed := time.Now()
+		var det time.Duration
+		for deadline := killed.Add(10 * time.Second); det == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			for _, id := range c.ids {
+				if s, ok := c.status(id); ok && s.CampaignedUnixNano > killed.UnixNano() {
+					d := time.Duration(s.CampaignedUnixNano - killed.UnixNano())
+					if det == 0 || d < det {
+						det = d
+					}
+				}
+			}
+		}
+		if det == 0 {
+			for _, id := range c.ids {
+				s, ok := c.status(id)
+				t.Logf("node %s: %+v (answered %v)", id, s, ok)
+			}
+			t.Fatalf("crash %d: no survivor campaigned within 10s of leader %s's death", i+1, l)
+		}
+		o.detection = append(o.detection, det)
+		c.leader(10 * time.Second)
+		c.start(l)
+	}
+	return o
+}
+
+// TestOutOfProcessAgainstFixedTick runs the example embedder as three
+// processes (TCP between them through toxiproxy) twice in one run: on a
+// fixed 10ms tick (a 150ms election timeout), and with each node's tick
+// driver linked to an agent (lstm through the default policy) over the
+// agent's gRPC protocol. Each run has six 400ms latency spikes on the
+// leader's links and three leader SIGKILLs. It reports elections under
+// the spikes and leader-crash detection (kill to the first survivor's
+// campaign) both ways.
+func TestOutOfProcessAgainstFixedTick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two clusters of three processes for about 40s each")
+	}
+	bin := filepath.Join(t.TempDir(), "etcdraft")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	res := map[bool]outcome{}
+	for _, driven := range []bool{false, true} {
+		c := startCluster(t, bin, driven)
+		res[driven] = exercise(t, c, driven)
+	}
+	med := func(ds []time.Duration) time.Duration {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	for _, driven := range []bool{false, true} {
+		o := res[driven]
+		name := "fixed 10ms tick"
+		if driven {
+			name = "agent-driven"
+		}
+		t.Logf("%s: %d elections under 6 spikes; leader-crash detection %v (median %v); followers' election timeouts before the crashes %v",
+			name, o.spikeElections, o.detection, med(o.detection), o.timeouts)
+	}
+	fixed, driven := res[false], res[true]
+	if fixed.spikeElections < 3 {
+		t.Fatalf("the spikes caused only %d elections on a fixed tick: the test does not exercise the driver", fixed.spikeElections)
+	}
+	if driven.spikeElections >= fixed.spikeElections {
+		t.Errorf("%d elections under spikes with the agent, %d on a fixed tick", driven.spikeElections, fixed.spikeElections)
+	}
+	// Detection is bounded by the timeouts the agent put in force: a
+	// follower campaigns within twice its election timeout (randomized
+	// in [E, 2E)) of its last contact.
+	for i, d := range driven.detection {
+		if limit := 2 * slices.Max(driven.timeouts); d > limit+time.Second {
+			t.Errorf("crash %d: detected after %v, beyond twice the longest timeout in force (%v)", i+1, d, slices.Max(driven.timeouts))
+		}
+	}
+}
