@@ -81,6 +81,9 @@ type Config struct {
 	Now func() time.Time
 	// History is how many recent decisions Watch can replay (default 256).
 	History int
+	// Handoff are the rules for hosts that hand leadership off on the
+	// agent's word (hashicorp/raft nodes linked with hand-off on).
+	Handoff HandoffRules
 	// Version labels ns_agent_build_info (default: the version the Go
 	// toolchain stamped into the binary, or "devel").
 	Version string
@@ -95,10 +98,11 @@ type Agent struct {
 	hub     *hub
 	metrics *Metrics
 
-	mu     sync.Mutex
-	rec    model.Recommender
-	gov    *policy.Governor
-	advice string // the host's advice last logged
+	mu      sync.Mutex
+	rec     model.Recommender
+	gov     *policy.Governor
+	advice  string // the host's advice last logged
+	handoff handoffPlanner
 
 	logMu      sync.Mutex
 	lastLogged time.Duration // the last logged decision (LogChanges)
@@ -130,12 +134,13 @@ func New(cfg Config) *Agent {
 	if cfg.HostKind == "" {
 		cfg.HostKind = policy.HostHashicorp
 	}
+	cfg.Handoff.defaults()
 	m := cfg.metrics
 	if m == nil {
 		m = newMetrics(cfg.Node, ReadBuildInfo(cfg.Version))
 	}
 	return &Agent{cfg: cfg, rec: cfg.Recommender, gov: policy.NewGovernor(cfg.Policy),
-		hub: newHub(cfg.History), metrics: m}
+		hub: newHub(cfg.History), metrics: m, handoff: handoffPlanner{rules: cfg.Handoff}}
 }
 
 // Tick is the agent's sampling period.
@@ -221,6 +226,18 @@ func (a *Agent) Finish(r *Record, applied bool, err error) {
 	a.log(r)
 	a.metrics.observe(r)
 	a.hub.publish(r)
+}
+
+// Handoff applies the hand-off rules to a decided record and the host's
+// own evidence: it fills the record's hand-off note and state, exports
+// them, and returns the server to hand leadership to now ("" none).
+func (a *Agent) Handoff(r *Record, e HandoffEvidence) string {
+	a.mu.Lock()
+	note, to, st := a.handoff.step(r.At, r.Sample, e, r.Decision.Unstable)
+	a.mu.Unlock()
+	r.Handoff, r.HandoffState = note, &st
+	a.metrics.handoffs(r.Node, st.Degraded, st.Planned, st.Moves)
+	return to
 }
 
 // Step runs one tick against an in-process host: sample, propose,

@@ -45,7 +45,10 @@ type FileConfig struct {
 	// client TLS files.
 	HostHeartbeat, HostElection time.Duration
 	HostHandoff                 bool
-	HostTLS                     *TLSFiles
+	// HostHandoffCooldown is the least time between two hand-offs
+	// anywhere in the cluster (zero: the default, 60s).
+	HostHandoffCooldown time.Duration
+	HostTLS             *TLSFiles
 	// Etcd servers' restart-time advice: how far back its evidence
 	// reaches, the least evidence, the least time between changes and
 	// the margin the evidence must move past (zero: the defaults).
@@ -98,6 +101,7 @@ type fileAgent struct {
 		Heartbeat hcl.Expression `hcl:"heartbeat_interval,optional"`
 		Election  hcl.Expression `hcl:"election_timeout,optional"`
 		Handoff   hcl.Expression `hcl:"handoff,optional"`
+		HCooldown hcl.Expression `hcl:"handoff_cooldown,optional"`
 		AHorizon  hcl.Expression `hcl:"advice_horizon,optional"`
 		AEvidence hcl.Expression `hcl:"advice_min_evidence,optional"`
 		APeriod   hcl.Expression `hcl:"advice_period,optional"`
@@ -227,9 +231,12 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		}
 		if v, ok := dec.Bool(h.Handoff, "host.handoff"); ok {
 			cfg.HostHandoff = v
-			if v && cfg.HostKind != policy.HostEtcd {
-				dec.Errf(h.Handoff.Range(), "host.handoff applies to etcd servers, not %s", cfg.HostKind)
+			if v && cfg.HostKind != policy.HostEtcd && cfg.HostKind != policy.HostHashicorp {
+				dec.Errf(h.Handoff.Range(), "host.handoff applies to etcd servers and hashicorp/raft nodes, not %s", cfg.HostKind)
 			}
+		}
+		if d, ok := dec.Duration(h.HCooldown, "host.handoff_cooldown", true); ok {
+			cfg.HostHandoffCooldown = d
 		}
 		if d, ok := dec.Duration(h.AHorizon, "host.advice_horizon", true); ok {
 			cfg.AdviceHorizon = d

@@ -93,7 +93,8 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 	}
 	decisions := hclog.New(&hclog.LoggerOptions{Name: "ns-agent", Output: sinks, JSONFormat: true, Level: hclog.Info})
 	d.Agent = New(Config{Node: cfg.Node, HostKind: cfg.HostKind, Tick: cfg.Tick, LeaseTTL: cfg.LeaseTTL,
-		Recommender: rec, Policy: pol, Log: decisions, Ops: d.log, LogChanges: cfg.LogChanges, metrics: m})
+		Recommender: rec, Policy: pol, Log: decisions, Ops: d.log, LogChanges: cfg.LogChanges, metrics: m,
+		Handoff: HandoffRules{Enabled: cfg.HostHandoff && cfg.HostKind == "hashicorp", Cooldown: cfg.HostHandoffCooldown}})
 	d.svc = d.Agent.Service()
 	// The read-only live view of this agent's decisions, on the HTTP
 	// listener (loopback unless configured otherwise).
@@ -368,7 +369,7 @@ func pollHost(cfg *FileConfig, pol *policy.Policy) (polledHost, error) {
 			}
 		}
 		return etcd.NewServer(ctx, etcd.ServerConfig{Endpoint: cfg.HostAddress, TLS: tc, HeartbeatInterval: cfg.HostHeartbeat,
-			ElectionTimeout: cfg.HostElection, Handoff: etcd.HandoffConfig{Enabled: cfg.HostHandoff}, Advice: AdviceConfig(cfg, pol)})
+			ElectionTimeout: cfg.HostElection, Handoff: etcd.HandoffConfig{Enabled: cfg.HostHandoff, Cooldown: cfg.HostHandoffCooldown}, Advice: AdviceConfig(cfg, pol)})
 	}
 }
 

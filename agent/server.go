@@ -162,6 +162,13 @@ func (s *Service) Connect(stream nsraftv1.Agent_ConnectServer) error {
 				seq++
 				d := &nsraftv1.Directive{Seq: seq, ElectionTimeoutNs: int64(r.Decision.Timeout),
 					HeartbeatIntervalNs: int64(r.Decision.Heartbeat), Held: r.Decision.Held}
+				if e := x.Sample.GetHandoff(); hello.Handoff && s.a.cfg.Handoff.Enabled && e != nil {
+					if err := checkStrings(e.To); err != nil {
+						return err
+					}
+					d.HandoffTo = s.a.Handoff(r, HandoffEvidence{Degraded: e.Degraded, Why: clip(e.Why), To: e.To,
+						Candidates: clip(e.Candidates), Moves: int(e.Moves), Err: clip(e.Error)})
+				}
 				if r.Decision.NoReference && hello.Live {
 					// No value in force is known, so no step limit could
 					// apply: the host keeps its own (0, held).
@@ -200,6 +207,16 @@ func (s *Service) Connect(stream nsraftv1.Agent_ConnectServer) error {
 			}
 		}
 	}
+}
+
+// MaxNoteBytes bounds the evidence texts a host sends with a sample.
+const MaxNoteBytes = 2048
+
+func clip(s string) string {
+	if len(s) > MaxNoteBytes {
+		return s[:MaxNoteBytes] + "…"
+	}
+	return s
 }
 
 // claim makes the calling stream the host session if none is open, or

@@ -39,6 +39,9 @@ type Config struct {
 	Transport  raft.Transport
 	RTTs       *RTTs
 	ProbeEvery time.Duration
+	// Handoff lets this node, as leader, judge itself for a hand-off and
+	// hand leadership over when its agent says so (off by default).
+	Handoff HandoffConfig
 	// ElectionWindow is how far back elections count in a sample
 	// (default 30s). A benchmark that compresses the time between faults
 	// compresses this window with it.
@@ -79,6 +82,7 @@ type Adapter struct {
 	probing     bool
 	voters      int       // voters in the configuration, refreshed by the poller
 	votersAt    time.Time // when voters was last read
+	ho          handoff
 }
 
 type election struct {
@@ -104,6 +108,7 @@ func New(r *raft.Raft, cfg Config) *Adapter {
 	if cfg.ElectionWindow <= 0 {
 		cfg.ElectionWindow = DefaultElectionWindow
 	}
+	cfg.Handoff.defaults()
 	return &Adapter{r: r, cfg: cfg, orig: r.ReloadableConfig(), obsCh: make(chan raft.Observation, 64),
 		stop: make(chan struct{}), done: make(chan struct{}), unreachable: map[raft.ServerID]bool{},
 		cpu: collector.CPU{Path: cfg.ProcStat}}
@@ -184,13 +189,14 @@ func (a *Adapter) poll() {
 	if stale {
 		if f := a.r.GetConfiguration(); f.Error() == nil {
 			voters := 0
-			for _, srv := range f.Configuration().Servers {
+			servers := f.Configuration().Servers
+			for _, srv := range servers {
 				if srv.Suffrage == raft.Voter {
 					voters++
 				}
 			}
 			a.mu.Lock()
-			a.voters, a.votersAt = voters, now
+			a.voters, a.votersAt, a.ho.servers = voters, now, servers
 			a.mu.Unlock()
 		}
 	}
@@ -232,17 +238,24 @@ func (a *Adapter) poll() {
 			}
 		}
 	}
-	if p, ok := a.cfg.Transport.(prober); ok && a.cfg.RTTs != nil && !a.probing && lid != "" &&
-		string(lid) != a.cfg.NodeID && now.Sub(a.lastProbe) >= a.cfg.ProbeEvery {
+	p, canProbe := a.cfg.Transport.(prober)
+	canProbe = canProbe && a.cfg.RTTs != nil
+	if canProbe && !a.probing && lid != "" && string(lid) != a.cfg.NodeID && now.Sub(a.lastProbe) >= a.cfg.ProbeEvery {
 		if addr, _ := a.r.LeaderWithID(); addr != "" {
 			a.probing, a.lastProbe = true, now
 			go func() {
-				p.probe(raft.ServerID(a.cfg.NodeID), lid, addr)
+				_, rtt, err := p.probeAt(raft.ServerID(a.cfg.NodeID), lid, addr)
 				a.mu.Lock()
 				a.probing = false
+				if err == nil && a.cfg.Handoff.Enabled {
+					a.ho.recordBest(a.cfg.Now(), rtt, a.cfg.Handoff.BaselineWindow)
+				}
 				a.mu.Unlock()
 			}()
 		}
+	}
+	if canProbe && a.cfg.Handoff.Enabled && string(lid) == a.cfg.NodeID {
+		a.probeFollowers(now, p)
 	}
 	if a.applied && now.Sub(a.decidedAt) > a.leaseTTL() {
 		if err := a.r.ReloadConfig(a.orig); err == nil {

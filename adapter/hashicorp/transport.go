@@ -70,18 +70,23 @@ func (w *wrapped) Close() error {
 	return nil
 }
 
-// probe measures the round trip to the leader with an AppendEntries of
+// probeAt measures the round trip to a peer (a follower's leader) with an AppendEntries of
 // term 0. Raft rejects an older term before touching any state (it only
 // answers with its own term), so the probe is harmless; it travels the
 // same connection pool and the same main loop as real heartbeats, so it
 // also sees a leader whose loop is stalled.
-func (w *wrapped) probe(local raft.ServerID, leaderID raft.ServerID, leader raft.ServerAddress) {
+//
+// A leader probes its followers the same way: the answer carries the
+// follower's last log index, so the leader learns how far behind each is.
+func (w *wrapped) probeAt(local raft.ServerID, id raft.ServerID, target raft.ServerAddress) (lastLog uint64, rtt time.Duration, err error) {
 	req := &raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax,
 		ID: []byte(local), Addr: w.EncodePeer(local, w.LocalAddr())}}
 	var resp raft.AppendEntriesResponse
 	start := time.Now()
-	err := w.Transport.AppendEntries(leaderID, leader, req, &resp)
-	w.m.Record(time.Since(start), err)
+	err = w.Transport.AppendEntries(id, target, req, &resp)
+	rtt = time.Since(start)
+	w.m.Record(rtt, err)
+	return resp.LastLog, rtt, err
 }
 
 type wrappedPreVote struct{ *wrapped }
@@ -94,9 +99,10 @@ func (w *wrappedPreVote) RequestPreVote(id raft.ServerID, target raft.ServerAddr
 	return err
 }
 
-// prober is what the Adapter needs to probe its leader.
+// prober is what the Adapter needs to probe its leader, or as leader its
+// followers.
 type prober interface {
-	probe(local, leaderID raft.ServerID, leader raft.ServerAddress)
+	probeAt(local, id raft.ServerID, target raft.ServerAddress) (lastLog uint64, rtt time.Duration, err error)
 }
 
 var (

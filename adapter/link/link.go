@@ -41,10 +41,30 @@ type Host interface {
 
 // Transferrer is implemented by hosts that can hand leadership to another
 // server when the agent says so (hashicorp/raft's
-// LeadershipTransferToServer). The hand-off runs on its own goroutine and
-// its outcome shows in the host's next samples; it must not block.
+// LeadershipTransferToServer). The link says so in its Hello, sends the
+// host's own evidence with every sample, and calls Transfer when a
+// directive names a server. Transfer must not block: the hand-off runs
+// on its own and its outcome shows in the next evidence.
 type Transferrer interface {
+	// HandoffEnabled says the host has hand-off turned on.
+	HandoffEnabled() bool
+	HandoffEvidence() Evidence
 	Transfer(to string)
+}
+
+// Evidence is a host's own judgement of itself as leader, for the agent's
+// hand-off rules.
+type Evidence struct {
+	// Degraded: the node leads and its own figures show it degrading;
+	// Why gives them.
+	Degraded bool
+	Why      string
+	// To is the server the host would hand to, "" when none qualifies;
+	// Candidates says why it, and why the others were passed over.
+	To, Candidates string
+	// Moves counts hand-offs made; Err is why the last attempt failed.
+	Moves int
+	Err   string
 }
 
 // Config configures the connection from a node to its agent.
@@ -192,12 +212,14 @@ func (l *Link) session() (welcomed bool, err error) {
 	// A hung agent can accept a connection and then say nothing: the
 	// Welcome must come within this, or the session is given up.
 	hello := time.AfterFunc(2*time.Second, cancel)
+	tr, canTransfer := l.h.(Transferrer)
+	canTransfer = canTransfer && tr.HandoffEnabled()
 	stream, err := nsraftv1.NewAgentClient(conn).Connect(ctx)
 	if err != nil {
 		return false, fmt.Errorf("agent %s: %w", l.cfg.Target, err)
 	}
 	err = stream.Send(&nsraftv1.HostMessage{Msg: &nsraftv1.HostMessage_Hello{Hello: &nsraftv1.Hello{
-		Node: l.node, HostKind: l.kind, Live: true, Version: "nsraft.v1"}}})
+		Node: l.node, HostKind: l.kind, Live: true, Version: "nsraft.v1", Handoff: canTransfer}}})
 	if err != nil {
 		return false, fmt.Errorf("agent %s: hello: %w", l.cfg.Target, err)
 	}
@@ -253,8 +275,14 @@ func (l *Link) session() (welcomed bool, err error) {
 		case <-t.C:
 		}
 		s := l.h.Sample()
+		ps := api.FromSample(s)
+		if canTransfer {
+			e := tr.HandoffEvidence()
+			ps.Handoff = &nsraftv1.HandoffEvidence{Degraded: e.Degraded, Why: e.Why, To: e.To, Candidates: e.Candidates,
+				Moves: int64(e.Moves), Error: e.Err}
+		}
 		sent := time.Now() // the sample goes in: the agent's part starts
-		if err := stream.Send(&nsraftv1.HostMessage{Msg: &nsraftv1.HostMessage_Sample{Sample: api.FromSample(s)}}); err != nil {
+		if err := stream.Send(&nsraftv1.HostMessage{Msg: &nsraftv1.HostMessage_Sample{Sample: ps}}); err != nil {
 			return true, fmt.Errorf("agent %s: sending a sample: %w", l.cfg.Target, err)
 		}
 		var d *nsraftv1.Directive
@@ -284,6 +312,13 @@ func (l *Link) session() (welcomed bool, err error) {
 			// the node keeps its own, and the lease runs on.
 		} else if err := l.apply(time.Duration(d.ElectionTimeoutNs)); err != nil {
 			ack.Ok, ack.Error = false, err.Error()
+		}
+		if d.HandoffTo != "" && canTransfer {
+			if len(d.HandoffTo) > 256 {
+				return true, fmt.Errorf("agent %s: a hand-off target of %d bytes", l.cfg.Target, len(d.HandoffTo))
+			}
+			l.cfg.Log.Info("agent asks for a leader hand-off", "to", d.HandoffTo)
+			tr.Transfer(d.HandoffTo)
 		}
 		lat := time.Since(sent)
 		ack.LatencyNs = int64(lat)

@@ -225,8 +225,12 @@ type Hello struct {
 	HostKind string `protobuf:"bytes,2,opt,name=host_kind,json=hostKind,proto3" json:"host_kind,omitempty"`
 	// live is true when the host applies directives, false when it only
 	// records them as advice.
-	Live          bool   `protobuf:"varint,3,opt,name=live,proto3" json:"live,omitempty"`
-	Version       string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	Live    bool   `protobuf:"varint,3,opt,name=live,proto3" json:"live,omitempty"`
+	Version string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	// handoff is true when the host can hand leadership to another server
+	// on the agent's word (Directive.handoff_to), and reports its own
+	// evidence in Sample.handoff while it leads.
+	Handoff       bool `protobuf:"varint,5,opt,name=handoff,proto3" json:"handoff,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -287,6 +291,13 @@ func (x *Hello) GetVersion() string {
 		return x.Version
 	}
 	return ""
+}
+
+func (x *Hello) GetHandoff() bool {
+	if x != nil {
+		return x.Handoff
+	}
+	return false
 }
 
 // Welcome tells the host how the agent will drive it.
@@ -372,8 +383,14 @@ type Directive struct {
 	// heartbeat_interval_ns is the bounded heartbeat interval for hosts that
 	// take one; 0 when the host derives its own.
 	HeartbeatIntervalNs int64 `protobuf:"varint,3,opt,name=heartbeat_interval_ns,json=heartbeatIntervalNs,proto3" json:"heartbeat_interval_ns,omitempty"`
-	// held is true when the value in force was kept on purpose.
-	Held          bool `protobuf:"varint,4,opt,name=held,proto3" json:"held,omitempty"`
+	// held is true when the value in force was kept on purpose. held with
+	// election_timeout_ns 0 means the agent knows no value in force to limit
+	// a change from: the host keeps its own setting.
+	Held bool `protobuf:"varint,4,opt,name=held,proto3" json:"held,omitempty"`
+	// handoff_to, when set, tells a host that leads and said Hello with
+	// handoff to hand leadership to this server now. The agent sets it only
+	// after announcing the hand-off on Watch (Handoff.planned).
+	HandoffTo     string `protobuf:"bytes,5,opt,name=handoff_to,json=handoffTo,proto3" json:"handoff_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -434,6 +451,13 @@ func (x *Directive) GetHeld() bool {
 		return x.Held
 	}
 	return false
+}
+
+func (x *Directive) GetHandoffTo() string {
+	if x != nil {
+		return x.HandoffTo
+	}
+	return ""
 }
 
 // Applied acknowledges a Directive.
@@ -533,8 +557,11 @@ type Sample struct {
 	UnreachableVoters *int64        `protobuf:"varint,17,opt,name=unreachable_voters,json=unreachableVoters,proto3,oneof" json:"unreachable_voters,omitempty"`
 	HostTimeouts      *HostTimeouts `protobuf:"bytes,18,opt,name=host_timeouts,json=hostTimeouts,proto3,oneof" json:"host_timeouts,omitempty"`
 	DiskSyncP99Ns     *int64        `protobuf:"varint,19,opt,name=disk_sync_p99_ns,json=diskSyncP99Ns,proto3,oneof" json:"disk_sync_p99_ns,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// handoff is the host's own evidence for a leader hand-off, on a host
+	// that said Hello with handoff.
+	Handoff       *HandoffEvidence `protobuf:"bytes,20,opt,name=handoff,proto3,oneof" json:"handoff,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Sample) Reset() {
@@ -700,6 +727,106 @@ func (x *Sample) GetDiskSyncP99Ns() int64 {
 	return 0
 }
 
+func (x *Sample) GetHandoff() *HandoffEvidence {
+	if x != nil {
+		return x.Handoff
+	}
+	return nil
+}
+
+// HandoffEvidence is what a host that can hand off leadership judges on
+// its own figures; the agent decides when (rules, cooldown, announcement).
+type HandoffEvidence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// degraded: the node leads and its own figures show it degrading; why
+	// gives them.
+	Degraded bool   `protobuf:"varint,1,opt,name=degraded,proto3" json:"degraded,omitempty"`
+	Why      string `protobuf:"bytes,2,opt,name=why,proto3" json:"why,omitempty"`
+	// to is the server the host would hand to (caught up, answering, no
+	// worse on what degrades the leader); empty when none qualifies.
+	// candidates says why it, and why the others were passed over.
+	To         string `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	Candidates string `protobuf:"bytes,4,opt,name=candidates,proto3" json:"candidates,omitempty"`
+	// moves counts the hand-offs the host made; error is why the last
+	// attempt failed, if it did.
+	Moves         int64  `protobuf:"varint,5,opt,name=moves,proto3" json:"moves,omitempty"`
+	Error         string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoffEvidence) Reset() {
+	*x = HandoffEvidence{}
+	mi := &file_nsraft_v1_agent_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoffEvidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoffEvidence) ProtoMessage() {}
+
+func (x *HandoffEvidence) ProtoReflect() protoreflect.Message {
+	mi := &file_nsraft_v1_agent_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoffEvidence.ProtoReflect.Descriptor instead.
+func (*HandoffEvidence) Descriptor() ([]byte, []int) {
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *HandoffEvidence) GetDegraded() bool {
+	if x != nil {
+		return x.Degraded
+	}
+	return false
+}
+
+func (x *HandoffEvidence) GetWhy() string {
+	if x != nil {
+		return x.Why
+	}
+	return ""
+}
+
+func (x *HandoffEvidence) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *HandoffEvidence) GetCandidates() string {
+	if x != nil {
+		return x.Candidates
+	}
+	return ""
+}
+
+func (x *HandoffEvidence) GetMoves() int64 {
+	if x != nil {
+		return x.Moves
+	}
+	return 0
+}
+
+func (x *HandoffEvidence) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type RTT struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MeanNs        int64                  `protobuf:"varint,1,opt,name=mean_ns,json=meanNs,proto3" json:"mean_ns,omitempty"`
@@ -711,7 +838,7 @@ type RTT struct {
 
 func (x *RTT) Reset() {
 	*x = RTT{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[7]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +850,7 @@ func (x *RTT) String() string {
 func (*RTT) ProtoMessage() {}
 
 func (x *RTT) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[7]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +863,7 @@ func (x *RTT) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RTT.ProtoReflect.Descriptor instead.
 func (*RTT) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RTT) GetMeanNs() int64 {
@@ -770,7 +897,7 @@ type Elections struct {
 
 func (x *Elections) Reset() {
 	*x = Elections{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[8]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +909,7 @@ func (x *Elections) String() string {
 func (*Elections) ProtoMessage() {}
 
 func (x *Elections) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[8]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +922,7 @@ func (x *Elections) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Elections.ProtoReflect.Descriptor instead.
 func (*Elections) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Elections) GetInWindow() int64 {
@@ -824,7 +951,7 @@ type HostTimeouts struct {
 
 func (x *HostTimeouts) Reset() {
 	*x = HostTimeouts{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[9]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +963,7 @@ func (x *HostTimeouts) String() string {
 func (*HostTimeouts) ProtoMessage() {}
 
 func (x *HostTimeouts) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[9]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +976,7 @@ func (x *HostTimeouts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostTimeouts.ProtoReflect.Descriptor instead.
 func (*HostTimeouts) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HostTimeouts) GetHeartbeatTimeoutNs() int64 {
@@ -892,7 +1019,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[10]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +1031,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[10]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +1044,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WatchRequest) GetNode() string {
@@ -969,7 +1096,7 @@ type DecisionEvent struct {
 
 func (x *DecisionEvent) Reset() {
 	*x = DecisionEvent{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[11]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -981,7 +1108,7 @@ func (x *DecisionEvent) String() string {
 func (*DecisionEvent) ProtoMessage() {}
 
 func (x *DecisionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[11]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -994,7 +1121,7 @@ func (x *DecisionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecisionEvent.ProtoReflect.Descriptor instead.
 func (*DecisionEvent) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DecisionEvent) GetAtUnixNano() int64 {
@@ -1156,7 +1283,7 @@ type Handoff struct {
 
 func (x *Handoff) Reset() {
 	*x = Handoff{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[12]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1295,7 @@ func (x *Handoff) String() string {
 func (*Handoff) ProtoMessage() {}
 
 func (x *Handoff) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[12]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1308,7 @@ func (x *Handoff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Handoff.ProtoReflect.Descriptor instead.
 func (*Handoff) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Handoff) GetDegraded() bool {
@@ -1226,7 +1353,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[13]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1365,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[13]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1378,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Check) GetName() string {
@@ -1295,30 +1422,33 @@ const file_nsraft_v1_agent_proto_rawDesc = "" +
 	"\fAgentMessage\x12.\n" +
 	"\awelcome\x18\x01 \x01(\v2\x12.nsraft.v1.WelcomeH\x00R\awelcome\x124\n" +
 	"\tdirective\x18\x02 \x01(\v2\x14.nsraft.v1.DirectiveH\x00R\tdirectiveB\x05\n" +
-	"\x03msg\"f\n" +
+	"\x03msg\"\x80\x01\n" +
 	"\x05Hello\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1b\n" +
 	"\thost_kind\x18\x02 \x01(\tR\bhostKind\x12\x12\n" +
 	"\x04live\x18\x03 \x01(\bR\x04live\x12\x18\n" +
-	"\aversion\x18\x04 \x01(\tR\aversion\"}\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\x12\x18\n" +
+	"\ahandoff\x18\x05 \x01(\bR\ahandoff\"}\n" +
 	"\aWelcome\x12\x1d\n" +
 	"\n" +
 	"agent_node\x18\x01 \x01(\tR\tagentNode\x12\x17\n" +
 	"\atick_ns\x18\x02 \x01(\x03R\x06tickNs\x12 \n" +
 	"\flease_ttl_ns\x18\x03 \x01(\x03R\n" +
 	"leaseTtlNs\x12\x18\n" +
-	"\aversion\x18\x04 \x01(\tR\aversion\"\x95\x01\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\"\xb4\x01\n" +
 	"\tDirective\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x13election_timeout_ns\x18\x02 \x01(\x03R\x11electionTimeoutNs\x122\n" +
 	"\x15heartbeat_interval_ns\x18\x03 \x01(\x03R\x13heartbeatIntervalNs\x12\x12\n" +
-	"\x04held\x18\x04 \x01(\bR\x04held\"`\n" +
+	"\x04held\x18\x04 \x01(\bR\x04held\x12\x1d\n" +
+	"\n" +
+	"handoff_to\x18\x05 \x01(\tR\thandoffTo\"`\n" +
 	"\aApplied\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12\x1d\n" +
 	"\n" +
-	"latency_ns\x18\x04 \x01(\x03R\tlatencyNs\"\xbd\b\n" +
+	"latency_ns\x18\x04 \x01(\x03R\tlatencyNs\"\x84\t\n" +
 	"\x06Sample\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12 \n" +
 	"\fat_unix_nano\x18\x02 \x01(\x03R\n" +
@@ -1343,7 +1473,8 @@ const file_nsraft_v1_agent_proto_rawDesc = "" +
 	"\x14leader_stable_for_ns\x18\x10 \x01(\x03H\rR\x11leaderStableForNs\x88\x01\x01\x122\n" +
 	"\x12unreachable_voters\x18\x11 \x01(\x03H\x0eR\x11unreachableVoters\x88\x01\x01\x12A\n" +
 	"\rhost_timeouts\x18\x12 \x01(\v2\x17.nsraft.v1.HostTimeoutsH\x0fR\fhostTimeouts\x88\x01\x01\x12,\n" +
-	"\x10disk_sync_p99_ns\x18\x13 \x01(\x03H\x10R\rdiskSyncP99Ns\x88\x01\x01B\a\n" +
+	"\x10disk_sync_p99_ns\x18\x13 \x01(\x03H\x10R\rdiskSyncP99Ns\x88\x01\x01\x129\n" +
+	"\ahandoff\x18\x14 \x01(\v2\x1a.nsraft.v1.HandoffEvidenceH\x11R\ahandoff\x88\x01\x01B\a\n" +
 	"\x05_roleB\a\n" +
 	"\x05_termB\t\n" +
 	"\a_leaderB\x0f\n" +
@@ -1361,7 +1492,18 @@ const file_nsraft_v1_agent_proto_rawDesc = "" +
 	"\x15_leader_stable_for_nsB\x15\n" +
 	"\x13_unreachable_votersB\x10\n" +
 	"\x0e_host_timeoutsB\x13\n" +
-	"\x11_disk_sync_p99_ns\"R\n" +
+	"\x11_disk_sync_p99_nsB\n" +
+	"\n" +
+	"\b_handoff\"\x9b\x01\n" +
+	"\x0fHandoffEvidence\x12\x1a\n" +
+	"\bdegraded\x18\x01 \x01(\bR\bdegraded\x12\x10\n" +
+	"\x03why\x18\x02 \x01(\tR\x03why\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\x04 \x01(\tR\n" +
+	"candidates\x12\x14\n" +
+	"\x05moves\x18\x05 \x01(\x03R\x05moves\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\"R\n" +
 	"\x03RTT\x12\x17\n" +
 	"\amean_ns\x18\x01 \x01(\x03R\x06meanNs\x12\x1b\n" +
 	"\tstddev_ns\x18\x02 \x01(\x03R\bstddevNs\x12\x15\n" +
@@ -1433,22 +1575,23 @@ func file_nsraft_v1_agent_proto_rawDescGZIP() []byte {
 	return file_nsraft_v1_agent_proto_rawDescData
 }
 
-var file_nsraft_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_nsraft_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_nsraft_v1_agent_proto_goTypes = []any{
-	(*HostMessage)(nil),   // 0: nsraft.v1.HostMessage
-	(*AgentMessage)(nil),  // 1: nsraft.v1.AgentMessage
-	(*Hello)(nil),         // 2: nsraft.v1.Hello
-	(*Welcome)(nil),       // 3: nsraft.v1.Welcome
-	(*Directive)(nil),     // 4: nsraft.v1.Directive
-	(*Applied)(nil),       // 5: nsraft.v1.Applied
-	(*Sample)(nil),        // 6: nsraft.v1.Sample
-	(*RTT)(nil),           // 7: nsraft.v1.RTT
-	(*Elections)(nil),     // 8: nsraft.v1.Elections
-	(*HostTimeouts)(nil),  // 9: nsraft.v1.HostTimeouts
-	(*WatchRequest)(nil),  // 10: nsraft.v1.WatchRequest
-	(*DecisionEvent)(nil), // 11: nsraft.v1.DecisionEvent
-	(*Handoff)(nil),       // 12: nsraft.v1.Handoff
-	(*Check)(nil),         // 13: nsraft.v1.Check
+	(*HostMessage)(nil),     // 0: nsraft.v1.HostMessage
+	(*AgentMessage)(nil),    // 1: nsraft.v1.AgentMessage
+	(*Hello)(nil),           // 2: nsraft.v1.Hello
+	(*Welcome)(nil),         // 3: nsraft.v1.Welcome
+	(*Directive)(nil),       // 4: nsraft.v1.Directive
+	(*Applied)(nil),         // 5: nsraft.v1.Applied
+	(*Sample)(nil),          // 6: nsraft.v1.Sample
+	(*HandoffEvidence)(nil), // 7: nsraft.v1.HandoffEvidence
+	(*RTT)(nil),             // 8: nsraft.v1.RTT
+	(*Elections)(nil),       // 9: nsraft.v1.Elections
+	(*HostTimeouts)(nil),    // 10: nsraft.v1.HostTimeouts
+	(*WatchRequest)(nil),    // 11: nsraft.v1.WatchRequest
+	(*DecisionEvent)(nil),   // 12: nsraft.v1.DecisionEvent
+	(*Handoff)(nil),         // 13: nsraft.v1.Handoff
+	(*Check)(nil),           // 14: nsraft.v1.Check
 }
 var file_nsraft_v1_agent_proto_depIdxs = []int32{
 	2,  // 0: nsraft.v1.HostMessage.hello:type_name -> nsraft.v1.Hello
@@ -1456,21 +1599,22 @@ var file_nsraft_v1_agent_proto_depIdxs = []int32{
 	5,  // 2: nsraft.v1.HostMessage.applied:type_name -> nsraft.v1.Applied
 	3,  // 3: nsraft.v1.AgentMessage.welcome:type_name -> nsraft.v1.Welcome
 	4,  // 4: nsraft.v1.AgentMessage.directive:type_name -> nsraft.v1.Directive
-	7,  // 5: nsraft.v1.Sample.rtt:type_name -> nsraft.v1.RTT
-	8,  // 6: nsraft.v1.Sample.elections:type_name -> nsraft.v1.Elections
-	9,  // 7: nsraft.v1.Sample.host_timeouts:type_name -> nsraft.v1.HostTimeouts
-	6,  // 8: nsraft.v1.DecisionEvent.sample:type_name -> nsraft.v1.Sample
-	13, // 9: nsraft.v1.DecisionEvent.checks:type_name -> nsraft.v1.Check
-	12, // 10: nsraft.v1.DecisionEvent.handoff:type_name -> nsraft.v1.Handoff
-	0,  // 11: nsraft.v1.Agent.Connect:input_type -> nsraft.v1.HostMessage
-	10, // 12: nsraft.v1.Agent.Watch:input_type -> nsraft.v1.WatchRequest
-	1,  // 13: nsraft.v1.Agent.Connect:output_type -> nsraft.v1.AgentMessage
-	11, // 14: nsraft.v1.Agent.Watch:output_type -> nsraft.v1.DecisionEvent
-	13, // [13:15] is the sub-list for method output_type
-	11, // [11:13] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	8,  // 5: nsraft.v1.Sample.rtt:type_name -> nsraft.v1.RTT
+	9,  // 6: nsraft.v1.Sample.elections:type_name -> nsraft.v1.Elections
+	10, // 7: nsraft.v1.Sample.host_timeouts:type_name -> nsraft.v1.HostTimeouts
+	7,  // 8: nsraft.v1.Sample.handoff:type_name -> nsraft.v1.HandoffEvidence
+	6,  // 9: nsraft.v1.DecisionEvent.sample:type_name -> nsraft.v1.Sample
+	14, // 10: nsraft.v1.DecisionEvent.checks:type_name -> nsraft.v1.Check
+	13, // 11: nsraft.v1.DecisionEvent.handoff:type_name -> nsraft.v1.Handoff
+	0,  // 12: nsraft.v1.Agent.Connect:input_type -> nsraft.v1.HostMessage
+	11, // 13: nsraft.v1.Agent.Watch:input_type -> nsraft.v1.WatchRequest
+	1,  // 14: nsraft.v1.Agent.Connect:output_type -> nsraft.v1.AgentMessage
+	12, // 15: nsraft.v1.Agent.Watch:output_type -> nsraft.v1.DecisionEvent
+	14, // [14:16] is the sub-list for method output_type
+	12, // [12:14] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_nsraft_v1_agent_proto_init() }
@@ -1488,14 +1632,14 @@ func file_nsraft_v1_agent_proto_init() {
 		(*AgentMessage_Directive)(nil),
 	}
 	file_nsraft_v1_agent_proto_msgTypes[6].OneofWrappers = []any{}
-	file_nsraft_v1_agent_proto_msgTypes[11].OneofWrappers = []any{}
+	file_nsraft_v1_agent_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nsraft_v1_agent_proto_rawDesc), len(file_nsraft_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

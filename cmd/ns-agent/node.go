@@ -58,6 +58,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		polFile   = fs.String("policy", "", "policy `file` for -agent (default: the embedded policy)")
 		agentTick = fs.Duration("agent-tick", 100*time.Millisecond, "the agent's sampling period")
 		agentAddr = fs.String("agent-addr", "", "link the node to a running `ns-agent run` at this address (unix:///path or host:port)")
+		handoff   = fs.Bool("handoff", false, "as leader, probe the followers, judge this node on its own round trips and hand leadership off when the agent (host.handoff = true) says so")
 		elWindow  = fs.Duration("election-window", hashicorp.DefaultElectionWindow, "how long an election counts as recent in the agent's samples")
 	)
 	peers, peerHTTP, dials := repeated{}, repeated{}, repeated{}
@@ -188,7 +189,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		trans, rtts := node.Transport()
 		adapter = hashicorp.New(node.Raft(), hashicorp.Config{NodeID: cfg.ID, LeaderLeaseTimeout: rc.LeaderLeaseTimeout,
 			PreVote: !rc.PreVoteDisabled, LeaseTTL: max(time.Second, 10**agentTick), Transport: trans, RTTs: rtts,
-			ElectionWindow: *elWindow})
+			ElectionWindow: *elWindow, Handoff: hashicorp.HandoffConfig{Enabled: *handoff}})
 		adapter.Start()
 	}
 	if rec != nil {
