@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/nsraft/nsraft/adapter/link"
 	"github.com/nsraft/nsraft/collector"
 	"github.com/nsraft/nsraft/model"
 	"github.com/nsraft/nsraft/policy"
@@ -267,6 +268,14 @@ func (a *Agent) Step(h Host) (policy.Decision, error) {
 		if hr, ok := h.(HandoffReporter); ok {
 			r.HandoffState = &HandoffState{Degraded: hr.LeaderDegraded(), Planned: hr.HandoffPlanned(), Moves: hr.Handoffs()}
 			a.metrics.handoffs(r.Node, r.HandoffState.Degraded, r.HandoffState.Planned, r.HandoffState.Moves)
+		}
+	}
+	if tr, ok := h.(link.Transferrer); ok && a.cfg.Handoff.Enabled && tr.HandoffEnabled() {
+		// Hosts polled in-process whose hand-off the agent plans (Consul
+		// servers), under the same rules as linked hashicorp/raft nodes.
+		e := tr.HandoffEvidence()
+		if to := a.Handoff(r, HandoffEvidence(e)); to != "" {
+			tr.Transfer(to)
 		}
 	}
 	var err error

@@ -231,8 +231,8 @@ func ParseConfig(src []byte, filename string) (*FileConfig, hcl.Diagnostics) {
 		}
 		if v, ok := dec.Bool(h.Handoff, "host.handoff"); ok {
 			cfg.HostHandoff = v
-			if v && cfg.HostKind != policy.HostEtcd && cfg.HostKind != policy.HostHashicorp {
-				dec.Errf(h.Handoff.Range(), "host.handoff applies to etcd servers and hashicorp/raft nodes, not %s", cfg.HostKind)
+			if v && cfg.HostKind == policy.HostEtcdRaft {
+				dec.Errf(h.Handoff.Range(), "host.handoff applies to etcd and Consul servers and hashicorp/raft nodes, not %s", cfg.HostKind)
 			}
 		}
 		if d, ok := dec.Duration(h.HCooldown, "host.handoff_cooldown", true); ok {

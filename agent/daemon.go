@@ -94,7 +94,8 @@ func Start(cfg *FileConfig, stderr io.Writer) (*Daemon, error) {
 	decisions := hclog.New(&hclog.LoggerOptions{Name: "ns-agent", Output: sinks, JSONFormat: true, Level: hclog.Info})
 	d.Agent = New(Config{Node: cfg.Node, HostKind: cfg.HostKind, Tick: cfg.Tick, LeaseTTL: cfg.LeaseTTL,
 		Recommender: rec, Policy: pol, Log: decisions, Ops: d.log, LogChanges: cfg.LogChanges, metrics: m,
-		Handoff: HandoffRules{Enabled: cfg.HostHandoff && cfg.HostKind == "hashicorp", Cooldown: cfg.HostHandoffCooldown}})
+		Handoff: HandoffRules{Enabled: cfg.HostHandoff && (cfg.HostKind == "hashicorp" || cfg.HostKind == "consul"),
+			Cooldown: cfg.HostHandoffCooldown}})
 	d.svc = d.Agent.Service()
 	// The read-only live view of this agent's decisions, on the HTTP
 	// listener (loopback unless configured otherwise).
@@ -359,7 +360,7 @@ func pollHost(cfg *FileConfig, pol *policy.Policy) (polledHost, error) {
 	switch cfg.HostKind {
 	case policy.HostConsul:
 		return hashicorp.NewConsul(ctx, hashicorp.ConsulConfig{Address: cfg.HostAddress, Live: cfg.HostLive,
-			Fragment: cfg.HostFragment, Token: os.Getenv("CONSUL_HTTP_TOKEN")})
+			Fragment: cfg.HostFragment, Token: os.Getenv("CONSUL_HTTP_TOKEN"), Handoff: hashicorp.ConsulHandoff{Enabled: cfg.HostHandoff}})
 	default:
 		var tc *tls.Config
 		if cfg.HostTLS != nil {

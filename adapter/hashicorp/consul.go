@@ -46,6 +46,9 @@ type ConsulConfig struct {
 	// ProcStat is where CPU accounting is read (the agent runs beside the
 	// Consul server); default /proc/stat.
 	ProcStat string
+	// Handoff lets the leader hand off on its agent's word (off by
+	// default).
+	Handoff ConsulHandoff
 }
 
 // Consul samples a Consul server through its HTTP API and advises (or,
@@ -92,6 +95,7 @@ type Consul struct {
 	cpuTotal time.Duration
 	cpuCores float64
 	cpuOK    bool
+	ho       consulHandoffState
 }
 
 // readBack is a pending or finished confirmation of a reload.
@@ -122,6 +126,7 @@ func NewConsul(ctx context.Context, cfg ConsulConfig) (*Consul, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.Handoff.defaults()
 	if cfg.Live && cfg.Fragment == "" {
 		return nil, errors.New("consul live mode needs a fragment file in Consul's config dir to write raft_multiplier into")
 	}
@@ -277,6 +282,9 @@ func (c *Consul) Sample() collector.Sample {
 	s := collector.Sample{At: now}
 	self, err := c.self(ctx)
 	if err != nil {
+		c.mu.Lock()
+		c.ho.leader = false // unknown: no hand-off on it
+		c.mu.Unlock()
 		return s
 	}
 	s.Node = self.Config.NodeName
@@ -383,6 +391,8 @@ func (c *Consul) Sample() collector.Sample {
 	s.LeaderLeaseTimeout = c.lease
 	s.HeartbeatInterval = s.HeartbeatTimeout / 10
 	s.Set(collector.FieldHostTimeouts)
+	c.ho.leader = s.Role == collector.RoleLeader
+	c.ho.disk, c.ho.diskOK = s.DiskSyncP99, s.Has(collector.FieldDiskSync)
 	return s
 }
 
