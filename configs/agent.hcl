@@ -31,8 +31,16 @@ log_level = "info"
 
 host {
   # hashicorp: a Go service on hashicorp/raft linked with
-  # adapter/hashicorp; etcd-raft: a go.etcd.io/raft embedder.
+  # adapter/hashicorp; etcd-raft: a go.etcd.io/raft embedder whose tick
+  # driver links with etcd.Connect (examples/etcdraft).
   kind = "hashicorp"
+  # Leader hand-off (hashicorp, consul and etcd hosts; off by default):
+  # a leader degrading on its own figures hands leadership to a follower
+  # that is no worse, announced on Watch first, at most once per cooldown
+  # cluster-wide. hashicorp/raft nodes also enable it in their adapter
+  # (hashicorp.HandoffConfig, ns-agent node -handoff).
+  # handoff          = true
+  # handoff_cooldown = "60s"
 }
 
 listen {

@@ -57,7 +57,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	switch cfg.HostKind {
 	case policy.HostHashicorp, policy.HostEtcdRaft:
 		// These hosts link to the agent: until one does, nothing is decided.
-		fmt.Fprintf(stdout, "waiting for node %s to connect on %s (adapter/hashicorp's Link or the etcd tick driver); no decisions until it does\n",
+		fmt.Fprintf(stdout, "waiting for node %s to connect on %s (adapter/hashicorp's Attach, or etcd.Connect for a go.etcd.io/raft tick driver); no decisions until it does\n",
 			cfg.Node, d.GRPCAddr())
 	default:
 		fmt.Fprintf(stdout, "polling the %s server at %s every %s\n", cfg.HostKind, orNone(cfg.HostAddress), cfg.Tick)
