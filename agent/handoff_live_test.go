@@ -277,10 +277,36 @@ func TestHashicorpLeaderHandoff(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}()
-		// Calm for longer than the cooldown, so the first leader may hand off.
-		time.Sleep(22 * time.Second)
-		if l, _ := c.leader(); l != lead {
-			t.Fatalf("leadership moved from %s to %s while calm", lead, l)
+		// Calm until one leader has led for longer than the cooldown, so
+		// it may hand off. An election on this loaded machine restarts the
+		// wait; a hand-off while calm would be a misfire.
+		since := time.Now()
+		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			l, _ := c.leader()
+			if l != lead {
+				lead, since = l, time.Now()
+			}
+			if lead != "" && time.Since(since) > 22*time.Second {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no leader kept its lead for 22s within 90s")
+			}
+		}
+		for _, id := range c.ids {
+			if n := c.adapt[id].Handoffs(); n != 0 {
+				t.Fatalf("%s handed off %d times while calm", id, n)
+			}
+		}
+		worse, better = "", ""
+		for _, id := range c.ids {
+			if id != lead {
+				if worse == "" {
+					worse = id
+				} else {
+					better = id
+				}
+			}
 		}
 		c.slow(t, worse, 60*time.Millisecond)
 		w := &writer{}
