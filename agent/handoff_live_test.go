@@ -185,6 +185,12 @@ func TestHashicorpLeaderHandoff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two 3-node clusters for about 40s each")
 	}
+	if raceEnabled {
+		// Under the race detector every node, proxy and agent runs
+		// several times slower: round trips and stalls measure the
+		// detector, not the hand-off. .ci/run runs this test without it.
+		t.Skip("a timing comparison: runs without the race detector (see .ci/run)")
+	}
 	type result struct {
 		stall    time.Duration
 		writes   int
