@@ -271,8 +271,9 @@ func TestHashicorpLeaderHandoff(t *testing.T) {
 		}()
 		// Leadership as it changes.
 		var changes []string
+		first := lead
 		go func() {
-			last := lead
+			last := first
 			for ctx.Err() == nil {
 				if l, _ := c.leader(); l != "" && l != last {
 					mu.Lock()
