@@ -36,7 +36,9 @@ type TrackerConfig struct {
 // Sample(now) is the only output. It never reads a clock, starts a
 // goroutine or locks; a host adapter or the simulator feeds it what its
 // node does and reads a Sample once per tick. One Tracker means one
-// definition of each feature, whatever host or simulation feeds it.
+// definition of each feature, whatever host or simulation feeds it. It
+// is not safe for concurrent use: a host that observes from several
+// goroutines serializes the events.
 //
 // The events and what each moves:
 //
