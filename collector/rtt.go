@@ -24,7 +24,7 @@ const DefaultRTTSize = 128
 // is a parameter: it never reads a clock.
 type rttWindow struct {
 	buf     []time.Duration
-	at      []time.Time
+	at      []int64 // UnixNano: comparing integers keeps a tick's statistics cheap
 	next    int
 	full    bool
 	scratch []time.Duration
@@ -32,12 +32,12 @@ type rttWindow struct {
 }
 
 func newRTTWindow(size int, horizon time.Duration) *rttWindow {
-	return &rttWindow{buf: make([]time.Duration, size), at: make([]time.Time, size),
+	return &rttWindow{buf: make([]time.Duration, size), at: make([]int64, size),
 		scratch: make([]time.Duration, 0, size), horizon: horizon}
 }
 
 func (w *rttWindow) add(now time.Time, d time.Duration) {
-	w.buf[w.next], w.at[w.next] = d, now
+	w.buf[w.next], w.at[w.next] = d, now.UnixNano()
 	w.next = (w.next + 1) % len(w.buf)
 	if w.next == 0 {
 		w.full = true
@@ -55,8 +55,9 @@ func (w *rttWindow) len() int {
 // within the horizon before now; ok is false when there are none.
 func (w *rttWindow) stats(now time.Time) (mean, sd, p99 time.Duration, ok bool) {
 	xs := w.scratch[:0]
+	since := now.UnixNano() - int64(w.horizon)
 	for i := 0; i < w.len(); i++ {
-		if w.horizon <= 0 || now.Sub(w.at[i]) <= w.horizon {
+		if w.horizon <= 0 || w.at[i] >= since {
 			xs = append(xs, w.buf[i])
 		}
 	}

@@ -159,10 +159,12 @@ type Sample struct {
 	RTTStdDev time.Duration
 	RTTP99    time.Duration
 
-	// ElectionsInWindow counts elections (term changes) seen in the
-	// collector's window (ElectionWindow unless the source is configured
-	// otherwise); FailedElectionsInWindow counts the ones that ended
-	// without a leader (split votes, lost quorum, timeouts).
+	// ElectionsInWindow counts the elections this node stood in (the
+	// terms it campaigned for) in the collector's window (ElectionWindow
+	// unless the source is configured otherwise);
+	// FailedElectionsInWindow counts the ones that saw no leader within
+	// twice the node's timeout (split votes, lost quorum, timeouts). See
+	// Tracker.
 	ElectionsInWindow       int
 	FailedElectionsInWindow int
 	// LeaderStableFor is how long the node has seen the same leader in the

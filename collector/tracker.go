@@ -45,14 +45,19 @@ type TrackerConfig struct {
 //   - Restart(t): the node (re)started. Its election timer runs from t,
 //     so LastContact counts from t; no leader is known; the gaps and
 //     per-tick counters of its previous life are forgotten.
+//   - Campaign(t, term): the node started an election for term. An
+//     election, for a node, is a term it stood in: its own campaigns,
+//     which is what the simulator's models were trained on and what a
+//     node's own risk says most about. A term it merely adopts (a
+//     follower hearing a candidate or a new leader) is seen, not counted.
 //   - Status(t, role, term, leader): what the node says of itself (a
-//     poll of the host, or the simulator's state at a tick). A term above
-//     every term seen before is an election seen at t (the first term
-//     ever reported is a baseline, not an election). A leader known in a
-//     term marks that term's election successful. A change of (leader,
-//     term) restarts the stable-leader clock at t.
-//   - Campaign(t, term): the node started an election for term (it
-//     counts as an election at t even as the first term seen).
+//     poll of the host, or the simulator's state at a tick). Found
+//     candidate or leader in a term above every term seen before, it
+//     stood in that term: an election at t, for hosts whose campaigns are
+//     only seen by polling (the first term ever reported is a baseline,
+//     not an election). A leader known in a term marks that term's
+//     election successful. A change of (leader, term) restarts the
+//     stable-leader clock at t.
 //   - Contact(t, leader, term): the node heard from the leader of term
 //     (AppendEntries, heartbeat, snapshot). The interval since the
 //     previous contact is a heartbeat gap only when both came from the
@@ -106,6 +111,8 @@ type Tracker struct {
 	haveTerm  bool
 	elections []electionRec
 	timeout   time.Duration
+	haveLed   bool
+	ledTerm   uint64 // the last term a leader was seen in
 
 	stableLeader string
 	stableTerm   uint64
@@ -160,7 +167,7 @@ func (t *Tracker) Restart(now time.Time) {
 func (t *Tracker) Status(now time.Time, role Role, term uint64, leader string) {
 	t.haveStatus = true
 	t.role, t.leader = role, leader
-	t.seeTerm(now, term, false)
+	t.seeTerm(now, term, role == RoleCandidate || role == RoleLeader, false)
 	t.term = term
 	if leader != "" || role == RoleLeader {
 		t.leaderSeen(term)
@@ -172,7 +179,7 @@ func (t *Tracker) Status(now time.Time, role Role, term uint64, leader string) {
 
 // Campaign records that the node started an election for term at now.
 func (t *Tracker) Campaign(now time.Time, term uint64) {
-	t.seeTerm(now, term, true)
+	t.seeTerm(now, term, true, true)
 	t.role, t.term, t.leader = RoleCandidate, term, ""
 }
 
@@ -184,7 +191,7 @@ func (t *Tracker) Contact(now time.Time, leader string, term uint64) {
 		}
 	}
 	t.haveContact, t.contact, t.contactLeader, t.contactTerm = true, now, leader, term
-	t.seeTerm(now, term, false)
+	t.seeTerm(now, term, false, false)
 	t.leaderSeen(term)
 }
 
@@ -192,7 +199,7 @@ func (t *Tracker) Contact(now time.Time, leader string, term uint64) {
 // leader-change notification, or the node winning): term's election
 // succeeded. It leaves the stable-leader clock to Status.
 func (t *Tracker) Elected(now time.Time, term uint64) {
-	t.seeTerm(now, term, false)
+	t.seeTerm(now, term, false, false)
 	t.leaderSeen(term)
 }
 
@@ -203,7 +210,7 @@ func (t *Tracker) Elected(now time.Time, term uint64) {
 // contacts between them went unseen.
 func (t *Tracker) LatestContact(at time.Time, leader string, term uint64) {
 	t.haveContact, t.contact, t.contactLeader, t.contactTerm = true, at, "", 0
-	t.seeTerm(at, term, false)
+	t.seeTerm(at, term, false, false)
 	if leader != "" {
 		t.leaderSeen(term)
 	}
@@ -256,14 +263,15 @@ func (t *Tracker) PeerDown(peer string) { t.down[peer] = true }
 // PeerUp: see PeerDown.
 func (t *Tracker) PeerUp(peer string) { delete(t.down, peer) }
 
-// seeTerm counts term as an election seen at now when it is above every
-// term seen before (the first one reported is a baseline unless the node
-// campaigned for it).
-func (t *Tracker) seeTerm(now time.Time, term uint64, campaign bool) {
+// seeTerm notes term as seen at now. A term above every term seen before
+// is an election when the node stood in it (stood); a term it merely
+// adopts is not. The first term ever reported is a baseline unless the
+// node is known to have campaigned for it (campaign).
+func (t *Tracker) seeTerm(now time.Time, term uint64, stood, campaign bool) {
 	if t.haveTerm && term <= t.maxTerm {
 		return
 	}
-	if t.haveTerm || campaign {
+	if campaign || (stood && t.haveTerm) {
 		t.elections = append(t.elections, electionRec{at: now, term: term})
 	}
 	t.haveTerm, t.maxTerm = true, term
@@ -271,6 +279,10 @@ func (t *Tracker) seeTerm(now time.Time, term uint64, campaign bool) {
 
 // leaderSeen marks the election of term successful.
 func (t *Tracker) leaderSeen(term uint64) {
+	if t.haveLed && term == t.ledTerm {
+		return // every contact of a steady leader lands here
+	}
+	t.haveLed, t.ledTerm = true, term
 	for i := len(t.elections) - 1; i >= 0; i-- {
 		if t.elections[i].term == term {
 			t.elections[i].leader = true

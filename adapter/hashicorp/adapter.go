@@ -156,6 +156,13 @@ func (a *Adapter) observe(o raft.Observation) {
 		if d.LeaderID != "" {
 			a.seen.Elected(now, term)
 		}
+	case raft.RaftState:
+		// A candidacy the 10ms poll could miss (a round won or lost in
+		// between); a candidate still in its old term is in pre-vote and
+		// counts only once its term moves.
+		if d == raft.Candidate || d == raft.Leader {
+			a.seen.Status(now, collector.ParseRole(d.String()), term, "")
+		}
 	}
 }
 

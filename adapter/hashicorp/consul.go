@@ -330,7 +330,7 @@ func (c *Consul) Sample() collector.Sample {
 					c.cpuAt, c.cpuTotal = now, m.ProcessCPU
 					c.mu.Unlock()
 				}
-				if s.Role == collector.RoleLeader {
+				if role == collector.RoleLeader {
 					c.confirm(now, m)
 					if m.HeartbeatOK {
 						c.mu.Lock()
