@@ -231,6 +231,9 @@ func (s *Server) Sample() collector.Sample {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if stErr == nil {
+		// etcd's status cannot tell a candidate from a follower that
+		// knows no leader: a leaderless member reads as candidate, so a
+		// term it spends leaderless counts as an election it stood in.
 		role, leader := collector.RoleFollower, strconv.FormatUint(st.Leader, 16)
 		switch {
 		case st.Leader == 0:
