@@ -24,6 +24,11 @@ type TrackerConfig struct {
 	// while it leads (PeerDown, PeerUp: hashicorp/raft's heartbeat
 	// observations); a leader's samples then carry UnreachableVoters.
 	PeerReports bool
+	// CampaignEvents says the host reports every campaign of its node
+	// with Campaign (the simulator does): Status then never infers one
+	// from a role, since a node can hold a term it adopted between two
+	// reports and be a (pre-)candidate in it.
+	CampaignEvents bool
 	// Counts has the per-tick counters the host always reports
 	// (FieldRPCRetries, FieldRPCFailures): those are present in every
 	// sample, zero when nothing happened, rather than missing. Others are
@@ -167,7 +172,8 @@ func (t *Tracker) Restart(now time.Time) {
 func (t *Tracker) Status(now time.Time, role Role, term uint64, leader string) {
 	t.haveStatus = true
 	t.role, t.leader = role, leader
-	t.seeTerm(now, term, role == RoleCandidate || role == RoleLeader, false)
+	stood := !t.cfg.CampaignEvents && (role == RoleCandidate || role == RoleLeader)
+	t.seeTerm(now, term, stood, false)
 	t.term = term
 	if leader != "" || role == RoleLeader {
 		t.leaderSeen(term)

@@ -224,7 +224,7 @@ func Run(s *Scenario, o Options) Result {
 	for i := 0; i < s.Nodes; i++ {
 		n := &node{id: i, name: ids[i], up: true, votedFor: -1, leader: -1, slowdown: s.Node(ids[i]).Slowdown,
 			T: o.InitialTimeout, obs: collector.NewTracker(collector.TrackerConfig{PeerHorizon: max(2*time.Second, 4*s.Heartbeat),
-				Counts: collector.FieldRPCRetries}),
+				CampaignEvents: true, Counts: collector.FieldRPCRetries}),
 			match: make([]uint64, s.Nodes), lastAck: make([]time.Duration, s.Nodes), lastSent: make([]time.Duration, s.Nodes),
 			probeNext: (i + 1) % s.Nodes}
 		n.busy = 70 * sm.r.load.Float64()
