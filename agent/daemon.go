@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -431,7 +430,7 @@ func loadPolicy(path string) (*policy.Policy, error) {
 }
 
 func loadRecommender(cfg *FileConfig) (model.Recommender, error) {
-	o := model.Options{Seed: NodeSeed(cfg.Node)}
+	o := model.Options{Seed: model.NodeSeed(0, cfg.Node)}
 	if cfg.WeightsFile != "" {
 		data, err := configs.ReadFile(cfg.WeightsFile, 16<<20)
 		if err != nil {
@@ -444,14 +443,6 @@ func loadRecommender(cfg *FileConfig) (model.Recommender, error) {
 		o.LSTM = model.NewInference(n)
 	}
 	return model.New(cfg.Recommender, o)
-}
-
-// NodeSeed derives a recommender's seed from its node's name, so agents of
-// one cluster explore differently yet reproducibly.
-func NodeSeed(node string) uint64 {
-	h := fnv.New64a()
-	io.WriteString(h, node)
-	return h.Sum64()
 }
 
 // SocketMode is the default mode of the agent's unix socket: the agent's

@@ -14,10 +14,6 @@ import (
 	"github.com/nsraft/nsraft/api/nsraftv1"
 )
 
-// Version is the protocol implementation's version string, sent in
-// Welcome.
-var Version = "nsraft.v1"
-
 // helloTimeout is how long a new host stream may take to say Hello.
 const helloTimeout = 5 * time.Second
 
@@ -120,7 +116,7 @@ func (s *Service) Connect(stream nsraftv1.Agent_ConnectServer) error {
 	s.a.cfg.Ops.Info("host connected", "node", hello.Node, "host", hello.HostKind, "live", hello.Live, "version", hello.Version)
 
 	err := stream.Send(&nsraftv1.AgentMessage{Msg: &nsraftv1.AgentMessage_Welcome{Welcome: &nsraftv1.Welcome{
-		AgentNode: s.a.cfg.Node, TickNs: int64(s.a.cfg.Tick), LeaseTtlNs: int64(s.a.cfg.LeaseTTL), Version: Version}}})
+		AgentNode: s.a.cfg.Node, TickNs: int64(s.a.cfg.Tick), LeaseTtlNs: int64(s.a.cfg.LeaseTTL), Version: api.ProtocolVersion}}})
 	if err != nil {
 		return err
 	}

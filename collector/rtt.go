@@ -1,13 +1,13 @@
 package collector
 
 import (
+	"cmp"
 	"math"
 	"slices"
-	"sync"
 	"time"
 )
 
-// DefaultRTTHorizon is how far back RTTWindow's statistics look by
+// DefaultRTTHorizon is how far back the RTT statistics of a sample look by
 // default. The policy's RTT floor is about the network as it is now: a
 // 250ms burst that ended ten seconds ago is the forecaster's business
 // (it remembers), not a floor's. In the simulator, floors that remembered
@@ -16,85 +16,60 @@ import (
 // a 2s horizon.
 const DefaultRTTHorizon = 2 * time.Second
 
-// RTTWindow keeps the most recent round-trip times of a node's RPCs or
-// probes (Size of them, default 128) and counts the ones that failed;
-// statistics cover those of the last Horizon. It is safe for concurrent
-// use: transports and probers record, the sampler reads.
-type RTTWindow struct {
-	// Size is how many round trips are kept; set it before first use.
-	Size int
-	// Horizon: statistics use only round trips recorded this recently.
-	// 0 means DefaultRTTHorizon; negative means every kept one.
-	Horizon time.Duration
-	// Now is the clock (default time.Now).
-	Now func() time.Time
+// DefaultRTTSize is how many round trips a Tracker keeps by default.
+const DefaultRTTSize = 128
 
-	mu       sync.Mutex
-	ring     []time.Duration
-	at       []time.Time
-	n, next  int
-	failures int
+// rttWindow keeps the most recent round trips (a ring of a fixed size) and
+// when each was taken; statistics cover those of the last horizon. Time
+// is a parameter: it never reads a clock.
+type rttWindow struct {
+	buf     []time.Duration
+	at      []int64 // UnixNano: comparing integers keeps a tick's statistics cheap
+	next    int
+	full    bool
+	scratch []time.Duration
+	horizon time.Duration // ≤ 0: every kept round trip
 }
 
-func (m *RTTWindow) now() time.Time {
-	if m.Now != nil {
-		return m.Now()
-	}
-	return time.Now()
+func newRTTWindow(size int, horizon time.Duration) *rttWindow {
+	return &rttWindow{buf: make([]time.Duration, size), at: make([]int64, size),
+		scratch: make([]time.Duration, 0, size), horizon: horizon}
 }
 
-// Record adds one round trip, or a failure when err is not nil.
-func (m *RTTWindow) Record(d time.Duration, err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err != nil {
-		m.failures++
-		return
+func (w *rttWindow) add(now time.Time, d time.Duration) {
+	w.buf[w.next], w.at[w.next] = d, now.UnixNano()
+	w.next = (w.next + 1) % len(w.buf)
+	if w.next == 0 {
+		w.full = true
 	}
-	if m.ring == nil {
-		if m.Size <= 0 {
-			m.Size = 128
-		}
-		m.ring = make([]time.Duration, m.Size)
-		m.at = make([]time.Time, m.Size)
-	}
-	m.ring[m.next], m.at[m.next] = d, m.now()
-	m.next = (m.next + 1) % len(m.ring)
-	m.n = min(m.n+1, len(m.ring))
 }
 
-// Stats returns mean, standard deviation and p99 of the round trips of the
-// horizon (ok is false when there are none) and the failures since the
-// last call.
-func (m *RTTWindow) Stats() (mean, sd, p99 time.Duration, ok bool, failures int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	failures, m.failures = m.failures, 0
-	h := m.Horizon
-	if h == 0 {
-		h = DefaultRTTHorizon
+func (w *rttWindow) len() int {
+	if w.full {
+		return len(w.buf)
 	}
-	var since time.Time
-	if h > 0 && m.n > 0 {
-		since = m.now().Add(-h)
-	}
-	xs := make([]time.Duration, 0, m.n)
-	for i := 0; i < m.n; i++ {
-		if since.IsZero() || !m.at[i].Before(since) {
-			xs = append(xs, m.ring[i])
+	return w.next
+}
+
+// stats returns mean, standard deviation and p99 of the round trips taken
+// within the horizon before now; ok is false when there are none.
+func (w *rttWindow) stats(now time.Time) (mean, sd, p99 time.Duration, ok bool) {
+	xs := w.scratch[:0]
+	since := now.UnixNano() - int64(w.horizon)
+	for i := 0; i < w.len(); i++ {
+		if w.horizon <= 0 || w.at[i] >= since {
+			xs = append(xs, w.buf[i])
 		}
 	}
 	if len(xs) == 0 {
-		return 0, 0, 0, false, failures
+		return 0, 0, 0, false
 	}
 	mean, sd, p99 = Summarize(xs)
-	return mean, sd, p99, true, failures
+	return mean, sd, p99, true
 }
 
 // Summarize returns the mean, the standard deviation and the p99 (nearest
-// rank) of xs, which it sorts in place; xs must not be empty. RTTWindow and
-// the simulator's windows share it, so live and simulated floors are
-// computed alike.
+// rank) of xs, which it sorts in place; xs must not be empty.
 func Summarize(xs []time.Duration) (mean, sd, p99 time.Duration) {
 	var sum float64
 	for _, x := range xs {
@@ -106,6 +81,18 @@ func Summarize(xs []time.Duration) (mean, sd, p99 time.Duration) {
 		ss += (float64(x) - mu) * (float64(x) - mu)
 	}
 	slices.Sort(xs)
-	rank := int(math.Ceil(0.99*float64(len(xs)))) - 1
-	return time.Duration(mu), time.Duration(math.Sqrt(ss / float64(len(xs)))), xs[max(rank, 0)]
+	return time.Duration(mu), time.Duration(math.Sqrt(ss / float64(len(xs)))), NearestRank(xs, 0.99)
+}
+
+// NearestRank is the nearest-rank p-quantile (0 < p ≤ 1) of sorted: the
+// smallest value that at least a share p of the values do not exceed. It
+// is the one percentile every table, floor and report of the project
+// uses; the zero value for no values.
+func NearestRank[T cmp.Ordered](sorted []T, p float64) T {
+	if len(sorted) == 0 {
+		var zero T
+		return zero
+	}
+	rank := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[min(max(rank, 0), len(sorted)-1)]
 }

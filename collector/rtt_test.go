@@ -1,59 +1,60 @@
 package collector
 
 import (
-	"errors"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
 
-func TestRTTWindow(t *testing.T) {
-	var w RTTWindow
-	if _, _, _, ok, _ := w.Stats(); ok {
+func TestRTTWindowKeepsTheLastSize(t *testing.T) {
+	w := newRTTWindow(128, -1)
+	now := time.Unix(1000, 0)
+	if _, _, _, ok := w.stats(now); ok {
 		t.Fatal("stats of an empty window")
 	}
 	for i := 1; i <= 200; i++ { // only the last 128 stay: 73..200ms
-		w.Record(time.Duration(i)*time.Millisecond, nil)
+		w.add(now, time.Duration(i)*time.Millisecond)
 	}
-	w.Record(0, errors.New("refused"))
-	w.Record(0, errors.New("refused"))
-	mean, sd, p99, ok, failures := w.Stats()
-	if !ok || mean != 136500*time.Microsecond || p99 != 199*time.Millisecond || failures != 2 {
-		t.Fatalf("mean %v p99 %v failures %d", mean, p99, failures)
+	mean, sd, p99, ok := w.stats(now)
+	if !ok || mean != 136500*time.Microsecond || p99 != 199*time.Millisecond {
+		t.Fatalf("mean %v p99 %v", mean, p99)
 	}
 	if sd < 36*time.Millisecond || sd > 38*time.Millisecond { // uniform over 128ms: 128/√12 ≈ 36.9ms
 		t.Fatalf("sd %v", sd)
 	}
-	if _, _, _, _, failures = w.Stats(); failures != 0 {
-		t.Fatal("failures not reset by Stats")
-	}
 }
 
-// TestRTTWindowHorizon: statistics forget round trips older than the
-// horizon, so a floor built on them follows the network as it is now.
-func TestRTTWindowHorizon(t *testing.T) {
-	now := time.Unix(1000, 0)
-	w := RTTWindow{Now: func() time.Time { return now }}
-	for i := 0; i < 10; i++ { // a burst: 500ms round trips
-		w.Record(500*time.Millisecond, nil)
-		now = now.Add(100 * time.Millisecond)
+// TestNearestRankAgainstNaive checks NearestRank against its definition
+// (the smallest value that at least a share p of the values do not
+// exceed) on seeded random input.
+func TestNearestRankAgainstNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 1))
+	for trial := 0; trial < 500; trial++ {
+		xs := make([]int, 1+r.IntN(60))
+		for i := range xs {
+			xs[i] = r.IntN(40)
+		}
+		slices.Sort(xs)
+		p := []float64{0.5, 0.9, 0.99, 0.999, 1, r.Float64()}[trial%6]
+		var naive int
+		for _, c := range xs {
+			atMost := 0
+			for _, x := range xs {
+				if x <= c {
+					atMost++
+				}
+			}
+			if float64(atMost) >= p*float64(len(xs))-1e-9 {
+				naive = c
+				break
+			}
+		}
+		if got := NearestRank(xs, p); got != naive {
+			t.Fatalf("p%v of %v: %d, want %d", p, xs, got, naive)
+		}
 	}
-	for i := 0; i < 10; i++ { // then calm: 80ms
-		w.Record(80*time.Millisecond, nil)
-		now = now.Add(100 * time.Millisecond)
-	}
-	if _, _, p99, ok, _ := w.Stats(); !ok || p99 != 500*time.Millisecond {
-		t.Fatalf("burst 1-2s ago, inside the 2s horizon: p99 %v ok %v, want 500ms", p99, ok)
-	}
-	now = now.Add(time.Second) // the burst is now 2.1-3s old
-	if mean, _, p99, ok, _ := w.Stats(); !ok || p99 != 80*time.Millisecond || mean != 80*time.Millisecond {
-		t.Fatalf("burst past the horizon: mean %v p99 %v ok %v, want 80ms", mean, p99, ok)
-	}
-	now = now.Add(5 * time.Second)
-	if _, _, _, ok, _ := w.Stats(); ok {
-		t.Fatal("nothing in the last 2s, yet stats")
-	}
-	w.Horizon = -1 // every kept round trip
-	if _, _, p99, ok, _ := w.Stats(); !ok || p99 != 500*time.Millisecond {
-		t.Fatalf("no horizon: p99 %v ok %v", p99, ok)
+	if NearestRank([]float64(nil), 0.99) != 0 {
+		t.Fatal("no values gave a value")
 	}
 }

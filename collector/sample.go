@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -160,10 +159,12 @@ type Sample struct {
 	RTTStdDev time.Duration
 	RTTP99    time.Duration
 
-	// ElectionsInWindow counts elections (term changes) seen in the
-	// collector's window (ElectionWindow unless the source is configured
-	// otherwise); FailedElectionsInWindow counts the ones that ended
-	// without a leader (split votes, lost quorum, timeouts).
+	// ElectionsInWindow counts the elections this node stood in (the
+	// terms it campaigned for) in the collector's window (ElectionWindow
+	// unless the source is configured otherwise);
+	// FailedElectionsInWindow counts the ones that saw no leader within
+	// twice the node's timeout (split votes, lost quorum, timeouts). See
+	// Tracker.
 	ElectionsInWindow       int
 	FailedElectionsInWindow int
 	// LeaderStableFor is how long the node has seen the same leader in the
@@ -194,59 +195,120 @@ func (s *Sample) Has(f Field) bool { return s.Present&f == f }
 // Set marks the fields in f as measured.
 func (s *Sample) Set(f Field) { s.Present |= f }
 
-// Problem is one reason a sample cannot be trusted.
+// Problem is one reason a sample cannot be trusted. Reason is a constant
+// string, so finding a problem allocates nothing.
 type Problem struct {
-	Field  Field
+	Field  Field // 0 for the sample as a whole (its age)
 	Reason string
 }
 
-func (p Problem) Error() string { return fmt.Sprintf("%s: %s", p.Field, p.Reason) }
+func (p Problem) Error() string {
+	if p.Field == 0 {
+		return p.Reason
+	}
+	return p.Field.String() + ": " + p.Reason
+}
 
-// Check returns the problems of s: fields whose value cannot be a measurement
-// (negative durations or counts, CPU idle outside 0–100, NaN/Inf) and, when
-// maxAge > 0, a sample taken more than maxAge before now. A nil result means
+// validity is the one list of what can make a present field unusable
+// as a measurement, in the order problems are reported; invalid says
+// whether it does.
+var validity = [...]struct {
+	field  Field
+	reason string
+}{
+	{FieldCPUIdle, "cpu idle outside 0-100"},
+	{FieldLastContact, "negative heartbeat timing"},
+	{FieldHeartbeatGap, "negative heartbeat timing"},
+	{FieldRTT, "negative rtt"},
+	{FieldHostTimeouts, "negative host timeouts"},
+	{FieldClusterSize, "cluster size below 1"},
+	{FieldUnreachableVoters, "unreachable voters out of range"},
+	{FieldElections, "inconsistent election counts"},
+	{FieldRPCRetries, "negative rpc counts"},
+	{FieldRPCFailures, "negative rpc counts"},
+	{FieldLeaderStableFor, "negative leader stable time"},
+	{FieldDiskSync, "negative disk sync latency"},
+}
+
+// invalid reports whether field f is present with a value that cannot be
+// a measurement.
+func (s *Sample) invalid(f Field) bool {
+	if !s.Has(f) {
+		return false
+	}
+	switch f {
+	case FieldCPUIdle:
+		return math.IsNaN(s.CPUIdlePct) || s.CPUIdlePct < 0 || s.CPUIdlePct > 100
+	case FieldLastContact:
+		return s.LastContact < 0
+	case FieldHeartbeatGap:
+		return s.HeartbeatGap < 0
+	case FieldRTT:
+		return s.RTTMean < 0 || s.RTTStdDev < 0 || s.RTTP99 < 0
+	case FieldHostTimeouts:
+		return s.HeartbeatTimeout < 0 || s.HeartbeatInterval < 0 || s.LeaderLeaseTimeout < 0 || s.ElectionTimeout < 0
+	case FieldClusterSize:
+		return s.ClusterSize < 1
+	case FieldUnreachableVoters:
+		return s.UnreachableVoters < 0 || (s.Has(FieldClusterSize) && s.UnreachableVoters >= s.ClusterSize)
+	case FieldElections:
+		return s.ElectionsInWindow < 0 || s.FailedElectionsInWindow < 0 || s.FailedElectionsInWindow > s.ElectionsInWindow
+	case FieldRPCRetries:
+		return s.RPCRetries < 0
+	case FieldRPCFailures:
+		return s.RPCFailures < 0
+	case FieldLeaderStableFor:
+		return s.LeaderStableFor < 0
+	case FieldDiskSync:
+		return s.DiskSyncP99 < 0
+	}
+	return false
+}
+
+// age is the sample-wide problem: with maxAge > 0 and a known now, a
+// sample without a time, taken more than maxAge before now, or stamped
+// more than maxAge after it (a clock that far ahead is as untrustworthy
+// as one behind).
+func (s *Sample) age(now time.Time, maxAge time.Duration) (Problem, bool) {
+	switch {
+	case maxAge <= 0 || now.IsZero():
+		return Problem{}, false
+	case s.At.IsZero() || now.Sub(s.At) > maxAge:
+		return Problem{Reason: "stale sample"}, true
+	case s.At.Sub(now) > maxAge:
+		return Problem{Reason: "sample from the future"}, true
+	}
+	return Problem{}, false
+}
+
+// FirstProblem returns the first problem of s (see Check), without
+// allocating; ok is false when s is usable.
+func (s *Sample) FirstProblem(now time.Time, maxAge time.Duration) (p Problem, ok bool) {
+	if p, ok := s.age(now, maxAge); ok {
+		return p, true
+	}
+	for _, v := range validity {
+		if s.invalid(v.field) {
+			return Problem{Field: v.field, Reason: v.reason}, true
+		}
+	}
+	return Problem{}, false
+}
+
+// Check returns every problem of s: fields whose value cannot be a
+// measurement (negative durations or counts, CPU idle outside 0–100 or
+// NaN, more failed elections than elections) and, when maxAge > 0 and now
+// is known, a sample that is stale or from the future. A nil result means
 // every present field is usable; missing fields are not problems.
 func (s *Sample) Check(now time.Time, maxAge time.Duration) []Problem {
 	var out []Problem
-	bad := func(f Field, format string, args ...any) {
-		out = append(out, Problem{Field: f, Reason: fmt.Sprintf(format, args...)})
+	if p, ok := s.age(now, maxAge); ok {
+		out = append(out, p)
 	}
-	negDur := func(f Field, name string, d time.Duration) {
-		if s.Has(f) && d < 0 {
-			bad(f, "%s is negative (%s)", name, d)
+	for _, v := range validity {
+		if s.invalid(v.field) {
+			out = append(out, Problem{Field: v.field, Reason: v.reason})
 		}
-	}
-	negDur(FieldLastContact, "last contact", s.LastContact)
-	negDur(FieldHeartbeatGap, "heartbeat gap", s.HeartbeatGap)
-	negDur(FieldRTT, "rtt mean", s.RTTMean)
-	negDur(FieldRTT, "rtt stddev", s.RTTStdDev)
-	negDur(FieldRTT, "rtt p99", s.RTTP99)
-	negDur(FieldLeaderStableFor, "leader stable for", s.LeaderStableFor)
-	negDur(FieldHostTimeouts, "heartbeat timeout", s.HeartbeatTimeout)
-	negDur(FieldHostTimeouts, "election timeout", s.ElectionTimeout)
-	negDur(FieldHostTimeouts, "leader lease timeout", s.LeaderLeaseTimeout)
-	negDur(FieldHostTimeouts, "heartbeat interval", s.HeartbeatInterval)
-	negDur(FieldDiskSync, "disk sync p99", s.DiskSyncP99)
-	if s.Has(FieldCPUIdle) && (math.IsNaN(s.CPUIdlePct) || s.CPUIdlePct < 0 || s.CPUIdlePct > 100) {
-		bad(FieldCPUIdle, "cpu idle %v%% is outside 0–100", s.CPUIdlePct)
-	}
-	if s.Has(FieldRPCRetries) && s.RPCRetries < 0 {
-		bad(FieldRPCRetries, "rpc retries is negative (%d)", s.RPCRetries)
-	}
-	if s.Has(FieldRPCFailures) && s.RPCFailures < 0 {
-		bad(FieldRPCFailures, "rpc failures is negative (%d)", s.RPCFailures)
-	}
-	if s.Has(FieldClusterSize) && s.ClusterSize < 1 {
-		bad(FieldClusterSize, "cluster size %d is below 1", s.ClusterSize)
-	}
-	if s.Has(FieldElections) && (s.ElectionsInWindow < 0 || s.FailedElectionsInWindow < 0 || s.FailedElectionsInWindow > s.ElectionsInWindow) {
-		bad(FieldElections, "election counts %d failed of %d are inconsistent", s.FailedElectionsInWindow, s.ElectionsInWindow)
-	}
-	if s.Has(FieldUnreachableVoters) && (s.UnreachableVoters < 0 || (s.Has(FieldClusterSize) && s.UnreachableVoters >= s.ClusterSize)) {
-		bad(FieldUnreachableVoters, "unreachable voters %d is outside 0..cluster size-1", s.UnreachableVoters)
-	}
-	if maxAge > 0 && !now.IsZero() && !s.At.IsZero() && now.Sub(s.At) > maxAge {
-		out = append(out, Problem{Reason: fmt.Sprintf("stale: taken %s ago, limit %s", now.Sub(s.At), maxAge)})
 	}
 	return out
 }

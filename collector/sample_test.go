@@ -20,13 +20,21 @@ func TestCheckFindsBadValuesAndStaleness(t *testing.T) {
 		"negative":        func(s *Sample) { s.LastContact = -1 },
 		"unreachable ≥ N": func(s *Sample) { s.UnreachableVoters = 3 },
 		"stale":           func(s *Sample) { s.At = now.Add(-2 * time.Second) },
+		"from the future": func(s *Sample) { s.At = now.Add(2 * time.Second) },
+		"no time":         func(s *Sample) { s.At = time.Time{} },
+		"failed > all":    func(s *Sample) { s.FailedElectionsInWindow = 1; s.Set(FieldElections) },
 	}
 	for name, bad := range cases {
 		s := good
 		bad(&s)
-		if p := s.Check(now, time.Second); len(p) == 0 {
-			t.Errorf("%s: no problem found", name)
+		p := s.Check(now, time.Second)
+		first, ok := s.FirstProblem(now, time.Second)
+		if len(p) == 0 || !ok || first != p[0] {
+			t.Errorf("%s: problems %v, first %v (%v)", name, p, first, ok)
 		}
+	}
+	if _, ok := good.FirstProblem(now, time.Second); ok {
+		t.Fatal("good sample has a first problem")
 	}
 	// A missing field is not a problem, whatever its value.
 	s := good

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +19,15 @@ type Options struct {
 	// LSTM is the network `lstm` runs; nil means the embedded default
 	// weights.
 	LSTM *Inference
+}
+
+// NodeSeed derives a node's own seed from a run's (or a deployment's)
+// seed and the node's name, so the recommenders of one cluster explore
+// differently yet reproducibly. The agent and the simulator both use it.
+func NodeSeed(seed uint64, node string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(node))
+	return seed ^ h.Sum64()
 }
 
 // factories maps each registered name to its constructor. It is built

@@ -444,42 +444,8 @@ func telemetryProblem(s *collector.Sample, now time.Time, staleAfter time.Durati
 	if math.IsNaN(p.Confidence) || p.Confidence < 0 || p.Confidence > 1 {
 		return "proposal confidence outside 0-1"
 	}
-	if staleAfter > 0 && !now.IsZero() && (s.At.IsZero() || now.Sub(s.At) > staleAfter) {
-		return "stale sample"
-	}
-	if staleAfter > 0 && !now.IsZero() && s.At.Sub(now) > staleAfter {
-		// A clock this far ahead of ours is as untrustworthy as one behind.
-		return "sample from the future"
-	}
-	if s.Has(collector.FieldCPUIdle) && (math.IsNaN(s.CPUIdlePct) || s.CPUIdlePct < 0 || s.CPUIdlePct > 100) {
-		return "cpu idle outside 0-100"
-	}
-	if (s.Has(collector.FieldLastContact) && s.LastContact < 0) || (s.Has(collector.FieldHeartbeatGap) && s.HeartbeatGap < 0) {
-		return "negative heartbeat timing"
-	}
-	if s.Has(collector.FieldRTT) && (s.RTTMean < 0 || s.RTTStdDev < 0 || s.RTTP99 < 0) {
-		return "negative rtt"
-	}
-	if s.Has(collector.FieldHostTimeouts) && (s.HeartbeatTimeout < 0 || s.HeartbeatInterval < 0 || s.LeaderLeaseTimeout < 0 || s.ElectionTimeout < 0) {
-		return "negative host timeouts"
-	}
-	if s.Has(collector.FieldClusterSize) && s.ClusterSize < 1 {
-		return "cluster size below 1"
-	}
-	if s.Has(collector.FieldUnreachableVoters) && (s.UnreachableVoters < 0 || (s.Has(collector.FieldClusterSize) && s.UnreachableVoters >= s.ClusterSize)) {
-		return "unreachable voters out of range"
-	}
-	if s.Has(collector.FieldElections) && (s.ElectionsInWindow < 0 || s.FailedElectionsInWindow < 0) {
-		return "negative election counts"
-	}
-	if (s.Has(collector.FieldRPCRetries) && s.RPCRetries < 0) || (s.Has(collector.FieldRPCFailures) && s.RPCFailures < 0) {
-		return "negative rpc counts"
-	}
-	if s.Has(collector.FieldLeaderStableFor) && s.LeaderStableFor < 0 {
-		return "negative leader stable time"
-	}
-	if s.Has(collector.FieldDiskSync) && s.DiskSyncP99 < 0 {
-		return "negative disk sync latency"
+	if p, bad := s.FirstProblem(now, staleAfter); bad {
+		return p.Reason
 	}
 	return ""
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nsraft/nsraft/adapter/hashicorp"
+	"github.com/nsraft/nsraft/collector"
 	"github.com/nsraft/nsraft/model"
 	"github.com/nsraft/nsraft/sim"
 )
@@ -413,12 +414,7 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 		}
 	}
 	sort.Float64s(lat)
-	q := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(math.Ceil(p*float64(len(lat))))-1)]
-	}
+	q := func(p float64) float64 { return collector.NearestRank(lat, p) }
 	r.WriteMSP50, r.WriteMSP99, r.WriteMSP999 = q(0.5), q(0.99), q(0.999)
 	r.WritesPerSec = float64(len(lat)) / rep.Duration.Seconds()
 

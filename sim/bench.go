@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nsraft/nsraft/collector"
 	"github.com/nsraft/nsraft/model"
 	"github.com/nsraft/nsraft/policy"
 )
@@ -192,11 +193,11 @@ func (r *Row) finish() {
 	r.UnavailabilityMS = round3(r.UnavailabilityMS)
 	slices.Sort(r.detections)
 	slices.Sort(r.commits)
-	r.DetectionMSP50 = round3(sortedPercentile(r.detections, 0.50))
-	r.DetectionMSP99 = round3(sortedPercentile(r.detections, 0.99))
-	r.CommitMSP99 = round3(sortedPercentile(r.commits, 0.99))
-	r.CommitMSP999 = round3(sortedPercentile(r.commits, 0.999))
-	r.CommitMSMax = round3(sortedPercentile(r.commits, 1))
+	r.DetectionMSP50 = round3(collector.NearestRank(r.detections, 0.50))
+	r.DetectionMSP99 = round3(collector.NearestRank(r.detections, 0.99))
+	r.CommitMSP99 = round3(collector.NearestRank(r.commits, 0.99))
+	r.CommitMSP999 = round3(collector.NearestRank(r.commits, 0.999))
+	r.CommitMSMax = round3(collector.NearestRank(r.commits, 1))
 	if len(r.commits) > 0 {
 		var s float64
 		for _, c := range r.commits {
@@ -213,17 +214,7 @@ func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 func percentile(xs []float64, p float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
-	return sortedPercentile(s, p)
-}
-
-// sortedPercentile is the nearest-rank percentile of sorted samples; 0 for
-// none.
-func sortedPercentile(s []float64, p float64) float64 {
-	if len(s) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p*float64(len(s)))) - 1
-	return s[min(max(rank, 0), len(s)-1)]
+	return collector.NearestRank(s, p)
 }
 
 // Totals returns one Total row per strategy, in names' order, with the

@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
-
-	"github.com/nsraft/nsraft/collector"
 )
 
 // The engine is a discrete-event loop over a heap of events ordered by
@@ -203,59 +201,6 @@ func (nw *network) busy(node int, now time.Duration) (pct, slowdown float64) {
 // reachable reports whether a and b can exchange messages in both
 // directions at this instant (partitions only; loss and delay do not cut).
 func (nw *network) reachable(a, b int) bool { return a == b || (!nw.cut[a][b] && !nw.cut[b][a]) }
-
-// window keeps the last n samples of a duration for RTT statistics, and
-// when they were taken: statistics cover only the samples of the last
-// horizon (all kept ones when horizon is 0), as collector.RTTWindow does.
-type window struct {
-	buf     []time.Duration
-	at      []time.Duration
-	next    int
-	full    bool
-	tmp     []time.Duration
-	horizon time.Duration
-}
-
-func newWindow(n int, horizon time.Duration) *window {
-	return &window{buf: make([]time.Duration, n), at: make([]time.Duration, n), tmp: make([]time.Duration, n), horizon: horizon}
-}
-
-func (w *window) add(now, d time.Duration) {
-	w.buf[w.next], w.at[w.next] = d, now
-	w.next = (w.next + 1) % len(w.buf)
-	if w.next == 0 {
-		w.full = true
-	}
-}
-
-func (w *window) len() int {
-	if w.full {
-		return len(w.buf)
-	}
-	return w.next
-}
-
-// recent copies the samples within the horizon into w.tmp.
-func (w *window) recent(now time.Duration) []time.Duration {
-	xs := w.tmp[:0]
-	for i := 0; i < w.len(); i++ {
-		if w.horizon <= 0 || now-w.at[i] <= w.horizon {
-			xs = append(xs, w.buf[i])
-		}
-	}
-	return xs
-}
-
-// stats returns mean, standard deviation and p99 (nearest rank) of the
-// samples within the horizon; ok is false when there are none.
-func (w *window) stats(now time.Duration) (mean, std, p99 time.Duration, ok bool) {
-	xs := w.recent(now)
-	if len(xs) == 0 {
-		return 0, 0, 0, false
-	}
-	mean, std, p99 = collector.Summarize(xs)
-	return mean, std, p99, true
-}
 
 type queue struct{ h eventHeap }
 

@@ -126,12 +126,7 @@ type node struct {
 	timerU       float64
 	timerGen     uint64
 	lastContact  time.Duration
-	tickGapMax   time.Duration
 	leaderCommit uint64
-	// contactFrom and contactTerm say whose contact lastContact was: a
-	// closed gap counts only between contacts of one leader in one term.
-	contactFrom int
-	contactTerm uint64
 
 	lastIndex uint64
 	// leader state
@@ -142,16 +137,13 @@ type node struct {
 	noopIndex uint64
 	ready     bool // the no-op of its term is committed
 
-	// observation
-	rtt         *window
-	heard       []time.Duration
-	retries     int
-	elections   []electionRec
-	stableSince time.Duration
-	stableKey   [2]uint64 // leader+1, term
-	probeNext   int
-	oracleGone  bool
-	resumeAt    time.Duration // while paused: when the pause ends
+	// observation: what the node has seen, as a host's adapter would
+	// feed it, and the retries of the tick not yet fed.
+	obs        *collector.Tracker
+	retries    int
+	probeNext  int
+	oracleGone bool
+	resumeAt   time.Duration // while paused: when the pause ends
 
 	rec model.Recommender
 	gov Governor
@@ -168,12 +160,6 @@ type node struct {
 	hbElapsed   int           // … heartbeatElapsed
 	checkAt     time.Duration // … the leader's last check-quorum
 	tickGen     uint64        // … the tick loop's generation
-}
-
-type electionRec struct {
-	at     time.Duration
-	term   uint64
-	leader bool // a leader was seen in that term
 }
 
 type pending struct {
@@ -236,8 +222,9 @@ func Run(s *Scenario, o Options) Result {
 	sm.host = hostFor(s, o)
 	ids := s.NodeIDs()
 	for i := 0; i < s.Nodes; i++ {
-		n := &node{id: i, name: ids[i], up: true, votedFor: -1, leader: -1, contactFrom: -1, slowdown: s.Node(ids[i]).Slowdown,
-			T: o.InitialTimeout, rtt: newWindow(128, collector.DefaultRTTHorizon), heard: make([]time.Duration, s.Nodes),
+		n := &node{id: i, name: ids[i], up: true, votedFor: -1, leader: -1, slowdown: s.Node(ids[i]).Slowdown,
+			T: o.InitialTimeout, obs: collector.NewTracker(collector.TrackerConfig{PeerHorizon: max(2*time.Second, 4*s.Heartbeat),
+				CampaignEvents: true, Counts: collector.FieldRPCRetries}),
 			match: make([]uint64, s.Nodes), lastAck: make([]time.Duration, s.Nodes), lastSent: make([]time.Duration, s.Nodes),
 			probeNext: (i + 1) % s.Nodes}
 		n.busy = 70 * sm.r.load.Float64()
@@ -250,12 +237,12 @@ func Run(s *Scenario, o Options) Result {
 		if o.NewGovernor != nil {
 			n.gov = o.NewGovernor(ids[i])
 		}
-		for j := range n.heard {
-			n.heard[j] = -forever
-		}
 		if sm.host == HostHashicorp {
 			n.hbSeq, n.hbBusy, n.hbNotify, n.hbFails = make([]uint64, s.Nodes), make([]bool, s.Nodes), make([]bool, s.Nodes), make([]uint64, s.Nodes)
 		}
+		n.obs.Peers(slices.Delete(slices.Clone(ids), i, i+1))
+		n.obs.Restart(sm.epoch)
+		n.obs.Status(sm.epoch, collector.RoleFollower, 0, "")
 		sm.nodes = append(sm.nodes, n)
 	}
 	sm.unavailFrom = 0
@@ -511,7 +498,7 @@ func (sm *simulation) startElection(n *node) {
 	if l := sm.lastLeader; l != nil && l.up && sm.reachesMajority(l) {
 		sm.m.UnnecessaryElections++
 	}
-	n.elections = append(n.elections, electionRec{at: sm.now, term: n.term})
+	n.obs.Campaign(sm.wall(), n.term)
 	if sm.host == HostGeneric {
 		sm.resetTimer(n)
 	} else {
@@ -556,7 +543,10 @@ func (sm *simulation) held(m message) time.Duration {
 }
 
 // seen records that n heard from peer p now.
-func (sm *simulation) seen(n *node, p int) { n.heard[p] = sm.now }
+func (sm *simulation) seen(n *node, p int) { n.obs.Heard(sm.wall(), sm.nodes[p].name) }
+
+// wall is the simulated time as the nodes' clocks read it.
+func (sm *simulation) wall() time.Time { return sm.epoch.Add(sm.now) }
 
 func (sm *simulation) deliver(m message) {
 	n := sm.nodes[m.to]
@@ -565,7 +555,7 @@ func (sm *simulation) deliver(m message) {
 	case msgProbe:
 		sm.send(message{kind: msgProbeResp, from: n.id, to: m.from, echoSent: m.sentAt, held: sm.held(m)})
 	case msgProbeResp:
-		n.rtt.add(sm.now, sm.now-m.echoSent-m.held)
+		n.obs.RTT(sm.wall(), sm.now-m.echoSent, m.held)
 	case msgAppend:
 		if m.term < n.term {
 			sm.send(message{kind: msgAppendResp, from: n.id, to: m.from, term: n.term, echoSent: m.sentAt, hb: m.hb, seq: m.seq})
@@ -585,13 +575,8 @@ func (sm *simulation) deliver(m message) {
 			n.leader = m.from
 			sm.noteLeader(n)
 		}
-		// The interval since the previous contact is a heartbeat gap only
-		// when both contacts came from this leader in this term; across
-		// a leader change it is an election outage, not lateness.
-		if gap := sm.now - n.lastContact; m.from == n.contactFrom && m.term == n.contactTerm && gap > n.tickGapMax {
-			n.tickGapMax = gap
-		}
-		n.lastContact, n.contactFrom, n.contactTerm = sm.now, m.from, m.term
+		n.obs.Contact(sm.wall(), sm.nodes[m.from].name, m.term)
+		n.lastContact = sm.now
 		n.lastIndex = m.index
 		n.leaderCommit = m.commit
 		sm.contact(n)
@@ -613,7 +598,7 @@ func (sm *simulation) deliver(m message) {
 		if m.hb {
 			sm.hcAnswered(n, m.from, m.seq)
 		}
-		n.rtt.add(sm.now, sm.now-m.echoSent-m.held)
+		n.obs.RTT(sm.wall(), sm.now-m.echoSent, m.held)
 		if m.index > n.match[m.from] {
 			n.match[m.from] = m.index
 			sm.advanceCommit(n)
@@ -680,13 +665,7 @@ func (sm *simulation) recentLeader(n *node) bool {
 	return n.leader >= 0 && sm.now-n.lastContact < n.T
 }
 
-func (sm *simulation) noteLeader(n *node) {
-	for i := len(n.elections) - 1; i >= 0 && i >= len(n.elections)-4; i-- {
-		if n.elections[i].term == n.term {
-			n.elections[i].leader = true
-		}
-	}
-}
+func (sm *simulation) noteLeader(n *node) { n.obs.Elected(sm.wall(), n.term) }
 
 func (sm *simulation) becomeLeader(n *node) {
 	sm.lastLeader = n
@@ -913,7 +892,8 @@ func (sm *simulation) restart(n *node) {
 	n.up = true
 	n.role = follower
 	n.leader = -1
-	n.lastContact, n.contactFrom = sm.now, -1
+	n.lastContact = sm.now
+	n.obs.Restart(sm.wall())
 	if sm.host == HostGeneric {
 		sm.resetTimer(n)
 	} else {
@@ -1015,68 +995,35 @@ func (sm *simulation) apply(n *node, t time.Duration) {
 }
 
 func (sm *simulation) sample(n *node) collector.Sample {
-	s := collector.Sample{Node: n.name, At: sm.epoch.Add(sm.now), Term: n.term, ClusterSize: len(sm.nodes), PreVote: sm.s.PreVote}
+	now := sm.wall()
+	role := collector.RoleFollower
 	switch n.role {
 	case leader:
-		s.Role = collector.RoleLeader
+		role = collector.RoleLeader
 	case candidate, preCandidate:
-		s.Role = collector.RoleCandidate
-	default:
-		s.Role = collector.RoleFollower
+		role = collector.RoleCandidate
 	}
+	var lead string
 	if n.leader >= 0 {
-		s.Leader = sm.nodes[n.leader].name
+		lead = sm.nodes[n.leader].name
 	}
-	if n.role != leader {
-		s.LastContact = sm.now - n.lastContact
-		s.HeartbeatGap = max(n.tickGapMax, s.LastContact)
-		if n.leaderCommit > n.lastIndex {
-			s.ReplicationGap = n.leaderCommit - n.lastIndex
-		}
+	n.obs.Status(now, role, n.term, lead)
+	n.obs.Timeout(n.T)
+	if n.role == leader {
+		n.obs.Replication(n.lastIndex, n.lastIndex)
+	} else {
+		n.obs.Replication(n.leaderCommit, n.lastIndex)
 	}
-	n.tickGapMax = 0
-	s.RPCRetries = n.retries
+	n.obs.Retry(now, n.retries)
 	n.retries = 0
 	// Idle time: what the machine's other work leaves (a per-node share
 	// and ±10 points of noise per tick), shared again by a slowed node.
 	noisyPct, noisySlow := sm.net.busy(n.id, sm.now)
 	idle := 100 - n.busy - noisyPct + 20*(sm.r.load.Float64()-0.5)
-	s.CPUIdlePct = min(100, max(0, idle)) / (n.slowdown * noisySlow)
-	var rttOK bool
-	s.RTTMean, s.RTTStdDev, s.RTTP99, rttOK = n.rtt.stats(sm.now)
-	// Elections in the window, and those that found no leader.
-	keep := n.elections[:0]
-	for _, e := range n.elections {
-		if sm.now-e.at <= collector.ElectionWindow {
-			keep = append(keep, e)
-			s.ElectionsInWindow++
-			if !e.leader && sm.now-e.at > 2*n.T {
-				s.FailedElectionsInWindow++
-			}
-		}
-	}
-	n.elections = keep
-	key := [2]uint64{uint64(n.leader + 1), n.term}
-	if key != n.stableKey {
-		n.stableKey = key
-		n.stableSince = sm.now
-	}
-	if n.leader >= 0 {
-		s.LeaderStableFor = sm.now - n.stableSince
-	}
-	horizon := max(2*time.Second, 4*sm.s.Heartbeat)
-	for p, t := range n.heard {
-		if p != n.id && sm.now-t > horizon {
-			s.UnreachableVoters++
-		}
-	}
+	n.obs.CPUIdle(min(100, max(0, idle)) / (n.slowdown * noisySlow))
+	s := n.obs.Sample(now)
+	s.Node, s.ClusterSize, s.PreVote = n.name, len(sm.nodes), sm.s.PreVote
 	s.HeartbeatTimeout, s.ElectionTimeout, s.HeartbeatInterval, s.LeaderLeaseTimeout = sm.hostTimeouts(n)
-	s.Set(collector.FieldRole | collector.FieldTerm | collector.FieldLeader | collector.FieldClusterSize | collector.FieldPreVote |
-		collector.FieldLastContact | collector.FieldHeartbeatGap | collector.FieldReplicationGap | collector.FieldRPCRetries |
-		collector.FieldCPUIdle | collector.FieldElections | collector.FieldLeaderStableFor | collector.FieldUnreachableVoters |
-		collector.FieldHostTimeouts)
-	if rttOK {
-		s.Set(collector.FieldRTT)
-	}
+	s.Set(collector.FieldClusterSize | collector.FieldPreVote | collector.FieldHostTimeouts)
 	return s
 }

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -33,12 +32,11 @@ func StrategyNames() []string {
 // by the safety policy.
 func ThroughPolicy(name string) bool { return slices.Contains(adaptive, name) }
 
-// NodeSeed gives each node of a run its own seed, derived from the run's.
-func NodeSeed(seed uint64, node string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(node))
-	return seed ^ h.Sum64()
-}
+// NodeSeed gives each node of a run its own seed, derived from the run's:
+// model.NodeSeed, as the agent derives it.
+//
+// Deprecated: use model.NodeSeed.
+func NodeSeed(seed uint64, node string) uint64 { return model.NodeSeed(seed, node) }
 
 // NewStrategy builds the named strategy (one of StrategyNames). The
 // adaptive recommenders without the -raw suffix run through pol (nil: the
@@ -71,7 +69,7 @@ func NewStrategy(name string, pol *policy.Policy) (Strategy, error) {
 	}
 	st := Strategy{Name: name, NewRecommender: func(node string, seed uint64) model.Recommender {
 		o := opts
-		o.Seed = NodeSeed(seed, node)
+		o.Seed = model.NodeSeed(seed, node)
 		r, _ := model.New(rec, o)
 		return r
 	}}

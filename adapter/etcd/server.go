@@ -57,20 +57,17 @@ type Server struct {
 	cli  *clientv3.Client
 	http *http.Client
 
-	mu          sync.Mutex
-	history     []Metrics           // readings inside the window, oldest first
-	rtts        collector.RTTWindow // to the peers
-	selfRTT     recent              // into this member, through its advertised peer URL
-	peerLast    map[uint64]time.Duration
-	peers       []peer // from the member list
-	probeNext   int
-	probing     bool
-	self        uint64
-	lastTerm    uint64
-	stableKey   string
-	stableSince time.Time
-	cpu         collector.CPU
-	handoff     handoffState
+	mu        sync.Mutex
+	history   []Metrics          // readings inside the window, oldest first
+	seen      *collector.Tracker // what the member has observed, RTTs to its peers included
+	selfRTT   recent             // into this member, through its advertised peer URL
+	peerLast  map[uint64]time.Duration
+	peers     []peer // from the member list
+	probeNext int
+	probing   bool
+	self      uint64
+	cpu       collector.CPU
+	handoff   handoffState
 
 	figures      map[uint64]memberFigures // every member's, over the last interval between readings
 	ownCPU       float64                  // this member's process CPU (cores) over the window
@@ -106,7 +103,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		cfg.ElectionTimeout = time.Second
 	}
 	if cfg.Window <= 0 {
-		cfg.Window = 30 * time.Second
+		cfg.Window = collector.ElectionWindow
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 2 * time.Second
@@ -129,7 +126,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		adviser: NewAdviser(Flags{Heartbeat: cfg.HeartbeatInterval, Election: cfg.ElectionTimeout}, cfg.Advice)}
 	// One probe a tick: the last 32 (3.2s at a 100ms tick) keep the
 	// statistics current when the network changes.
-	s.rtts.Size = 32
+	s.seen = collector.NewTracker(collector.TrackerConfig{ElectionWindow: cfg.Window, RTTSize: 32})
 	sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	st, err := cli.Status(sctx, cfg.Endpoint)
@@ -225,79 +222,68 @@ func (s *Server) Sample() collector.Sample {
 	now := s.cfg.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
-	smp := collector.Sample{Node: strconv.FormatUint(s.self, 16), At: now}
-	st, err := s.cli.Status(ctx, s.cfg.Endpoint)
-	if err == nil {
-		smp.Term = st.RaftTerm
-		smp.Leader = strconv.FormatUint(st.Leader, 16)
-		smp.Role = collector.RoleFollower
+	st, stErr := s.cli.Status(ctx, s.cfg.Endpoint)
+	m, mErr := s.scrape(ctx, now)
+	s.probe()
+	s.gather(now)
+	pct, cpuOK, cpuErr := s.cpu.IdlePct()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if stErr == nil {
+		// etcd's status cannot tell a candidate from a follower that
+		// knows no leader: a leaderless member reads as candidate, so a
+		// term it spends leaderless counts as an election it stood in.
+		role, leader := collector.RoleFollower, strconv.FormatUint(st.Leader, 16)
 		switch {
 		case st.Leader == 0:
-			smp.Role, smp.Leader = collector.RoleCandidate, ""
+			role, leader = collector.RoleCandidate, ""
 		case st.Leader == s.self:
-			smp.Role = collector.RoleLeader
+			role = collector.RoleLeader
 		}
-		if st.RaftIndex > st.RaftAppliedIndex {
-			smp.ReplicationGap = st.RaftIndex - st.RaftAppliedIndex
-		}
-		smp.Set(collector.FieldRole | collector.FieldTerm | collector.FieldLeader | collector.FieldReplicationGap)
+		s.seen.Status(now, role, st.RaftTerm, leader)
+		s.seen.Replication(st.RaftIndex, st.RaftAppliedIndex)
 	}
-	s.mu.Lock()
+	s.seen.Timeout(s.cfg.ElectionTimeout)
+	var walP99 time.Duration
+	var walOK bool
+	if mErr == nil {
+		if n := len(s.history); n > 0 {
+			// Counters since the previous reading: the tick's retries
+			// and failed heartbeats.
+			prev := s.history[n-1]
+			s.seen.Retry(now, int(m.ProposalsFailed-prev.ProposalsFailed))
+			s.seen.RPCFailed(now, int(m.HeartbeatFailures-prev.HeartbeatFailures))
+		}
+		s.history = append(s.history, m)
+		for len(s.history) > 2 && now.Sub(s.history[1].At) >= s.cfg.Window {
+			s.history = s.history[1:]
+		}
+		if old := s.history[0]; len(s.history) > 1 {
+			walP99, walOK = m.WALFsync.Sub(old.WALFsync).Quantile(0.99)
+			if dt := m.At.Sub(old.At); dt > 0 && !m.ProcessStart.IsZero() && m.ProcessStart.Equal(old.ProcessStart) {
+				s.ownCPU, s.ownCPUOK = float64(m.ProcessCPU-old.ProcessCPU)/float64(dt), true
+			}
+		}
+	}
+	if cpuErr == nil && cpuOK {
+		s.seen.CPUIdle(pct)
+	}
+	smp := s.seen.Sample(now)
+	smp.Node = strconv.FormatUint(s.self, 16)
 	voters := 0
 	for _, p := range s.peers {
 		if !p.learner {
 			voters++
 		}
 	}
-	s.mu.Unlock()
 	if voters > 0 {
 		smp.ClusterSize = voters
 		smp.Set(collector.FieldClusterSize)
 	}
-	if m, err := s.scrape(ctx, now); err == nil {
-		s.mu.Lock()
-		s.history = append(s.history, m)
-		for len(s.history) > 2 && now.Sub(s.history[1].At) >= s.cfg.Window {
-			s.history = s.history[1:]
-		}
-		old := s.history[0]
-		s.mu.Unlock()
-		if len(s.history) > 1 {
-			smp.RPCFailures = int(m.HeartbeatFailures - old.HeartbeatFailures)
-			smp.RPCRetries = int(m.ProposalsFailed - old.ProposalsFailed)
-			smp.ElectionsInWindow = max(0, int(m.LeaderChanges-old.LeaderChanges))
-			smp.Set(collector.FieldRPCFailures | collector.FieldRPCRetries | collector.FieldElections)
-			if p99, ok := m.WALFsync.Sub(old.WALFsync).Quantile(0.99); ok {
-				smp.DiskSyncP99 = p99
-				smp.Set(collector.FieldDiskSync)
-			}
-			if dt := m.At.Sub(old.At); dt > 0 && !m.ProcessStart.IsZero() && m.ProcessStart.Equal(old.ProcessStart) {
-				s.mu.Lock()
-				s.ownCPU, s.ownCPUOK = float64(m.ProcessCPU-old.ProcessCPU)/float64(dt), true
-				s.mu.Unlock()
-			}
-		}
-	}
-	s.probe()
-	s.gather(now)
-	if mean, sd, p99, ok, _ := s.rtts.Stats(); ok {
-		smp.RTTMean, smp.RTTStdDev, smp.RTTP99 = mean, sd, p99
-		smp.Set(collector.FieldRTT)
-	}
-	if pct, ok, err := s.cpu.IdlePct(); err == nil && ok {
-		smp.CPUIdlePct = pct
-		smp.Set(collector.FieldCPUIdle)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if smp.Has(collector.FieldTerm) {
-		if key := smp.Leader + "/" + strconv.FormatUint(smp.Term, 10); key != s.stableKey {
-			s.stableKey, s.stableSince = key, now
-		}
-		if smp.Leader != "" {
-			smp.LeaderStableFor = now.Sub(s.stableSince)
-			smp.Set(collector.FieldLeaderStableFor)
-		}
+	if walOK {
+		smp.DiskSyncP99 = walP99
+		smp.Set(collector.FieldDiskSync)
 	}
 	smp.PreVote = !s.cfg.PreVoteDisabled
 	smp.Set(collector.FieldPreVote)
@@ -357,12 +343,15 @@ func (s *Server) probe() {
 			s.selfRTT.add(rtt, err)
 			return
 		}
-		s.rtts.Record(rtt, err)
-		if err == nil {
-			s.mu.Lock()
-			s.peerLast[target.id] = rtt
-			s.mu.Unlock()
+		now := s.cfg.Now()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err != nil {
+			s.seen.RPCFailed(now, 1)
+			return
 		}
+		s.seen.RTT(now, rtt, 0)
+		s.peerLast[target.id] = rtt
 	}()
 }
 

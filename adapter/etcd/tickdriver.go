@@ -49,22 +49,12 @@ type TickConfig struct {
 type TickDriver struct {
 	cfg TickConfig
 
-	mu          sync.Mutex
-	period      time.Duration // the tick period in force
-	decidedAt   time.Time
-	applied     bool
-	restores    int
-	state       raft.StateType
-	term, lead  uint64
-	lastContact time.Time
-	contactKey  string
-	maxGap      time.Duration
-	lastTerm    uint64
-	elections   []time.Time
-	stableKey   string
-	stableSince time.Time
-	commit      uint64
-	appliedIdx  uint64
+	mu        sync.Mutex
+	period    time.Duration // the tick period in force
+	decidedAt time.Time
+	applied   bool
+	restores  int
+	seen      *collector.Tracker // what the node has observed
 }
 
 // NewTickDriver returns a driver ticking at cfg.Base.
@@ -84,7 +74,7 @@ func NewTickDriver(cfg TickConfig) *TickDriver {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &TickDriver{cfg: cfg, period: cfg.Base}
+	return &TickDriver{cfg: cfg, period: cfg.Base, seen: collector.NewTracker(collector.TrackerConfig{})}
 }
 
 // Next is how long until the node's next tick.
@@ -109,32 +99,27 @@ func (d *TickDriver) Heard(m pb.Message) {
 	now := d.cfg.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	key := strconv.FormatUint(m.From, 10) + "/" + strconv.FormatUint(m.Term, 10)
-	if !d.lastContact.IsZero() && key == d.contactKey {
-		// A gap between two contacts of one leader in one term; across a
-		// leader change it is an election, not lateness.
-		if g := now.Sub(d.lastContact); g > d.maxGap {
-			d.maxGap = g
-		}
-	}
-	d.lastContact, d.contactKey = now, key
+	d.seen.Contact(now, strconv.FormatUint(m.From, 10), m.Term)
 }
 
 // Observe records the node's state after a Ready.
 func (d *TickDriver) Observe(st raft.BasicStatus) {
 	now := d.cfg.Now()
+	role := collector.RoleFollower
+	switch st.RaftState {
+	case raft.StateLeader:
+		role = collector.RoleLeader
+	case raft.StateCandidate, raft.StatePreCandidate:
+		role = collector.RoleCandidate
+	}
+	var lead string
+	if st.Lead != 0 {
+		lead = strconv.FormatUint(st.Lead, 10)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.state, d.term, d.lead, d.commit, d.appliedIdx = st.RaftState, st.Term, st.Lead, st.Commit, st.Applied
-	if st.Term != d.lastTerm {
-		if d.lastTerm != 0 {
-			d.elections = append(d.elections, now)
-		}
-		d.lastTerm = st.Term
-	}
-	if key := strconv.FormatUint(st.Lead, 10) + "/" + strconv.FormatUint(st.Term, 10); key != d.stableKey {
-		d.stableKey, d.stableSince = key, now
-	}
+	d.seen.Status(now, role, st.Term, lead)
+	d.seen.Replication(st.Commit, st.Applied)
 }
 
 // Sample implements the agent's host: role, term, leader contact and gaps,
@@ -143,48 +128,16 @@ func (d *TickDriver) Sample() collector.Sample {
 	now := d.cfg.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := collector.Sample{Node: strconv.FormatUint(d.cfg.NodeID, 10), At: now, Term: d.term, PreVote: d.cfg.PreVote}
-	switch d.state {
-	case raft.StateLeader:
-		s.Role = collector.RoleLeader
-	case raft.StateCandidate, raft.StatePreCandidate:
-		s.Role = collector.RoleCandidate
-	default:
-		s.Role = collector.RoleFollower
-	}
-	if d.lead != 0 {
-		s.Leader = strconv.FormatUint(d.lead, 10)
-		s.LeaderStableFor = now.Sub(d.stableSince)
-		s.Set(collector.FieldLeaderStableFor)
-	}
-	s.Set(collector.FieldRole | collector.FieldTerm | collector.FieldLeader | collector.FieldPreVote)
+	timeout := time.Duration(d.cfg.ElectionTick) * d.period
+	d.seen.Timeout(timeout)
+	s := d.seen.Sample(now)
+	s.Node, s.PreVote = strconv.FormatUint(d.cfg.NodeID, 10), d.cfg.PreVote
+	s.Set(collector.FieldPreVote)
 	if d.cfg.ClusterSize > 0 {
 		s.ClusterSize = d.cfg.ClusterSize
 		s.Set(collector.FieldClusterSize)
 	}
-	if d.commit > d.appliedIdx {
-		s.ReplicationGap = d.commit - d.appliedIdx
-	}
-	s.Set(collector.FieldReplicationGap)
-	if s.Role == collector.RoleLeader {
-		s.Set(collector.FieldLastContact | collector.FieldHeartbeatGap)
-	} else if !d.lastContact.IsZero() {
-		s.LastContact = now.Sub(d.lastContact)
-		s.HeartbeatGap = max(d.maxGap, s.LastContact)
-		s.Set(collector.FieldLastContact | collector.FieldHeartbeatGap)
-	}
-	d.maxGap = 0
-	keep := d.elections[:0]
-	for _, e := range d.elections {
-		if now.Sub(e) <= collector.ElectionWindow {
-			keep = append(keep, e)
-		}
-	}
-	d.elections = keep
-	s.ElectionsInWindow = len(keep)
-	s.Set(collector.FieldElections)
-	s.HeartbeatTimeout = time.Duration(d.cfg.ElectionTick) * d.period
-	s.ElectionTimeout = s.HeartbeatTimeout
+	s.HeartbeatTimeout, s.ElectionTimeout = timeout, timeout
 	s.HeartbeatInterval = time.Duration(d.cfg.HeartbeatTick) * d.period
 	s.Set(collector.FieldHostTimeouts)
 	return s

@@ -3,7 +3,6 @@ package hashicorp
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -64,16 +63,11 @@ type Adapter struct {
 	done  chan struct{}
 	once  sync.Once
 
-	mu          sync.Mutex
-	lastContact time.Time
-	contactKey  string        // leader/term of lastContact
-	maxGap      time.Duration // longest gap since the last sample, open or closed
-	failedHB    int
-	unreachable map[raft.ServerID]bool
-	elections   []election
-	lastTerm    uint64
-	stableKey   string
-	stableSince time.Time
+	mu sync.Mutex
+	// seen is what the node has observed: the observer, the poller and
+	// Sample feed it events and read its samples.
+	seen        *collector.Tracker
+	lastContact time.Time // the host's LastContact as last fed to obs
 	decidedAt   time.Time
 	applied     bool
 	restores    int
@@ -83,12 +77,6 @@ type Adapter struct {
 	voters      int       // voters in the configuration, refreshed by the poller
 	votersAt    time.Time // when voters was last read
 	ho          handoff
-}
-
-type election struct {
-	at     time.Time
-	term   uint64
-	leader bool
 }
 
 // New returns an adapter for r; Start begins observing.
@@ -109,9 +97,13 @@ func New(r *raft.Raft, cfg Config) *Adapter {
 		cfg.ElectionWindow = DefaultElectionWindow
 	}
 	cfg.Handoff.defaults()
+	counts := collector.FieldRPCRetries
+	if cfg.RTTs != nil {
+		counts |= collector.FieldRPCFailures
+	}
 	return &Adapter{r: r, cfg: cfg, orig: r.ReloadableConfig(), obsCh: make(chan raft.Observation, 64),
-		stop: make(chan struct{}), done: make(chan struct{}), unreachable: map[raft.ServerID]bool{},
-		cpu: collector.CPU{Path: cfg.ProcStat}}
+		stop: make(chan struct{}), done: make(chan struct{}), cpu: collector.CPU{Path: cfg.ProcStat},
+		seen: collector.NewTracker(collector.TrackerConfig{ElectionWindow: cfg.ElectionWindow, PeerReports: true, Counts: counts})}
 }
 
 // Start registers the observer and starts the poller.
@@ -156,23 +148,42 @@ func (a *Adapter) loop() {
 
 func (a *Adapter) observe(o raft.Observation) {
 	term := a.r.CurrentTerm()
+	now := a.cfg.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch d := o.Data.(type) {
 	case raft.FailedHeartbeatObservation:
-		a.failedHB++
-		a.unreachable[d.PeerID] = true
+		a.seen.Retry(now, 1)
+		a.seen.PeerDown(string(d.PeerID))
 	case raft.ResumedHeartbeatObservation:
-		delete(a.unreachable, d.PeerID)
+		a.seen.PeerUp(string(d.PeerID))
 	case raft.LeaderObservation:
 		if d.LeaderID != "" {
-			for i := range a.elections {
-				if a.elections[i].term == term {
-					a.elections[i].leader = true
-				}
-			}
+			a.seen.Elected(now, term)
+		}
+	case raft.RaftState:
+		// A candidacy the 10ms poll could miss (a round won or lost in
+		// between); a candidate still in its old term is in pre-vote and
+		// counts only once its term moves.
+		if d == raft.Candidate || d == raft.Leader {
+			a.seen.Status(now, collector.ParseRole(d.String()), term, "")
 		}
 	}
+}
+
+// status feeds the node's role, term, leader and last leader contact to
+// the tracker; called with a.mu held.
+func (a *Adapter) status(now time.Time) (term uint64, lid raft.ServerID) {
+	lc := a.r.LastContact()
+	term = a.r.CurrentTerm()
+	_, lid = a.r.LeaderWithID()
+	role := collector.ParseRole(a.r.State().String())
+	a.seen.Status(now, role, term, string(lid))
+	if role != collector.RoleLeader && !lc.IsZero() && lc.After(a.lastContact) {
+		a.seen.Contact(lc, string(lid), term)
+		a.lastContact = lc
+	}
+	return term, lid
 }
 
 // configRefresh is how often the poller re-reads the voter count.
@@ -200,44 +211,9 @@ func (a *Adapter) poll() {
 			a.mu.Unlock()
 		}
 	}
-	lc := a.r.LastContact()
-	term := a.r.CurrentTerm()
-	_, lid := a.r.LeaderWithID()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if key := string(lid) + "/" + strconv.FormatUint(term, 10); key != a.stableKey {
-		a.stableKey, a.stableSince = key, now
-	}
-	if a.r.State() != raft.Leader && !lc.IsZero() {
-		if gap := now.Sub(lc); gap > a.maxGap {
-			a.maxGap = gap // the open interval
-		}
-		if !a.lastContact.IsZero() && lc.After(a.lastContact) {
-			// A closed interval is a heartbeat gap only between two
-			// contacts of one leader in one term; across a leader change
-			// it is an election outage, not lateness.
-			if gap := lc.Sub(a.lastContact); a.contactKey == a.stableKey && gap > a.maxGap {
-				a.maxGap = gap
-			}
-		}
-		a.lastContact, a.contactKey = lc, a.stableKey
-	}
-	if term != a.lastTerm {
-		if a.lastTerm != 0 {
-			a.elections = append(a.elections, election{at: now, term: term})
-		}
-		a.lastTerm = term
-	}
-	// An election succeeded once a leader is known in its term. The
-	// observer's LeaderObservation can arrive before this poll has seen
-	// the term change, so the poll marks it too.
-	if lid != "" {
-		for i := range a.elections {
-			if a.elections[i].term == term {
-				a.elections[i].leader = true
-			}
-		}
-	}
+	_, lid := a.status(now)
 	p, canProbe := a.cfg.Transport.(prober)
 	canProbe = canProbe && a.cfg.RTTs != nil
 	if canProbe && !a.probing && lid != "" && string(lid) != a.cfg.NodeID && now.Sub(a.lastProbe) >= a.cfg.ProbeEvery {
@@ -268,65 +244,29 @@ func (a *Adapter) poll() {
 // Sample takes one sample of the node and starts a new gap window.
 func (a *Adapter) Sample() collector.Sample {
 	now := a.cfg.Now()
-	s := collector.Sample{Node: a.cfg.NodeID, At: now, PreVote: a.cfg.PreVote}
-	s.Role = collector.ParseRole(a.r.State().String())
-	s.Term = a.r.CurrentTerm()
-	_, lid := a.r.LeaderWithID()
-	s.Leader = string(lid)
-	if commit, applied := a.r.CommitIndex(), a.r.AppliedIndex(); commit > applied {
-		s.ReplicationGap = commit - applied
-	}
 	rc := a.r.ReloadableConfig()
+	commit, applied := a.r.CommitIndex(), a.r.AppliedIndex()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.status(now)
+	a.seen.Timeout(rc.HeartbeatTimeout)
+	a.seen.Replication(commit, applied)
+	if pct, ok, err := a.cpu.IdlePct(); err == nil && ok {
+		a.seen.CPUIdle(pct)
+	}
+	if a.cfg.RTTs != nil {
+		a.cfg.RTTs.feed(a.seen)
+	}
+	s := a.seen.Sample(now)
+	s.Node, s.PreVote = a.cfg.NodeID, a.cfg.PreVote
 	s.HeartbeatTimeout, s.ElectionTimeout = rc.HeartbeatTimeout, rc.ElectionTimeout
 	s.LeaderLeaseTimeout = a.cfg.LeaderLeaseTimeout
 	// The leader heartbeats every HeartbeatTimeout/10 of its own config.
 	s.HeartbeatInterval = rc.HeartbeatTimeout / 10
-	s.Set(collector.FieldRole | collector.FieldTerm | collector.FieldLeader | collector.FieldPreVote |
-		collector.FieldReplicationGap | collector.FieldHostTimeouts | collector.FieldRPCRetries | collector.FieldElections)
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	s.Set(collector.FieldPreVote | collector.FieldHostTimeouts)
 	if a.voters > 0 {
 		s.ClusterSize = a.voters
 		s.Set(collector.FieldClusterSize)
-	}
-	if s.Role == collector.RoleLeader {
-		s.UnreachableVoters = len(a.unreachable)
-		s.Set(collector.FieldUnreachableVoters | collector.FieldLastContact | collector.FieldHeartbeatGap)
-	} else if lc := a.r.LastContact(); !lc.IsZero() {
-		s.LastContact = now.Sub(lc)
-		s.HeartbeatGap = max(a.maxGap, s.LastContact)
-		s.Set(collector.FieldLastContact | collector.FieldHeartbeatGap)
-	}
-	a.maxGap = 0
-	if pct, ok, err := a.cpu.IdlePct(); err == nil && ok {
-		s.CPUIdlePct = pct
-		s.Set(collector.FieldCPUIdle)
-	}
-	s.RPCRetries = a.failedHB
-	a.failedHB = 0
-	if a.cfg.RTTs != nil {
-		mean, sd, p99, ok, failures := a.cfg.RTTs.Stats()
-		if ok {
-			s.RTTMean, s.RTTStdDev, s.RTTP99 = mean, sd, p99
-			s.Set(collector.FieldRTT)
-		}
-		s.RPCFailures = failures
-		s.Set(collector.FieldRPCFailures)
-	}
-	keep := a.elections[:0]
-	for _, e := range a.elections {
-		if now.Sub(e.at) <= a.cfg.ElectionWindow {
-			keep = append(keep, e)
-			s.ElectionsInWindow++
-			if !e.leader && now.Sub(e.at) > 2*s.HeartbeatTimeout {
-				s.FailedElectionsInWindow++
-			}
-		}
-	}
-	a.elections = keep
-	if s.Leader != "" && !a.stableSince.IsZero() {
-		s.LeaderStableFor = now.Sub(a.stableSince)
-		s.Set(collector.FieldLeaderStableFor)
 	}
 	return s
 }

@@ -64,18 +64,15 @@ type Consul struct {
 	cfg  ConsulConfig
 	http *http.Client
 
-	mu          sync.Mutex
-	startMult   int           // the multiplier Consul started with
-	mult        int           // the multiplier in force
-	lease       time.Duration // LeaderLeaseTimeout, fixed at start
-	lastTerm    uint64
-	elections   []election
-	stableKey   string
-	stableSince time.Time
-	reloadedAt  time.Time
-	wrote       bool
-	cpu         collector.CPU
-	lastAdvice  string
+	mu         sync.Mutex
+	startMult  int                // the multiplier Consul started with
+	mult       int                // the multiplier in force
+	lease      time.Duration      // LeaderLeaseTimeout, fixed at start
+	seen       *collector.Tracker // what the server has observed
+	reloadedAt time.Time
+	wrote      bool
+	cpu        collector.CPU
+	lastAdvice string
 	// confDir is the snapshot of Consul's config dir (the fragment's)
 	// as of the agent's start or its last reload: name → content hash.
 	confDir map[string]string
@@ -130,7 +127,8 @@ func NewConsul(ctx context.Context, cfg ConsulConfig) (*Consul, error) {
 	if cfg.Live && cfg.Fragment == "" {
 		return nil, errors.New("consul live mode needs a fragment file in Consul's config dir to write raft_multiplier into")
 	}
-	c := &Consul{cfg: cfg, http: &http.Client{Timeout: cfg.Timeout}, cpu: collector.CPU{Path: cfg.ProcStat}}
+	c := &Consul{cfg: cfg, http: &http.Client{Timeout: cfg.Timeout}, cpu: collector.CPU{Path: cfg.ProcStat},
+		seen: collector.NewTracker(collector.TrackerConfig{})}
 	self, err := c.self(ctx)
 	if err != nil {
 		return nil, err
@@ -287,39 +285,37 @@ func (c *Consul) Sample() collector.Sample {
 		c.mu.Unlock()
 		return s
 	}
-	s.Node = self.Config.NodeName
 	r := self.Stats["raft"]
-	s.Role = collector.ParseRole(r["state"])
-	s.Set(collector.FieldRole)
-	if t, err := strconv.ParseUint(r["term"], 10, 64); err == nil {
-		s.Term = t
-		s.Set(collector.FieldTerm)
+	role := collector.ParseRole(r["state"])
+	term, termErr := strconv.ParseUint(r["term"], 10, 64)
+	leader := c.leader(ctx)
+	if leader == "" && role == collector.RoleLeader {
+		leader = self.Config.NodeName
 	}
-	if n, err := strconv.Atoi(r["num_peers"]); err == nil {
-		s.ClusterSize = n + 1
-		s.Set(collector.FieldClusterSize)
+	c.mu.Lock()
+	if termErr == nil {
+		c.seen.Status(now, role, term, leader)
+		c.seen.Timeout(time.Duration(c.mult) * time.Second)
+	}
+	if role != collector.RoleLeader {
+		// "0" right after contact, "never" before any, else a duration.
+		// Consul reports only the latest contact, read once a tick.
+		switch lc := r["last_contact"]; lc {
+		case "never", "":
+		case "0":
+			c.seen.LatestContact(now, leader, term)
+		default:
+			if d, err := time.ParseDuration(lc); err == nil {
+				c.seen.LatestContact(now.Add(-d), leader, term)
+			}
+		}
 	}
 	commit, err1 := strconv.ParseUint(r["commit_index"], 10, 64)
 	applied, err2 := strconv.ParseUint(r["applied_index"], 10, 64)
 	if err1 == nil && err2 == nil {
-		if commit > applied {
-			s.ReplicationGap = commit - applied
-		}
-		s.Set(collector.FieldReplicationGap)
+		c.seen.Replication(commit, applied)
 	}
-	if s.Role != collector.RoleLeader {
-		// "0" right after contact, "never" before any, else a duration.
-		switch lc := r["last_contact"]; lc {
-		case "never", "":
-		case "0":
-			s.Set(collector.FieldLastContact | collector.FieldHeartbeatGap)
-		default:
-			if d, err := time.ParseDuration(lc); err == nil {
-				s.LastContact, s.HeartbeatGap = d, d
-				s.Set(collector.FieldLastContact | collector.FieldHeartbeatGap)
-			}
-		}
-	}
+	c.mu.Unlock()
 	if resp, err := c.get(ctx, "/v1/agent/metrics?format=prometheus"); err == nil {
 		b, rerr := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 		resp.Body.Close()
@@ -342,7 +338,7 @@ func (c *Consul) Sample() collector.Sample {
 					c.cpuAt, c.cpuTotal = now, m.ProcessCPU
 					c.mu.Unlock()
 				}
-				if s.Role == collector.RoleLeader {
+				if role == collector.RoleLeader {
 					c.confirm(now, m)
 					if m.HeartbeatOK {
 						c.mu.Lock()
@@ -356,36 +352,22 @@ func (c *Consul) Sample() collector.Sample {
 			}
 		}
 	}
-	if pct, ok, err := c.cpu.IdlePct(); err == nil && ok {
-		s.CPUIdlePct = pct
-		s.Set(collector.FieldCPUIdle)
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	key := r["state"] + "/" + r["term"]
-	if s.Role != collector.RoleLeader {
-		key = "follower/" + r["term"] // a follower's leader is not in Stats
+	if pct, ok, err := c.cpu.IdlePct(); err == nil && ok {
+		c.seen.CPUIdle(pct)
 	}
-	if key != c.stableKey {
-		c.stableKey, c.stableSince = key, now
+	// The tracker's sample, with what Consul summarizes itself (RTT,
+	// disk sync) kept from its metrics.
+	host := s
+	s = c.seen.Sample(now)
+	s.Node = self.Config.NodeName
+	if n, err := strconv.Atoi(r["num_peers"]); err == nil {
+		s.ClusterSize = n + 1
+		s.Set(collector.FieldClusterSize)
 	}
-	if s.Has(collector.FieldTerm) && s.Term != c.lastTerm {
-		if c.lastTerm != 0 {
-			c.elections = append(c.elections, election{at: now, term: s.Term})
-		}
-		c.lastTerm = s.Term
-	}
-	keep := c.elections[:0]
-	for _, e := range c.elections {
-		if now.Sub(e.at) <= DefaultElectionWindow {
-			keep = append(keep, e)
-			s.ElectionsInWindow++
-		}
-	}
-	c.elections = keep
-	s.Set(collector.FieldElections)
-	s.LeaderStableFor = now.Sub(c.stableSince)
-	s.Set(collector.FieldLeaderStableFor)
+	s.RTTMean, s.RTTStdDev, s.RTTP99, s.DiskSyncP99 = host.RTTMean, host.RTTStdDev, host.RTTP99, host.DiskSyncP99
+	s.Present = s.Present&^(collector.FieldRTT|collector.FieldDiskSync) | host.Present&(collector.FieldRTT|collector.FieldDiskSync)
 	s.HeartbeatTimeout = time.Duration(c.mult) * time.Second
 	s.ElectionTimeout = s.HeartbeatTimeout
 	s.LeaderLeaseTimeout = c.lease
@@ -394,6 +376,21 @@ func (c *Consul) Sample() collector.Sample {
 	c.ho.leader = s.Role == collector.RoleLeader
 	c.ho.disk, c.ho.diskOK = s.DiskSyncP99, s.Has(collector.FieldDiskSync)
 	return s
+}
+
+// leader is the leader's address as the server knows it
+// (/v1/status/leader), or "" when it knows none or cannot say.
+func (c *Consul) leader(ctx context.Context) string {
+	resp, err := c.get(ctx, "/v1/status/leader")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var addr string
+	if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&addr) != nil {
+		return ""
+	}
+	return addr
 }
 
 // Multiplier is the raft_multiplier that puts timeout t in force: the

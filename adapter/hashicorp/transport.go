@@ -2,6 +2,7 @@ package hashicorp
 
 import (
 	"io"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -9,11 +10,49 @@ import (
 	"github.com/nsraft/nsraft/collector"
 )
 
-// RTTs measures a node's Raft RPCs: round-trip times of AppendEntries
-// (the leader's heartbeats and appends, a follower's probes of its
-// leader) and the RPCs that failed. WrapTransport feeds it; the Adapter
-// reads it into each Sample.
-type RTTs = collector.RTTWindow
+// RTTs carries what a wrapped transport measures of a node's Raft RPCs —
+// round-trip times of AppendEntries (the leader's heartbeats and appends,
+// a follower's probes of its leader) and the RPCs that failed — from the
+// transport's goroutines to the Adapter, which feeds them to its tracker
+// at each Sample. The zero value is ready; it keeps at most rttBacklog
+// measurements between samples, dropping the oldest.
+type RTTs struct {
+	mu  sync.Mutex
+	buf []rttRecord
+}
+
+type rttRecord struct {
+	at     time.Time
+	d      time.Duration
+	failed bool
+}
+
+// rttBacklog bounds what RTTs holds between two samples: the tracker's
+// window keeps no more than this anyway.
+const rttBacklog = collector.DefaultRTTSize
+
+func (r *RTTs) record(at time.Time, d time.Duration, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.buf) >= rttBacklog {
+		r.buf = append(r.buf[:0], r.buf[1:]...)
+	}
+	r.buf = append(r.buf, rttRecord{at: at, d: d, failed: err != nil})
+}
+
+// feed hands what was measured since the last call to t.
+func (r *RTTs) feed(t *collector.Tracker) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, x := range r.buf {
+		if x.failed {
+			t.RPCFailed(x.at, 1)
+		} else {
+			t.RTT(x.at, x.d, 0)
+		}
+	}
+	r.buf = r.buf[:0]
+}
 
 // WrapTransport returns a transport that behaves as t and measures its
 // RPCs into rtts. It keeps t's optional capabilities (pre-vote, Close), so
@@ -34,14 +73,14 @@ type wrapped struct {
 func (w *wrapped) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
 	start := time.Now()
 	err := w.Transport.AppendEntries(id, target, args, resp)
-	w.m.Record(time.Since(start), err)
+	w.m.record(time.Now(), time.Since(start), err)
 	return err
 }
 
 func (w *wrapped) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
 	err := w.Transport.RequestVote(id, target, args, resp)
 	if err != nil {
-		w.m.Record(0, err)
+		w.m.record(time.Now(), 0, err)
 	}
 	return err
 }
@@ -49,7 +88,7 @@ func (w *wrapped) RequestVote(id raft.ServerID, target raft.ServerAddress, args 
 func (w *wrapped) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, args *raft.InstallSnapshotRequest, resp *raft.InstallSnapshotResponse, data io.Reader) error {
 	err := w.Transport.InstallSnapshot(id, target, args, resp, data)
 	if err != nil {
-		w.m.Record(0, err)
+		w.m.record(time.Now(), 0, err)
 	}
 	return err
 }
@@ -57,7 +96,7 @@ func (w *wrapped) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, a
 func (w *wrapped) TimeoutNow(id raft.ServerID, target raft.ServerAddress, args *raft.TimeoutNowRequest, resp *raft.TimeoutNowResponse) error {
 	err := w.Transport.TimeoutNow(id, target, args, resp)
 	if err != nil {
-		w.m.Record(0, err)
+		w.m.record(time.Now(), 0, err)
 	}
 	return err
 }
@@ -85,7 +124,7 @@ func (w *wrapped) probeAt(local raft.ServerID, id raft.ServerID, target raft.Ser
 	start := time.Now()
 	err = w.Transport.AppendEntries(id, target, req, &resp)
 	rtt = time.Since(start)
-	w.m.Record(rtt, err)
+	w.m.record(time.Now(), rtt, err)
 	return resp.LastLog, rtt, err
 }
 
@@ -94,7 +133,7 @@ type wrappedPreVote struct{ *wrapped }
 func (w *wrappedPreVote) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
 	err := w.Transport.(raft.WithPreVote).RequestPreVote(id, target, args, resp)
 	if err != nil {
-		w.m.Record(0, err)
+		w.m.record(time.Now(), 0, err)
 	}
 	return err
 }

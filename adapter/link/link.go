@@ -219,7 +219,7 @@ func (l *Link) session() (welcomed bool, err error) {
 		return false, fmt.Errorf("agent %s: %w", l.cfg.Target, err)
 	}
 	err = stream.Send(&nsraftv1.HostMessage{Msg: &nsraftv1.HostMessage_Hello{Hello: &nsraftv1.Hello{
-		Node: l.node, HostKind: l.kind, Live: true, Version: "nsraft.v1", Handoff: canTransfer}}})
+		Node: l.node, HostKind: l.kind, Live: true, Version: api.ProtocolVersion, Handoff: canTransfer}}})
 	if err != nil {
 		return false, fmt.Errorf("agent %s: hello: %w", l.cfg.Target, err)
 	}
