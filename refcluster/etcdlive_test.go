@@ -114,3 +114,60 @@ func TestEtcdCalmLoadedMachine(t *testing.T) {
 		t.Errorf("history %s", rep.Verdict)
 	}
 }
+
+// The decision log's advice and hand-offs are read back as an agent
+// writes them: the first advice that keeps the flags in force is no
+// change, each later move of the flags is one.
+func TestReadAgentLog(t *testing.T) {
+	lines := []string{
+		`{"@message":"advice","advice":"keep --heartbeat-interval=100 --election-timeout=1000: gathering evidence"}`,
+		`{"@message":"decision","timeout_ms":1000}`,
+		`not json`,
+		`{"@message":"advice","advice":"restart members one at a time with --heartbeat-interval=100 --election-timeout=2500 (now 100/1000 ms): …"}`,
+		`{"@message":"decision","handoff":"moved leadership to m2 (5c4f): this leader is degrading: WAL fsync p99 300ms"}`,
+		`{"@message":"decision","handoff":"hand-off planned to m2 in 500ms: …"}`,
+		`{"@message":"advice","advice":"restart members one at a time with --heartbeat-interval=100 --election-timeout=2500 (now 100/1000 ms): same flags, new words"}`,
+	}
+	path := t.TempDir() + "/m1.decisions.jsonl"
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ReadAgentLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Changes != 1 || l.Flags.Heartbeat != 100*time.Millisecond || l.Flags.Election != 2500*time.Millisecond {
+		t.Errorf("changes %d, flags %s", l.Changes, l.Flags)
+	}
+	if len(l.Handoffs) != 1 || !strings.HasPrefix(l.Handoffs[0], "moved leadership to m2") {
+		t.Errorf("hand-offs %q", l.Handoffs)
+	}
+	if _, err := ReadAgentLog(t.TempDir() + "/none"); err == nil {
+		t.Error("a missing log read without error")
+	}
+}
+
+// Hand-picked flags follow etcd's tuning guide on each ballast
+// scenario's slowest link, and etcd accepts them (election ≥ 5
+// heartbeats).
+func TestHandPicked(t *testing.T) {
+	scs, err := sim.LoadSuite(configs.Scenarios, "ballast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]time.Duration{
+		"stable-lan":    {50 * time.Millisecond, 500 * time.Millisecond},   // loopback-fast: the 50ms floor
+		"stable-wan":    {90 * time.Millisecond, 900 * time.Millisecond},   // 2×(40+5)ms round trip
+		"wan-lossy":     {100 * time.Millisecond, time.Second},             // 2×(40+10)ms
+		"heterogeneous": {130 * time.Millisecond, 1300 * time.Millisecond}, // the 60ms n1↔n5 link
+	}
+	for _, s := range scs {
+		f := HandPicked(s)
+		if w, ok := want[s.Name]; ok && (f.Heartbeat != w[0] || f.Election != w[1]) {
+			t.Errorf("%s: %s, want %v/%v", s.Name, f, w[0], w[1])
+		}
+		if f.Election < 5*f.Heartbeat {
+			t.Errorf("%s: %s: etcd refuses an election timeout under 5 heartbeats", s.Name, f)
+		}
+	}
+}
