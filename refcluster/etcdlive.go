@@ -63,14 +63,15 @@ func EtcdStrategies(s *sim.Scenario) []EtcdStrategy {
 	return []EtcdStrategy{
 		{Name: "etcd-default", Flags: etcdDefaults, Why: "etcd's defaults"},
 		{Name: "hand-picked", Flags: hp, Why: "etcd's tuning guide on the scenario's slowest link: heartbeat ≈ 1 round trip (≥ 50ms), election ≥ 10 round trips and ≥ 10 heartbeats"},
-		{Name: "advice", Flags: etcdDefaults, Advice: true, Agents: true, Why: "the agents' advice after a learning phase on the defaults, rolled out one member at a time; hand-off off"},
-		{Name: "advice+handoff", Flags: etcdDefaults, Advice: true, Agents: true, Handoff: true, Why: "the same advice, agents' leader hand-off on"},
+		{Name: "advice", Flags: etcdDefaults, Advice: true, Why: "the agents' advice after a learning phase on the defaults, rolled out one member at a time; no agents in the measured run (advice is restart-time)"},
+		{Name: "advice+handoff", Flags: etcdDefaults, Advice: true, Agents: true, Handoff: true, Why: "the same advice, an agent beside each member in the measured run with leader hand-off on"},
+		{Name: "advice+agents", Flags: etcdDefaults, Advice: true, Agents: true, Why: "the same advice, an agent beside each member in the measured run with hand-off off (what the agents alone cost)"},
 		{Name: "default+handoff", Flags: etcdDefaults, Agents: true, Handoff: true, Why: "etcd's defaults, agents' leader hand-off on"},
 	}
 }
 
 // DefaultEtcdStrategies are the ones run when none are named.
-var DefaultEtcdStrategies = []string{"etcd-default", "hand-picked", "advice", "advice+handoff"}
+var DefaultEtcdStrategies = []string{"etcd-default", "hand-picked", "advice", "advice+agents", "advice+handoff"}
 
 // EtcdLiveConfig configures RunEtcdLive.
 type EtcdLiveConfig struct {
@@ -170,17 +171,18 @@ func RunEtcdLive(ctx context.Context, cfg EtcdLiveConfig) ([]EtcdRun, error) {
 			return out, err
 		}
 		for _, seed := range cfg.Seeds {
+			var learned *learnedAdvice // one learning phase per scenario and seed
 			for _, st := range strategies {
 				if err := ctx.Err(); err != nil {
 					return out, err
 				}
 				dir := filepath.Join(cfg.Dir, fmt.Sprintf("etcd-%s-%s-%d", s.Name, st.Name, seed))
-				r, err := runEtcdOne(ctx, cfg, &s1, s, st, seed, dir)
+				r, err := runEtcdOne(ctx, cfg, s, st, seed, dir, &learned)
 				if err != nil && ctx.Err() == nil {
 					cfg.Log("%s/%s seed %d: %v; retrying once", s.Name, st.Name, seed, err)
 					os.RemoveAll(dir)
 					dir += "-retry"
-					r, err = runEtcdOne(ctx, cfg, &s1, s, st, seed, dir)
+					r, err = runEtcdOne(ctx, cfg, s, st, seed, dir, &learned)
 				}
 				if err != nil {
 					if ctx.Err() != nil {
@@ -214,7 +216,56 @@ func learnScenario(s *sim.Scenario, d time.Duration) *sim.Scenario {
 	return &l
 }
 
-func runEtcdOne(ctx context.Context, cfg EtcdLiveConfig, orig, s *sim.Scenario, st EtcdStrategy, seed uint64, dir string) (EtcdRun, error) {
+// learnedAdvice is what a learning phase concluded: the flags most
+// agents advised, and each agent's advice.
+type learnedAdvice struct {
+	flags  etcd.Flags
+	advice map[string]string
+}
+
+// learn runs the learning phase on a cluster on its starting flags:
+// agents beside the members, the scenario's network (its own seed) for
+// cfg.Learn, and their advice.
+func learn(ctx context.Context, cfg EtcdLiveConfig, c *EtcdCluster, ec *etcdClients, mesh *Mesh, s *sim.Scenario, seed uint64, dir string) (*learnedAdvice, error) {
+	actx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	agents, err := StartEtcdAgents(actx, c, EtcdAgentsConfig{Binary: cfg.Agent, Dir: filepath.Join(dir, "learn"), Flags: c.Flags(),
+		AdviceMinEvidence: cfg.Learn * 2 / 3, AdviceEvery: min(2*time.Second, cfg.Learn/8)})
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	lctx, cancel := context.WithTimeout(ctx, cfg.Learn)
+	runEtcdSchedule(lctx, c, ec, mesh, BuildSchedule(learnScenario(s, cfg.Learn), seed^0x1ea7), nil)
+	cancel()
+	agents.Stop()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	out := &learnedAdvice{advice: map[string]string{}}
+	votes := map[etcd.Flags]int{}
+	for n, l := range agents.Logs() {
+		f := c.Flags()
+		if l.Advice != "" {
+			f = l.Flags
+			out.advice[n] = l.Advice
+		} else {
+			out.advice[n] = "keep " + f.String() + " (nothing logged)"
+		}
+		votes[f]++
+	}
+	// Every agent weighs the same cluster-wide evidence; should two
+	// differ (one read a member mid-restart), the most common wins.
+	best, bestN := c.Flags(), 0
+	for f, n := range votes {
+		if n > bestN || n == bestN && f.Election > best.Election {
+			best, bestN = f, n
+		}
+	}
+	out.flags = best
+	return out, nil
+}
+
+func runEtcdOne(ctx context.Context, cfg EtcdLiveConfig, s *sim.Scenario, st EtcdStrategy, seed uint64, dir string, learned **learnedAdvice) (EtcdRun, error) {
 	r := EtcdRun{LiveRun: LiveRun{Scenario: s.Name, Strategy: st.Name, Seed: seed, NodeCount: s.Nodes}}
 	mesh := NewMesh()
 	defer mesh.Close()
@@ -239,54 +290,26 @@ func runEtcdOne(ctx context.Context, cfg EtcdLiveConfig, orig, s *sim.Scenario, 
 	}
 
 	if st.Advice {
-		// Learning: agents beside the members on the flags in force,
-		// under the scenario's network, then their advice rolled out.
-		// The learning schedule uses another seed than the measured run.
-		actx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		agents, err := StartEtcdAgents(actx, c, EtcdAgentsConfig{Binary: cfg.Agent, Dir: filepath.Join(dir, "learn"), Flags: c.Flags(),
-			AdviceMinEvidence: cfg.Learn * 2 / 3, AdviceEvery: min(2*time.Second, cfg.Learn/8)})
-		cancel()
-		if err != nil {
-			return r, err
-		}
-		lctx, cancel := context.WithTimeout(ctx, cfg.Learn)
-		runEtcdSchedule(lctx, c, ec, mesh, BuildSchedule(learnScenario(s, cfg.Learn), seed^0x1ea7), nil)
-		cancel()
-		agents.Stop()
-		if ctx.Err() != nil {
-			return r, ctx.Err()
-		}
-		logs := agents.Logs()
-		r.Advice = map[string]string{}
-		votes := map[etcd.Flags]int{}
-		for n, l := range logs {
-			f := c.Flags()
-			if l.Advice != "" {
-				f = l.Flags
-				r.Advice[n] = l.Advice
-			} else {
-				r.Advice[n] = "keep " + f.String() + " (no change advised)"
+		// The advice is learned once per scenario and seed, on this
+		// run's cluster, and rolled out on every run that follows it.
+		if *learned == nil {
+			l, err := learn(ctx, cfg, c, ec, mesh, s, seed, dir)
+			if err != nil {
+				return r, err
 			}
-			votes[f]++
+			*learned = l
 		}
-		// Every agent weighs the same cluster-wide evidence; should two
-		// differ (one read a member mid-restart), the most common wins.
-		best, bestN := c.Flags(), 0
-		for f, n := range votes {
-			if n > bestN || n == bestN && f.Election > best.Election {
-				best, bestN = f, n
-			}
-		}
-		if best != c.Flags() {
+		r.Advice = (*learned).advice
+		if f := (*learned).flags; f != c.Flags() {
 			rctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 			leader, _ := ec.leader(rctx)
-			err := c.RollingRestart(rctx, leader, best)
+			err := c.RollingRestart(rctx, leader, f)
 			if err == nil {
 				_, err = ec.waitLeader(rctx)
 			}
 			cancel()
 			if err != nil {
-				return r, fmt.Errorf("rolling restart with %s: %w", best, err)
+				return r, fmt.Errorf("rolling restart with %s: %w", f, err)
 			}
 		}
 	}
