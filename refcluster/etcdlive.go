@@ -86,9 +86,12 @@ type EtcdLiveConfig struct {
 	// Duration of each measured run (default 20s); scenarios are
 	// compressed to it.
 	Duration time.Duration
-	// Learn is the learning phase before advice (default 30s): the
+	// Learn is the learning phase before advice (default 90s): the
 	// scenario's network, bursts and pauses without crashes (a restarted
-	// member's metrics start over), agents beside the default flags.
+	// member's metrics start over), agents beside the default flags. etcd
+	// puts each peer's smoothed round trip into its histogram only every
+	// 30s (5s while the peer is unhealthy), so a shorter phase gives the
+	// advice a handful of round trips to weigh.
 	Learn     time.Duration
 	Seeds     []uint64
 	Scenarios []*sim.Scenario
@@ -153,7 +156,7 @@ func RunEtcdLive(ctx context.Context, cfg EtcdLiveConfig) ([]EtcdRun, error) {
 		cfg.Duration = 20 * time.Second
 	}
 	if cfg.Learn <= 0 {
-		cfg.Learn = 30 * time.Second
+		cfg.Learn = 90 * time.Second
 	}
 	if cfg.Strategies == nil {
 		cfg.Strategies = DefaultEtcdStrategies

@@ -59,6 +59,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		nodes    = fs.Int("nodes", 5, "with -live: cluster size")
 		keep     = fs.String("keep", "", "with -live: keep each run's node logs and agent decision logs under `dir`")
 		hostName = fs.String("host", "", "host model whose timing rules every run plays: generic, hashicorp, etcd (default: each scenario's); with -live: hashicorp (the reference cluster, default) or etcd (real etcd servers, -etcd BIN)")
+		learn    = fs.Duration("learn", 90*time.Second, "with -live -host etcd: the learning phase before the agents' advice is rolled out (etcd samples each peer's round trip into its histogram every 30s)")
 		etcdBin  = fs.String("etcd", os.Getenv("NSRAFT_ETCD"), "with -live -host etcd: etcd server `binary` (scripts/etcd-build.sh prints one; default $NSRAFT_ETCD)")
 	)
 	fs.Var(&files, "scenario", "scenario `file` or built-in scenario name (repeatable)")
@@ -77,7 +78,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	if *live && *hostName == "etcd" {
 		return runBenchLiveEtcd(etcdBenchOptions{suite: *suite, files: files, seeds: *seeds, seedBase: *seedBase, strategies: *recs,
-			asJSON: *asJSON, outDir: *plotDir, quick: *quick, duration: *liveDur, members: *nodes, keep: *keep, etcd: *etcdBin}, stdout, stderr)
+			asJSON: *asJSON, outDir: *plotDir, quick: *quick, duration: *liveDur, members: *nodes, keep: *keep, etcd: *etcdBin, learn: *learn}, stdout, stderr)
 	}
 	if *live && *hostName != "" && *hostName != "hashicorp" {
 		fmt.Fprintf(stderr, "ns-agent bench: -host %q: with -live, want hashicorp or etcd\n", *hostName)

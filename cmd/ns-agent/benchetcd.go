@@ -31,6 +31,7 @@ type etcdBenchOptions struct {
 	members    int
 	keep       string
 	etcd       string
+	learn      time.Duration
 }
 
 // runBenchLiveEtcd is `bench -live -host etcd`: the scenarios on real etcd
@@ -72,7 +73,7 @@ func runBenchLiveEtcd(o etcdBenchOptions, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	start := time.Now()
-	cfg := refcluster.EtcdLiveConfig{Etcd: o.etcd, Agent: self, Dir: dir, Keep: o.keep != "", Members: o.members, Duration: o.duration,
+	cfg := refcluster.EtcdLiveConfig{Etcd: o.etcd, Agent: self, Dir: dir, Keep: o.keep != "", Members: o.members, Duration: o.duration, Learn: o.learn,
 		Seeds: seeds, Scenarios: scs, Log: func(f string, a ...any) {
 			fmt.Fprintf(stderr, "[%5.0fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(f, a...))
 		}}
@@ -91,8 +92,8 @@ func runBenchLiveEtcd(o etcdBenchOptions, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	var md bytes.Buffer
-	fmt.Fprintf(&md, "live benchmark on etcd: %d-member clusters of real etcd servers behind toxiproxy, %s per run (scenarios compressed), %d seed(s) from %d, %d runs in %s\n\n",
-		cfg.Members, cfg.Duration, len(cfg.Seeds), o.seedBase, len(runs), time.Since(start).Round(time.Second))
+	fmt.Fprintf(&md, "live benchmark on etcd: %d-member clusters of real etcd servers behind toxiproxy, %s per run (scenarios compressed), a %s learning phase per scenario and seed, %d seed(s) from %d, %d runs in %s\n\n",
+		cfg.Members, cfg.Duration, cfg.Learn, len(cfg.Seeds), o.seedBase, len(runs), time.Since(start).Round(time.Second))
 	var strategies []refcluster.EtcdStrategy
 	if len(cfg.Scenarios) > 0 {
 		strategies = refcluster.EtcdStrategies(cfg.Scenarios[0])
