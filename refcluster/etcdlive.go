@@ -238,7 +238,16 @@ func learn(ctx context.Context, cfg EtcdLiveConfig, c *EtcdCluster, ec *etcdClie
 		return nil, err
 	}
 	lctx, cancel := context.WithTimeout(ctx, cfg.Learn)
-	runEtcdSchedule(lctx, c, ec, mesh, BuildSchedule(learnScenario(s, cfg.Learn), seed^0x1ea7), nil)
+	sch := BuildSchedule(learnScenario(s, cfg.Learn), seed^0x1ea7)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runEtcdSchedule(lctx, c, ec, mesh, sch, nil)
+	}()
+	// A light client load, as a real cluster has, while the agents
+	// gather evidence.
+	runEtcdWorkload(lctx, ec, WorkloadConfig{Writers: 1, Seed: seed, Keys: 64})
+	<-done
 	cancel()
 	agents.Stop()
 	if ctx.Err() != nil {
@@ -437,7 +446,8 @@ func runEtcdOne(ctx context.Context, cfg EtcdLiveConfig, s *sim.Scenario, st Etc
 }
 
 // runEtcdSchedule applies a schedule to an etcd cluster, as RunSchedule
-// does to the reference cluster. Network faults go on each member's one
+// does to the reference cluster, and returns when ctx ends (the network
+// of its last event holding until then). Network faults go on each member's one
 // front proxy: a member's messages to its peers travel on connections
 // its peers dialed to it (etcd's stream transport), so a delay on that
 // proxy delays what the member sends, and a scenario's link from→to
@@ -544,4 +554,6 @@ func runEtcdSchedule(ctx context.Context, c *EtcdCluster, ec *etcdClients, m *Me
 			onEvent(ev, target, err)
 		}
 	}
+	// The network the last event set holds until the run ends.
+	<-ctx.Done()
 }
