@@ -246,7 +246,7 @@ func learn(ctx context.Context, cfg EtcdLiveConfig, c *EtcdCluster, ec *etcdClie
 	}()
 	// A light client load, as a real cluster has, while the agents
 	// gather evidence.
-	runEtcdWorkload(lctx, ec, WorkloadConfig{Writers: 1, Seed: seed, Keys: 64})
+	runEtcdWorkload(lctx, ec, "learn/", WorkloadConfig{Writers: 1, Seed: seed, Keys: 64})
 	<-done
 	cancel()
 	agents.Stop()
@@ -389,7 +389,7 @@ func runEtcdOne(ctx context.Context, cfg EtcdLiveConfig, s *sim.Scenario, st Etc
 		})
 	}()
 	keys := 8*int(s.Duration/time.Second) + 16
-	rep := runEtcdWorkload(runCtx, ec, WorkloadConfig{Seed: seed, Keys: keys})
+	rep := runEtcdWorkload(runCtx, ec, "run/", WorkloadConfig{Seed: seed, Keys: keys})
 	wg.Wait()
 
 	r.UnavailabilityMS = float64(rep.Unavailable) / 1e6

@@ -92,7 +92,7 @@ func TestEtcdCalmLoadedMachine(t *testing.T) {
 	// A light, steady client load, and every term and leader change.
 	wctx, stop := context.WithTimeout(ctx, d)
 	defer stop()
-	rep := runEtcdWorkload(wctx, ec, WorkloadConfig{Writers: 1, Seed: 1, Keys: 64})
+	rep := runEtcdWorkload(wctx, ec, "calm/", WorkloadConfig{Writers: 1, Seed: 1, Keys: 64})
 	logs := agents.Logs()
 	handoffs := 0
 	for m, l := range logs {

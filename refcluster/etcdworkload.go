@@ -119,7 +119,11 @@ func (ec *etcdClients) waitLeader(ctx context.Context) (string, error) {
 // every member's term and leader, and checks the history with porcupine.
 // A put that returns an error has an unknown outcome: etcd may have
 // committed it before the error.
-func runEtcdWorkload(ctx context.Context, ec *etcdClients, cfg WorkloadConfig) Report {
+//
+// Keys are prefix followed by k0, k1…: a history is checked against a
+// store in which its keys were never written, so each workload on a
+// cluster needs its own prefix.
+func runEtcdWorkload(ctx context.Context, ec *etcdClients, prefix string, cfg WorkloadConfig) Report {
 	cfg = cfg.withDefaults()
 	start := cfg.Now()
 	since := func() time.Duration { return cfg.Now().Sub(start) }
@@ -141,7 +145,7 @@ func runEtcdWorkload(ctx context.Context, ec *etcdClients, cfg WorkloadConfig) R
 					continue
 				}
 				cli := ec.cli[name]
-				op := Op{Client: client, Key: fmt.Sprintf("k%d", rng.IntN(cfg.Keys)), Kind: OpPut}
+				op := Op{Client: client, Key: fmt.Sprintf("%sk%d", prefix, rng.IntN(cfg.Keys)), Kind: OpPut}
 				if rng.Float64() < cfg.ReadRatio {
 					op.Kind = OpGet
 				} else {
