@@ -256,17 +256,22 @@ func learn(ctx context.Context, cfg EtcdLiveConfig, c *EtcdCluster, ec *etcdClie
 	out := &learnedAdvice{advice: map[string]string{}}
 	votes := map[etcd.Flags]int{}
 	for n, l := range agents.Logs() {
-		f := c.Flags()
-		if l.Advice != "" {
-			f = l.Flags
+		switch {
+		case l.Advice == "":
+			out.advice[n] = "nothing logged"
+		case strings.Contains(l.Advice, "gathering evidence"):
+			// No opinion yet: on a loaded machine an agent may not
+			// have read every member in one go for long enough.
 			out.advice[n] = l.Advice
-		} else {
-			out.advice[n] = "keep " + f.String() + " (nothing logged)"
+		default:
+			out.advice[n] = l.Advice
+			votes[l.Flags]++
 		}
-		votes[f]++
 	}
-	// Every agent weighs the same cluster-wide evidence; should two
-	// differ (one read a member mid-restart), the most common wins.
+	// Every agent weighs the same cluster-wide evidence, but each reads
+	// it at its own moments, so they can differ: the advice most agents
+	// with enough evidence gave wins (the longer timeout on a tie), and
+	// without any the flags stay.
 	best, bestN := c.Flags(), 0
 	for f, n := range votes {
 		if n > bestN || n == bestN && f.Election > best.Election {

@@ -54,11 +54,17 @@ func SummarizeEtcd(runs []EtcdRun) []*EtcdSummary {
 // strategy and seed, the totals per strategy, and how the advice fared
 // against etcd's defaults scenario by scenario.
 func WriteEtcdReport(w io.Writer, runs []EtcdRun, strategies []EtcdStrategy) {
+	ran := map[string]bool{}
+	for _, r := range runs {
+		ran[r.Strategy] = true
+	}
 	if len(strategies) > 0 {
 		fmt.Fprintln(w, "| strategy | flags |")
 		fmt.Fprintln(w, "|---|---|")
 		for _, st := range strategies {
-			fmt.Fprintf(w, "| %s | %s |\n", st.Name, st.Why)
+			if ran[st.Name] {
+				fmt.Fprintf(w, "| %s | %s |\n", st.Name, st.Why)
+			}
 		}
 		fmt.Fprintln(w)
 	}
