@@ -26,7 +26,7 @@ func TestEtcdLiveQuick(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cfg := EtcdQuick(EtcdLiveConfig{Etcd: bin, Agent: binary, Dir: t.TempDir(), Seeds: []uint64{1000}, Scenarios: scs, Log: t.Logf})
+	cfg := EtcdQuick(EtcdLiveConfig{Etcd: bin, Agent: nsAgent(t), Dir: t.TempDir(), Seeds: []uint64{1000}, Scenarios: scs, Log: t.Logf})
 	runs, err := RunEtcdLive(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestEtcdCalmLoadedMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ec.Close()
-	agents, err := StartEtcdAgents(ctx, c, EtcdAgentsConfig{Binary: binary, Dir: dir + "/agents", Flags: c.Flags(), Handoff: true, AdviceMinEvidence: time.Minute})
+	agents, err := StartEtcdAgents(ctx, c, EtcdAgentsConfig{Binary: nsAgent(t), Dir: dir + "/agents", Flags: c.Flags(), Handoff: true, AdviceMinEvidence: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
