@@ -12,7 +12,7 @@ import (
 // errors (exit 2) that say what to give.
 func TestBenchLiveHostErrors(t *testing.T) {
 	out, code := runCLI(t, 30*time.Second, "bench", "-live", "-host", "zookeeper")
-	if code != 2 || !strings.Contains(out, `-host "zookeeper": want hashicorp or etcd`) {
+	if code != 2 || !strings.Contains(out, `-host "zookeeper": with -live, want hashicorp or etcd`) {
 		t.Errorf("unknown host: exit %d: %s", code, out)
 	}
 	out, code = runCLI(t, 30*time.Second, "bench", "-live", "-host", "etcd", "-etcd", "")
