@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -57,7 +58,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		liveDur  = fs.Duration("live-duration", 20*time.Second, "with -live: length of each run (scenarios are compressed to it)")
 		nodes    = fs.Int("nodes", 5, "with -live: cluster size")
 		keep     = fs.String("keep", "", "with -live: keep each run's node logs and agent decision logs under `dir`")
-		hostName = fs.String("host", "", "host model whose timing rules every run plays: generic, hashicorp, etcd (default: each scenario's)")
+		hostName = fs.String("host", "", "host model whose timing rules every run plays: generic, hashicorp, etcd (default: each scenario's); with -live: hashicorp (the reference cluster, default) or etcd (real etcd servers, -etcd BIN)")
+		learn    = fs.Duration("learn", 90*time.Second, "with -live -host etcd: the learning phase before the agents' advice is rolled out (etcd samples each peer's round trip into its histogram every 30s)")
+		etcdBin  = fs.String("etcd", os.Getenv("NSRAFT_ETCD"), "with -live -host etcd: etcd server `binary` (scripts/etcd-build.sh prints one; default $NSRAFT_ETCD)")
 	)
 	fs.Var(&files, "scenario", "scenario `file` or built-in scenario name (repeatable)")
 	fs.Usage = func() {
@@ -66,15 +69,19 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "side, and prints each one's ratio to the Raft paper's random 150-300ms.")
 		fmt.Fprintln(stderr, "\nWith -live it runs the real reference cluster under the same scenarios instead,")
 		fmt.Fprintln(stderr, "each strategy through the same agent and adapter, and checks every history with porcupine.")
-		fmt.Fprintln(stderr, "\nExamples:\n  ns-agent bench -suite ballast -seeds 5\n  ns-agent bench -scenario my-network.hcl -json\n  ns-agent bench -live -suite ballast -seeds 3 -plot docs/results/live")
+		fmt.Fprintln(stderr, "\nExamples:\n  ns-agent bench -suite ballast -seeds 5\n  ns-agent bench -scenario my-network.hcl -json\n  ns-agent bench -live -suite ballast -seeds 3 -plot docs/results/live\n  ns-agent bench -live -host etcd -etcd $(scripts/etcd-build.sh | tail -1) -seeds 1 -plot docs/results/live-etcd")
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *live && *hostName != "" {
-		fmt.Fprintln(stderr, "ns-agent bench: -host chooses the simulator's host model; the live cluster is hashicorp/raft, and its table shows the simulator's ratio under that model")
+	if *live && *hostName == "etcd" {
+		return runBenchLiveEtcd(etcdBenchOptions{suite: *suite, files: files, seeds: *seeds, seedBase: *seedBase, strategies: *recs,
+			asJSON: *asJSON, outDir: *plotDir, quick: *quick, duration: *liveDur, members: *nodes, keep: *keep, etcd: *etcdBin, learn: *learn}, stdout, stderr)
+	}
+	if *live && *hostName != "" && *hostName != "hashicorp" {
+		fmt.Fprintf(stderr, "ns-agent bench: -host %q: with -live, want hashicorp or etcd\n", *hostName)
 		return 2
 	}
 	if *live {
