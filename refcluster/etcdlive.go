@@ -355,42 +355,14 @@ func runEtcdOne(ctx context.Context, cfg EtcdLiveConfig, s *sim.Scenario, st Etc
 	start := time.Now()
 	since := func() time.Duration { return time.Since(start) }
 	var (
-		mu       sync.Mutex
-		killed   []faultWindow
-		openKill = map[string]int{}
-		faultsAt []time.Duration
-		wg       sync.WaitGroup
+		faults faultTrail
+		wg     sync.WaitGroup
 	)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		runEtcdSchedule(runCtx, c, ec, mesh, sch, func(ev FaultEvent, target string, err error) {
-			now := since()
-			mu.Lock()
-			defer mu.Unlock()
-			line := fmt.Sprintf("%8.0f %s", float64(now)/1e6, ev)
-			if target != "" && ev.Node == "" {
-				line += ": " + target
-			}
-			if err != nil {
-				line += ": " + err.Error()
-			}
-			r.Events = append(r.Events, line)
-			switch ev.Kind {
-			case FaultCrash:
-				if err == nil && target != "" {
-					openKill[target] = len(killed)
-					killed = append(killed, faultWindow{from: now, to: math.MaxInt64, node: target})
-					faultsAt = append(faultsAt, now)
-				}
-			case FaultRestart:
-				if i, ok := openKill[target]; ok {
-					killed[i].to = now
-					delete(openKill, target)
-				}
-			case FaultBurstStart, FaultPause:
-				faultsAt = append(faultsAt, now)
-			}
+			faults.record(since(), ev, target, err)
 		})
 	}()
 	keys := 8*int(s.Duration/time.Second) + 16
@@ -431,12 +403,12 @@ func runEtcdOne(ctx context.Context, cfg EtcdLiveConfig, s *sim.Scenario, st Etc
 		}
 		return l
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	r.Events = append(r.Events, faults.events...)
+	windows := faults.windows()
 	for _, e := range rep.ElectionsAt {
 		l := leaderAt(e)
 		verdict := "necessary"
-		if !necessaryElection(e, l, killed) {
+		if !necessaryElection(e, l, windows) {
 			r.UnnecessaryElections++
 			verdict = "unnecessary"
 		}
@@ -446,7 +418,7 @@ func runEtcdOne(ctx context.Context, cfg EtcdLiveConfig, s *sim.Scenario, st Etc
 		r.Events = append(r.Events, fmt.Sprintf("%8.0f leader %s (term %d)", float64(ch.At)/1e6, ch.Leader, ch.Term))
 	}
 	sort.Strings(r.Events)
-	r.ElectAt, r.FaultsAt = rep.ElectionsAt, faultsAt
+	r.ElectAt, r.FaultsAt = rep.ElectionsAt, faults.faultsAt
 	return r, nil
 }
 

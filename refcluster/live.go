@@ -197,6 +197,71 @@ type faultWindow struct {
 	node     string
 }
 
+// faultTrail records a live run's fault events as the schedule injects them:
+// one line per event, the windows in which a killed (until its restart) or
+// isolated (until the heal) leader made an election necessary, and when
+// each fault struck. Both live benchmarks record through it.
+type faultTrail struct {
+	mu       sync.Mutex
+	events   []string
+	killed   []faultWindow
+	isolated []faultWindow
+	faultsAt []time.Duration
+	openKill map[string]int
+	openIsol []int
+}
+
+// record notes event ev, injected against target (err when it failed), at
+// now since the run's start.
+func (f *faultTrail) record(now time.Duration, ev FaultEvent, target string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	line := fmt.Sprintf("%8.0f %s", float64(now)/1e6, ev)
+	if target != "" && ev.Node == "" {
+		line += ": " + target
+	}
+	if err != nil {
+		line += ": " + err.Error()
+	}
+	f.events = append(f.events, line)
+	switch ev.Kind {
+	case FaultCrash:
+		if err == nil && target != "" {
+			if f.openKill == nil {
+				f.openKill = map[string]int{}
+			}
+			f.openKill[target] = len(f.killed)
+			f.killed = append(f.killed, faultWindow{from: now, to: math.MaxInt64, node: target})
+			f.faultsAt = append(f.faultsAt, now)
+		}
+	case FaultRestart:
+		if i, ok := f.openKill[target]; ok {
+			f.killed[i].to = now
+			delete(f.openKill, target)
+		}
+	case FaultPartition:
+		for _, n := range ev.Nodes {
+			f.openIsol = append(f.openIsol, len(f.isolated))
+			f.isolated = append(f.isolated, faultWindow{from: now, to: math.MaxInt64, node: n})
+		}
+		f.faultsAt = append(f.faultsAt, now)
+	case FaultHeal:
+		for _, i := range f.openIsol {
+			f.isolated[i].to = now
+		}
+		f.openIsol = nil
+	case FaultBurstStart, FaultPause:
+		f.faultsAt = append(f.faultsAt, now)
+	}
+}
+
+// windows returns every window in which an election was necessary.
+func (f *faultTrail) windows() []faultWindow {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append(append([]faultWindow(nil), f.killed...), f.isolated...)
+}
+
 // necessaryElection reports whether an election at e, replacing leader, was
 // necessary: the leader was killed or cut off at e, or had been until at
 // most 2s before (the detection time of hashicorp's defaults).
@@ -315,15 +380,9 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 	start := time.Now()
 	since := func() time.Duration { return time.Since(start) }
 
-	// Fault windows that make an election necessary: the leader killed
-	// (until its restart) or isolated from the majority.
 	var (
-		mu       sync.Mutex
-		killed   []faultWindow
-		isolated []faultWindow
-		faultsAt []time.Duration
-		openKill = map[string]int{}
-		openIsol []int
+		faults   faultTrail
+		mu       sync.Mutex // timeline
 		timeline []sim.TimelinePoint
 		wg       sync.WaitGroup
 	)
@@ -331,43 +390,7 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 	go func() {
 		defer wg.Done()
 		RunSchedule(runCtx, c, mesh, sch, func(ev FaultEvent, target string, err error) {
-			now := since()
-			mu.Lock()
-			defer mu.Unlock()
-			line := fmt.Sprintf("%8.0f %s", float64(now)/1e6, ev)
-			if target != "" && ev.Node == "" {
-				line += ": " + target
-			}
-			if err != nil {
-				line += ": " + err.Error()
-			}
-			r.Events = append(r.Events, line)
-			switch ev.Kind {
-			case FaultCrash:
-				if err == nil && target != "" {
-					openKill[target] = len(killed)
-					killed = append(killed, faultWindow{from: now, to: math.MaxInt64, node: target})
-					faultsAt = append(faultsAt, now)
-				}
-			case FaultRestart:
-				if i, ok := openKill[target]; ok {
-					killed[i].to = now
-					delete(openKill, target)
-				}
-			case FaultPartition:
-				for _, n := range ev.Nodes {
-					openIsol = append(openIsol, len(isolated))
-					isolated = append(isolated, faultWindow{from: now, to: math.MaxInt64, node: n})
-				}
-				faultsAt = append(faultsAt, now)
-			case FaultHeal:
-				for _, i := range openIsol {
-					isolated[i].to = now
-				}
-				openIsol = nil
-			case FaultBurstStart, FaultPause:
-				faultsAt = append(faultsAt, now)
-			}
+			faults.record(since(), ev, target, err)
 		})
 	}()
 	// Each node's timeout, four times a second, for the timeline. The
@@ -430,9 +453,8 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 		}
 		return l
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	windows := append(append([]faultWindow(nil), killed...), isolated...)
+	r.Events = append(r.Events, faults.events...)
+	windows := faults.windows()
 	for _, e := range rep.ElectionsAt {
 		l := leaderAt(e)
 		necessary := necessaryElection(e, l, windows)
@@ -446,6 +468,8 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 		r.Events = append(r.Events, fmt.Sprintf("%8.0f election (leader before: %s): %s", float64(e)/1e6, l, verdict))
 	}
 	sort.Strings(r.Events) // right-aligned times: in time order
-	r.Timeline, r.ElectAt, r.FaultsAt = timeline, rep.ElectionsAt, faultsAt
+	mu.Lock()
+	defer mu.Unlock()
+	r.Timeline, r.ElectAt, r.FaultsAt = timeline, rep.ElectionsAt, faults.faultsAt
 	return r, nil
 }
