@@ -32,12 +32,6 @@ func StrategyNames() []string {
 // by the safety policy.
 func ThroughPolicy(name string) bool { return slices.Contains(adaptive, name) }
 
-// NodeSeed gives each node of a run its own seed, derived from the run's:
-// model.NodeSeed, as the agent derives it.
-//
-// Deprecated: use model.NodeSeed.
-func NodeSeed(seed uint64, node string) uint64 { return model.NodeSeed(seed, node) }
-
 // NewStrategy builds the named strategy (one of StrategyNames). The
 // adaptive recommenders without the -raw suffix run through pol (nil: the
 // embedded default policy); static and random are what a host does without

@@ -23,9 +23,6 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
-// nodeSeed gives each node of a run its own seed, derived from the run's.
-func nodeSeed(seed uint64, node string) uint64 { return sim.NodeSeed(seed, node) }
-
 // loadScenarios resolves a suite and scenario files (or names of scenarios
 // in the embedded suites).
 func loadScenarios(suite string, files []string) ([]*sim.Scenario, error) {

@@ -156,7 +156,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *agentRec != "" {
-		r, err := model.New(*agentRec, model.Options{Seed: nodeSeed(1, cfg.ID)})
+		r, err := model.New(*agentRec, model.Options{Seed: model.NodeSeed(1, cfg.ID)})
 		if err != nil {
 			fmt.Fprintf(stderr, "ns-agent node: -agent: %v\n", err)
 			return 2
@@ -198,7 +198,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		go a.Run(agentCtx, adapter)
 	}
 	if *agentAddr != "" {
-		link = hashicorp.Connect(adapter, hashicorp.LinkConfig{Target: *agentAddr, Seed: nodeSeed(2, cfg.ID),
+		link = hashicorp.Connect(adapter, hashicorp.LinkConfig{Target: *agentAddr, Seed: model.NodeSeed(2, cfg.ID),
 			Log: hclog.New(&hclog.LoggerOptions{Name: cfg.ID + ".link", Output: stderr, Level: hclog.Info, JSONFormat: *logJSON})})
 	}
 
