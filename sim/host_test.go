@@ -15,7 +15,7 @@ func hostSim(t *testing.T, s *Scenario, host HostKind, T time.Duration) *simulat
 	t.Helper()
 	sm := &simulation{s: s, o: Options{Seed: 1, Host: host}, r: newRNGs(1), net: newNetwork(s, 1), quorum: s.Nodes/2 + 1, host: host, lease: s.Lease()}
 	for i := 0; i < s.Nodes; i++ {
-		sm.nodes = append(sm.nodes, &node{id: i, up: true, votedFor: -1, leader: -1, T: T, match: make([]uint64, s.Nodes),
+		sm.nodes = append(sm.nodes, &node{id: i, up: true, votedFor: -1, leader: -1, T: T, obs: newObserver(s), match: make([]uint64, s.Nodes),
 			lastAck: make([]time.Duration, s.Nodes), lastSent: make([]time.Duration, s.Nodes), hbSeq: make([]uint64, s.Nodes),
 			hbBusy: make([]bool, s.Nodes), hbNotify: make([]bool, s.Nodes), hbFails: make([]uint64, s.Nodes)})
 	}

@@ -223,8 +223,7 @@ func Run(s *Scenario, o Options) Result {
 	ids := s.NodeIDs()
 	for i := 0; i < s.Nodes; i++ {
 		n := &node{id: i, name: ids[i], up: true, votedFor: -1, leader: -1, slowdown: s.Node(ids[i]).Slowdown,
-			T: o.InitialTimeout, obs: collector.NewTracker(collector.TrackerConfig{PeerHorizon: max(2*time.Second, 4*s.Heartbeat),
-				CampaignEvents: true, Counts: collector.FieldRPCRetries}),
+			T: o.InitialTimeout, obs: newObserver(s),
 			match: make([]uint64, s.Nodes), lastAck: make([]time.Duration, s.Nodes), lastSent: make([]time.Duration, s.Nodes),
 			probeNext: (i + 1) % s.Nodes}
 		n.busy = 70 * sm.r.load.Float64()
@@ -540,6 +539,13 @@ func (sm *simulation) held(m message) time.Duration {
 		return 0
 	}
 	return sm.now - m.arrivedAt
+}
+
+// newObserver is a node's tracker: what it has seen, as a host's adapter
+// would report it.
+func newObserver(s *Scenario) *collector.Tracker {
+	return collector.NewTracker(collector.TrackerConfig{PeerHorizon: max(2*time.Second, 4*s.Heartbeat),
+		CampaignEvents: true, Counts: collector.FieldRPCRetries})
 }
 
 // seen records that n heard from peer p now.
