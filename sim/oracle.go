@@ -66,7 +66,7 @@ func (sm *simulation) oracleCandidate() (best int, cost time.Duration) {
 		cost = 6 * sm.net.recoveryDelay()
 	}
 	best = -1
-	bestTrouble := 0
+	bestTrouble := 0.0
 	for _, c := range sm.nodes {
 		if !c.up || c.paused || c.role == leader || c.lastIndex < longest {
 			continue
@@ -95,14 +95,15 @@ func (sm *simulation) oracleCandidate() (best int, cost time.Duration) {
 	return best, cost
 }
 
-// trouble counts what the scenario still has in store for node c as a
-// leader: partitions yet to start that will cut it from a majority, and
-// its own pauses, slowness, noisy neighbours and disk stalls. The oracle
-// knows them all and elects the node with the least, so that where its
-// leader stands never costs it a failover another strategy's leader
-// would have been spared.
-func (sm *simulation) trouble(c *node) int {
-	t := 0
+// trouble weighs what the scenario still has in store for node c as a
+// leader: partitions yet to start that will cut it from a majority, the
+// seconds it will spend paused over the next troubleHorizon, and its
+// slowness, noisy neighbours and disk stalls. The oracle knows them all
+// and elects the node with the least, so that where its leader stands
+// never costs it a failover another strategy's leader would have been
+// spared.
+func (sm *simulation) trouble(c *node) float64 {
+	t := 0.0
 	for _, p := range sm.s.Partitions {
 		if p.At+p.Duration <= sm.now {
 			continue
@@ -121,13 +122,24 @@ func (sm *simulation) trouble(c *node) int {
 	}
 	ns := sm.s.Node(c.name)
 	if ns.PauseEvery > 0 {
-		t++
+		// When a pausing leader's peer is down, its pauses cannot be
+		// waited out by electing another: what counts is how much of the
+		// coming horizon it will spend paused, not that it ever pauses.
+		t += 0.001 // between two nodes that will not pause soon, the one that never does
+		end := sm.now + troubleHorizon
+		for at := c.nextPause; at < end; at += ns.PauseEvery {
+			t += (min(at+ns.Pause, end) - max(at, sm.now)).Seconds()
+		}
 	}
 	if ns.Slowdown > 1 || ns.NoisyEvery > 0 || ns.DiskStallEvery > 0 {
 		t++
 	}
 	return t
 }
+
+// troubleHorizon is how far ahead trouble looks at a node's pauses: a
+// crashed peer's downtime in the shipped scenarios.
+const troubleHorizon = 10 * time.Second
 
 // outageEnd is when a leader that is up but paused or cut off from a
 // majority will be back, or forever when it will not come back by itself.

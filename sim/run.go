@@ -144,6 +144,7 @@ type node struct {
 	probeNext  int
 	oracleGone bool
 	resumeAt   time.Duration // while paused: when the pause ends
+	nextPause  time.Duration // when its next pause starts (pausing nodes)
 
 	rec model.Recommender
 	gov Governor
@@ -267,7 +268,8 @@ func Run(s *Scenario, o Options) Result {
 	for _, id := range ids {
 		if ns := s.Node(id); ns.PauseEvery > 0 {
 			i := idx(id)
-			sm.push(event{at: time.Duration(sm.r.fault.Float64() * float64(ns.PauseEvery)), kind: evPause, node: i})
+			sm.nodes[i].nextPause = time.Duration(sm.r.fault.Float64() * float64(ns.PauseEvery))
+			sm.push(event{at: sm.nodes[i].nextPause, kind: evPause, node: i})
 		}
 	}
 	for i, p := range s.Partitions {
@@ -386,7 +388,8 @@ func (sm *simulation) handle(e event) {
 				sm.oracleUpdate()
 			}
 		}
-		sm.push(event{at: sm.now + ns.PauseEvery, kind: evPause, node: e.node})
+		sm.nodes[e.node].nextPause = sm.now + ns.PauseEvery
+		sm.push(event{at: sm.nodes[e.node].nextPause, kind: evPause, node: e.node})
 	case evResume:
 		n := sm.nodes[e.node]
 		if !n.paused {
