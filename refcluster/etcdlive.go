@@ -3,11 +3,9 @@ package refcluster
 import (
 	"context"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -369,56 +367,16 @@ func runEtcdOne(ctx context.Context, cfg EtcdLiveConfig, s *sim.Scenario, st Etc
 	rep := runEtcdWorkload(runCtx, ec, "run/", WorkloadConfig{Seed: seed, Keys: keys})
 	wg.Wait()
 
-	r.UnavailabilityMS = float64(rep.Unavailable) / 1e6
-	r.LongestMS = float64(rep.LongestUnavailable) / 1e6
-	r.Elections = rep.Elections
-	r.Linearizable = string(rep.Verdict)
-	r.Operations = len(rep.History)
-	var lat []float64
-	for _, op := range rep.History {
-		if op.Kind == OpPut && op.Ok {
-			lat = append(lat, float64(op.Return-op.Call)/1e6)
-		}
-	}
-	sort.Float64s(lat)
-	q := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(math.Ceil(p*float64(len(lat))))-1)]
-	}
-	r.WriteMSP50, r.WriteMSP99, r.WriteMSP999 = q(0.5), q(0.99), q(0.999)
-	r.WritesPerSec = float64(len(lat)) / rep.Duration.Seconds()
 	if agents != nil {
 		for _, l := range agents.Logs() {
 			r.Handoffs = append(r.Handoffs, l.Handoffs...)
 		}
 	}
-	leaderAt := func(t time.Duration) string {
-		l := ""
-		for _, ch := range rep.LeaderChanges {
-			if ch.At < t {
-				l = ch.Leader
-			}
-		}
-		return l
-	}
-	r.Events = append(r.Events, faults.events...)
-	windows := faults.windows()
-	for _, e := range rep.ElectionsAt {
-		l := leaderAt(e)
-		verdict := "necessary"
-		if !necessaryElection(e, l, windows) {
-			r.UnnecessaryElections++
-			verdict = "unnecessary"
-		}
-		r.Events = append(r.Events, fmt.Sprintf("%8.0f election (leader before: %s): %s", float64(e)/1e6, l, verdict))
-	}
+	var changes []string
 	for _, ch := range rep.LeaderChanges {
-		r.Events = append(r.Events, fmt.Sprintf("%8.0f leader %s (term %d)", float64(ch.At)/1e6, ch.Leader, ch.Term))
+		changes = append(changes, fmt.Sprintf("%8.0f leader %s (term %d)", float64(ch.At)/1e6, ch.Leader, ch.Term))
 	}
-	sort.Strings(r.Events)
-	r.ElectAt, r.FaultsAt = rep.ElectionsAt, faults.faultsAt
+	r.record(rep, &faults, changes...)
 	return r, nil
 }
 
@@ -430,107 +388,80 @@ func runEtcdOne(ctx context.Context, cfg EtcdLiveConfig, s *sim.Scenario, st Etc
 // proxy delays what the member sends, and a scenario's link from→to
 // becomes, approximately, the mean delay of from's outgoing links.
 func runEtcdSchedule(ctx context.Context, c *EtcdCluster, ec *etcdClients, m *Mesh, sch Schedule, onEvent func(FaultEvent, string, error)) {
-	start := time.Now()
-	ids := sch.Scenario.NodeIDs()
-	crashed := map[int]string{}
-	paused := map[string]bool{}
-	setFronts := func(extra time.Duration) error {
-		for _, a := range ids {
-			var delay, jitter time.Duration
-			n := 0
-			for _, b := range ids {
-				if a != b {
-					ln := sch.Scenario.LinkNetwork(a, b)
-					delay += ln.Delay
-					jitter += ln.Jitter
-					n++
-				}
-			}
-			f := m.Fault(Inbound, memberOf(a))
-			f.Latency, f.Jitter = delay/time.Duration(max(n, 1))+extra, jitter/time.Duration(max(n, 1))
-			if err := m.SetLink(Inbound, memberOf(a), f); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	defer func() {
-		for name := range paused {
-			_ = c.Resume(name)
-		}
-		for _, id := range ids {
-			_ = m.SetLink(Inbound, memberOf(id), LinkFault{})
-		}
-	}()
-	burst := time.Duration(0)
-	for _, ev := range sch.Events {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Until(start.Add(ev.At))):
-		}
-		var err error
-		target := ""
-		if ev.Node != "" {
-			target = memberOf(ev.Node)
-		}
-		switch ev.Kind {
-		case FaultNetwork:
-			err = setFronts(burst)
-		case FaultBurstStart:
-			burst = ev.Extra
-			err = setFronts(burst)
-		case FaultBurstEnd:
-			burst = 0
-			err = setFronts(0)
-		case FaultPause:
-			if !c.Running(target) {
-				continue
-			}
-			if err = c.Pause(target); err == nil {
-				paused[target] = true
-			}
-		case FaultResume:
-			if !paused[target] {
-				continue
-			}
-			err = c.Resume(target)
-			delete(paused, target)
-		case FaultCrash:
-			lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			target, err = ec.leader(lctx)
-			cancel()
-			if err == nil {
-				err = c.Kill(target)
-				crashed[ev.Crash] = target
-			}
-		case FaultRestart:
-			target = crashed[ev.Crash]
-			if target == "" {
-				continue
-			}
-			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			ec.setStarting(target, true)
-			err = c.Restart(rctx, target)
-			ec.setStarting(target, false)
-			cancel()
-		case FaultPartition:
-			// Only a member's own front proxy can be cut: an isolated
-			// member can no longer send, but still hears the others.
-			for _, n := range ev.Nodes {
-				f := m.Fault(Inbound, memberOf(n))
-				f.Down = true
-				if err = m.SetLink(Inbound, memberOf(n), f); err != nil {
-					break
-				}
-			}
-		case FaultHeal:
-			err = m.Heal()
-		}
-		if onEvent != nil {
-			onEvent(ev, target, err)
-		}
-	}
 	// The network the last event set holds until the run ends.
-	<-ctx.Done()
+	applySchedule(ctx, etcdTarget{c: c, ec: ec, m: m, sc: sch.Scenario}, sch, true, onEvent)
+}
+
+// etcdTarget is a real etcd cluster whose members each sit behind one
+// front proxy.
+type etcdTarget struct {
+	c  *EtcdCluster
+	ec *etcdClients
+	m  *Mesh
+	sc *sim.Scenario
+}
+
+func (e etcdTarget) process(node string) string {
+	if node == "" {
+		return ""
+	}
+	return memberOf(node)
+}
+func (e etcdTarget) running(name string) bool { return e.c.Running(name) }
+func (e etcdTarget) pause(name string) error  { return e.c.Pause(name) }
+func (e etcdTarget) resume(name string) error { return e.c.Resume(name) }
+func (e etcdTarget) kill(name string) error   { return e.c.Kill(name) }
+func (e etcdTarget) heal() error              { return e.m.Heal() }
+
+func (e etcdTarget) leader(ctx context.Context) (string, error) { return e.ec.leader(ctx) }
+
+func (e etcdTarget) restart(ctx context.Context, name string) error {
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	e.ec.setStarting(name, true)
+	defer e.ec.setStarting(name, false)
+	return e.c.Restart(rctx, name)
+}
+
+// network puts on each member's front proxy the mean delay of its
+// outgoing links, plus extra.
+func (e etcdTarget) network(extra time.Duration) error {
+	ids := e.sc.NodeIDs()
+	for _, a := range ids {
+		var delay, jitter time.Duration
+		n := 0
+		for _, b := range ids {
+			if a != b {
+				ln := e.sc.LinkNetwork(a, b)
+				delay += ln.Delay
+				jitter += ln.Jitter
+				n++
+			}
+		}
+		f := e.m.Fault(Inbound, memberOf(a))
+		f.Latency, f.Jitter = delay/time.Duration(max(n, 1))+extra, jitter/time.Duration(max(n, 1))
+		if err := e.m.SetLink(Inbound, memberOf(a), f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// partition cuts each node's own front proxy: an isolated member can no
+// longer send, but still hears the others.
+func (e etcdTarget) partition(nodes []string) error {
+	for _, n := range nodes {
+		f := e.m.Fault(Inbound, memberOf(n))
+		f.Down = true
+		if err := e.m.SetLink(Inbound, memberOf(n), f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e etcdTarget) clear() {
+	for _, id := range e.sc.NodeIDs() {
+		_ = e.m.SetLink(Inbound, memberOf(id), LinkFault{})
+	}
 }

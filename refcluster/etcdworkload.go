@@ -191,29 +191,7 @@ func runEtcdWorkload(ctx context.Context, ec *etcdClients, prefix string, cfg Wo
 	}()
 	wg.Wait()
 
-	rep := Report{Duration: since(), History: history, LeaderChanges: changes, Elections: len(electionsAt), ElectionsAt: electionsAt}
-	var okWrites []time.Duration
-	for _, op := range history {
-		switch op.Kind {
-		case OpPut:
-			rep.Writes++
-			if op.Ok {
-				rep.WritesOK++
-				okWrites = append(okWrites, op.Return)
-			}
-			if op.Unknown {
-				rep.WritesUnknown++
-			}
-		case OpGet:
-			rep.Reads++
-			if op.Ok {
-				rep.ReadsOK++
-			}
-		}
-	}
-	rep.Unavailable, rep.LongestUnavailable = Unavailability(okWrites, rep.Duration, cfg.UnavailableAfter)
-	rep.Verdict = CheckLinearizable(history, time.Minute)
-	return rep
+	return newReport(since(), history, changes, electionsAt, cfg.UnavailableAfter)
 }
 
 // monitorEtcd polls every running member's status every 50ms, each from

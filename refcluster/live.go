@@ -256,6 +256,55 @@ func (f *faultTrail) record(now time.Duration, ev FaultEvent, target string, err
 }
 
 // windows returns every window in which an election was necessary.
+// record fills a run's figures from the client's report and its audit
+// trail from the injected faults and the elections the monitor saw, each
+// with its verdict; extra events (such as leader changes) join the trail,
+// which is kept in time order.
+func (r *LiveRun) record(rep Report, faults *faultTrail, extra ...string) {
+	r.UnavailabilityMS = float64(rep.Unavailable) / 1e6
+	r.LongestMS = float64(rep.LongestUnavailable) / 1e6
+	r.Elections = rep.Elections
+	r.Linearizable = string(rep.Verdict)
+	r.Operations = len(rep.History)
+	var lat []float64
+	for _, op := range rep.History {
+		if op.Kind == OpPut && op.Ok {
+			lat = append(lat, float64(op.Return-op.Call)/1e6)
+		}
+	}
+	sort.Float64s(lat)
+	q := func(p float64) float64 { return collector.NearestRank(lat, p) }
+	r.WriteMSP50, r.WriteMSP99, r.WriteMSP999 = q(0.5), q(0.99), q(0.999)
+	r.WritesPerSec = float64(len(lat)) / rep.Duration.Seconds()
+
+	// An election is necessary when the leader it replaced was killed or
+	// cut off from the majority (the monitor sees a term up to 50ms late;
+	// a kill up to 2s before counts, the detection time of the defaults).
+	leaderAt := func(t time.Duration) string {
+		l := ""
+		for _, ch := range rep.LeaderChanges {
+			if ch.At < t {
+				l = ch.Leader
+			}
+		}
+		return l
+	}
+	r.Events = append(r.Events, faults.events...)
+	windows := faults.windows()
+	for _, e := range rep.ElectionsAt {
+		l := leaderAt(e)
+		verdict := "necessary"
+		if !necessaryElection(e, l, windows) {
+			r.UnnecessaryElections++
+			verdict = "unnecessary"
+		}
+		r.Events = append(r.Events, fmt.Sprintf("%8.0f election (leader before: %s): %s", float64(e)/1e6, l, verdict))
+	}
+	r.Events = append(r.Events, extra...)
+	sort.Strings(r.Events) // right-aligned times: in time order
+	r.ElectAt, r.FaultsAt = rep.ElectionsAt, faults.faultsAt
+}
+
 func (f *faultTrail) windows() []faultWindow {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -425,51 +474,9 @@ func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStr
 	rep := RunWorkload(runCtx, c, WorkloadConfig{Seed: seed, Keys: keys})
 	wg.Wait()
 
-	r.UnavailabilityMS = float64(rep.Unavailable) / 1e6
-	r.LongestMS = float64(rep.LongestUnavailable) / 1e6
-	r.Elections = rep.Elections
-	r.Linearizable = string(rep.Verdict)
-	r.Operations = len(rep.History)
-	var lat []float64
-	for _, op := range rep.History {
-		if op.Kind == OpPut && op.Ok {
-			lat = append(lat, float64(op.Return-op.Call)/1e6)
-		}
-	}
-	sort.Float64s(lat)
-	q := func(p float64) float64 { return collector.NearestRank(lat, p) }
-	r.WriteMSP50, r.WriteMSP99, r.WriteMSP999 = q(0.5), q(0.99), q(0.999)
-	r.WritesPerSec = float64(len(lat)) / rep.Duration.Seconds()
-
-	// An election is necessary when the leader it replaced was killed or
-	// cut off from the majority (the monitor sees a term up to 50ms late;
-	// a kill up to 2s before counts, the detection time of the defaults).
-	leaderAt := func(t time.Duration) string {
-		l := ""
-		for _, ch := range rep.LeaderChanges {
-			if ch.At < t {
-				l = ch.Leader
-			}
-		}
-		return l
-	}
-	r.Events = append(r.Events, faults.events...)
-	windows := faults.windows()
-	for _, e := range rep.ElectionsAt {
-		l := leaderAt(e)
-		necessary := necessaryElection(e, l, windows)
-		if !necessary {
-			r.UnnecessaryElections++
-		}
-		verdict := "unnecessary"
-		if necessary {
-			verdict = "necessary"
-		}
-		r.Events = append(r.Events, fmt.Sprintf("%8.0f election (leader before: %s): %s", float64(e)/1e6, l, verdict))
-	}
-	sort.Strings(r.Events) // right-aligned times: in time order
+	r.record(rep, &faults)
 	mu.Lock()
 	defer mu.Unlock()
-	r.Timeline, r.ElectAt, r.FaultsAt = timeline, rep.ElectionsAt, faults.faultsAt
+	r.Timeline = timeline
 	return r, nil
 }

@@ -175,29 +175,44 @@ func BuildSchedule(s *sim.Scenario, seed uint64) Schedule {
 // kill, say); errors do not stop the schedule. Nodes it paused are resumed
 // and network faults cleared before it returns.
 func RunSchedule(ctx context.Context, c *Cluster, m *Mesh, sch Schedule, onEvent func(FaultEvent, string, error)) {
+	applySchedule(ctx, hashicorpTarget{c: c, m: m, sc: sch.Scenario}, sch, false, onEvent)
+}
+
+// scheduleTarget is what a schedule acts on: a cluster's processes, by
+// name, and the network between them.
+type scheduleTarget interface {
+	// process names the process of a scenario node ("" for none).
+	process(node string) string
+	running(name string) bool
+	pause(name string) error
+	resume(name string) error
+	kill(name string) error
+	restart(ctx context.Context, name string) error
+	leader(ctx context.Context) (string, error)
+	// network sets the scenario's delays plus extra on every link.
+	network(extra time.Duration) error
+	partition(nodes []string) error
+	heal() error
+	// clear removes every network fault.
+	clear()
+}
+
+// applySchedule is the schedule loop shared by the reference cluster and
+// real etcd members: faults at their times, a crash aimed at whoever
+// leads then, a restart of the process that crash killed, and a pause
+// only of a process that is running. With hold, the network and pauses
+// the last events left stay until ctx ends; without, they are undone as
+// soon as the events are exhausted.
+func applySchedule(ctx context.Context, t scheduleTarget, sch Schedule, hold bool, onEvent func(FaultEvent, string, error)) {
 	start := time.Now()
 	burst := time.Duration(0)
 	crashed := map[int]string{}
 	paused := map[string]bool{}
-	setLinks := func(extra time.Duration) error {
-		for _, l := range m.Links() {
-			n := sch.Scenario.LinkNetwork(l[0], l[1])
-			f := m.Fault(l[0], l[1])
-			f.Latency, f.Jitter = n.Delay+extra, n.Jitter
-			if err := m.SetLink(l[0], l[1], f); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	defer func() {
-		for id := range paused {
-			_ = c.Resume(id)
+		for name := range paused {
+			_ = t.resume(name)
 		}
-		_ = m.Heal()
-		for _, l := range m.Links() {
-			_ = m.SetLink(l[0], l[1], LinkFault{})
-		}
+		t.clear()
 	}()
 	for _, ev := range sch.Events {
 		select {
@@ -206,37 +221,37 @@ func RunSchedule(ctx context.Context, c *Cluster, m *Mesh, sch Schedule, onEvent
 		case <-time.After(time.Until(start.Add(ev.At))):
 		}
 		var err error
-		target := ev.Node
+		target := t.process(ev.Node)
 		switch ev.Kind {
 		case FaultNetwork:
-			err = setLinks(burst)
+			err = t.network(burst)
 		case FaultBurstStart:
 			burst = ev.Extra
-			err = setLinks(burst)
+			err = t.network(burst)
 		case FaultBurstEnd:
 			burst = 0
-			err = setLinks(0)
+			err = t.network(0)
 		case FaultPause:
-			if !c.Running(ev.Node) {
+			if !t.running(target) {
 				// A crash killed it and its restart is still due: there
 				// is no process to pause, and that is no fault.
 				continue
 			}
-			if err = c.Pause(ev.Node); err == nil {
-				paused[ev.Node] = true
+			if err = t.pause(target); err == nil {
+				paused[target] = true
 			}
 		case FaultResume:
-			if !paused[ev.Node] {
+			if !paused[target] {
 				continue // its pause was skipped
 			}
-			err = c.Resume(ev.Node)
-			delete(paused, ev.Node)
+			err = t.resume(target)
+			delete(paused, target)
 		case FaultCrash:
 			lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			target, _, err = c.WaitLeader(lctx)
+			target, err = t.leader(lctx)
 			cancel()
 			if err == nil {
-				err = c.Kill(target)
+				err = t.kill(target)
 				crashed[ev.Crash] = target
 			}
 		case FaultRestart:
@@ -244,16 +259,65 @@ func RunSchedule(ctx context.Context, c *Cluster, m *Mesh, sch Schedule, onEvent
 			if target == "" {
 				continue
 			}
-			rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			err = c.Restart(rctx, target)
-			cancel()
+			err = t.restart(ctx, target)
 		case FaultPartition:
-			err = m.Partition(ev.Nodes)
+			err = t.partition(ev.Nodes)
 		case FaultHeal:
-			err = m.Heal()
+			err = t.heal()
 		}
 		if onEvent != nil {
 			onEvent(ev, target, err)
 		}
+	}
+	if hold {
+		<-ctx.Done()
+	}
+}
+
+// hashicorpTarget is the reference cluster behind its toxiproxy mesh, a
+// proxy per directed link.
+type hashicorpTarget struct {
+	c  *Cluster
+	m  *Mesh
+	sc *sim.Scenario
+}
+
+func (h hashicorpTarget) process(node string) string { return node }
+func (h hashicorpTarget) running(id string) bool     { return h.c.Running(id) }
+func (h hashicorpTarget) pause(id string) error      { return h.c.Pause(id) }
+func (h hashicorpTarget) resume(id string) error     { return h.c.Resume(id) }
+func (h hashicorpTarget) kill(id string) error       { return h.c.Kill(id) }
+func (h hashicorpTarget) partition(ids []string) error {
+	return h.m.Partition(ids)
+}
+func (h hashicorpTarget) heal() error { return h.m.Heal() }
+
+func (h hashicorpTarget) restart(ctx context.Context, id string) error {
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	return h.c.Restart(rctx, id)
+}
+
+func (h hashicorpTarget) leader(ctx context.Context) (string, error) {
+	id, _, err := h.c.WaitLeader(ctx)
+	return id, err
+}
+
+func (h hashicorpTarget) network(extra time.Duration) error {
+	for _, l := range h.m.Links() {
+		n := h.sc.LinkNetwork(l[0], l[1])
+		f := h.m.Fault(l[0], l[1])
+		f.Latency, f.Jitter = n.Delay+extra, n.Jitter
+		if err := h.m.SetLink(l[0], l[1], f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h hashicorpTarget) clear() {
+	_ = h.m.Heal()
+	for _, l := range h.m.Links() {
+		_ = h.m.SetLink(l[0], l[1], LinkFault{})
 	}
 }

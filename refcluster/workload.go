@@ -173,7 +173,14 @@ func RunWorkload(ctx context.Context, t Target, cfg WorkloadConfig) Report {
 	}()
 	wg.Wait()
 
-	rep := Report{Duration: since(), History: history, LeaderChanges: changes, Elections: len(electionsAt), ElectionsAt: electionsAt}
+	return newReport(since(), history, changes, electionsAt, cfg.UnavailableAfter)
+}
+
+// newReport summarises a workload's history: counts of writes and reads,
+// write unavailability (gaps of at least unavailableAfter between
+// successful writes), and the linearizability verdict.
+func newReport(d time.Duration, history []Op, changes []LeaderChange, electionsAt []time.Duration, unavailableAfter time.Duration) Report {
+	rep := Report{Duration: d, History: history, LeaderChanges: changes, Elections: len(electionsAt), ElectionsAt: electionsAt}
 	var okWrites []time.Duration
 	for _, op := range history {
 		switch op.Kind {
@@ -193,7 +200,7 @@ func RunWorkload(ctx context.Context, t Target, cfg WorkloadConfig) Report {
 			}
 		}
 	}
-	rep.Unavailable, rep.LongestUnavailable = Unavailability(okWrites, rep.Duration, cfg.UnavailableAfter)
+	rep.Unavailable, rep.LongestUnavailable = Unavailability(okWrites, rep.Duration, unavailableAfter)
 	rep.Verdict = CheckLinearizable(history, time.Minute)
 	return rep
 }
