@@ -123,6 +123,50 @@ func Compress(s *sim.Scenario, d time.Duration) *sim.Scenario {
 	return &out
 }
 
+// LiveTwin is the simulator's twin of a live run of s compressed to d:
+// the compressed scenario, with its agents' compressed election window,
+// less what toxiproxy cannot inject (per-message loss, heavy tails,
+// latency drift, a burst's loss, slow nodes, noisy neighbours, disk
+// stalls; BuildSchedule lists them for each run). The simulator run on it
+// under the hashicorp host model is what the live run should show.
+func LiveTwin(s *sim.Scenario, d time.Duration) *sim.Scenario {
+	c := Compress(s, d)
+	c.ElectionWindow = ElectionWindow(s, c)
+	strip := func(n *sim.Network) {
+		n.Loss, n.TailProb, n.TailDelay, n.Drift = 0, 0, 0, 0
+		if n.Burst != nil {
+			b := *n.Burst
+			b.Loss = 0
+			n.Burst = &b
+		}
+	}
+	strip(&c.Network)
+	links := make([]sim.Link, 0, len(c.Links))
+	for _, l := range c.Links {
+		strip(&l.Network)
+		set := map[string]bool{}
+		for k, v := range l.Set {
+			switch k {
+			case "loss", "tail_prob", "tail_delay", "drift":
+			default:
+				set[k] = v
+			}
+		}
+		l.Set = set
+		links = append(links, l)
+	}
+	c.Links = links
+	nodes := make([]sim.NodeSpec, 0, len(c.NodeSpecs))
+	for _, n := range c.NodeSpecs {
+		n.Slowdown = 1
+		n.NoisyEvery, n.NoisyLength, n.NoisySlowdown, n.NoisyBusy = 0, 0, 0, 0
+		n.DiskStallEvery, n.DiskStall = 0, 0
+		nodes = append(nodes, n)
+	}
+	c.NodeSpecs = nodes
+	return c
+}
+
 // ElectionWindow is how long an election should count as recent for the
 // agents of a run compressed from orig to compressed: the adapter's 30s,
 // shrunk as much as the time between crashes was (or, without periodic

@@ -201,3 +201,61 @@ func TestRunScheduleDoesNotPauseAKilledNode(t *testing.T) {
 		t.Fatalf("the schedule acted on a killed node: %v", seen)
 	}
 }
+
+// The simulator's twin of a live run keeps what the schedule injects and
+// drops exactly what it lists as not injected, with the agents' window.
+func TestLiveTwinDropsWhatIsNotInjected(t *testing.T) {
+	src := `scenario "t" {
+  duration = "10m"
+  network {
+    delay = "40ms"
+    jitter = "5ms"
+    loss = 0.01
+    tail_prob = 0.01
+    tail_delay = "100ms"
+    drift = "20ms"
+    burst {
+      mean_interval = "60s"
+      mean_length = "2s"
+      extra_delay = "200ms"
+      loss = 0.3
+    }
+  }
+  link "n1" "n2" {
+    delay = "90ms"
+    loss = 0.05
+  }
+  node "n3" {
+    slowdown = 3
+    pause_every = "30s"
+    pause = "400ms"
+    disk_stall_every = "20s"
+    disk_stall = "300ms"
+  }
+  crash {
+    mean_interval = "60s"
+    downtime = "10s"
+  }
+}`
+	s := parseOne(t, src)
+	if len(BuildSchedule(Compress(s, 20*time.Second), 1).NotInjected) == 0 {
+		t.Fatal("the schedule lists nothing as not injected; the test needs a scenario it cannot fully inject")
+	}
+	tw := LiveTwin(s, 20*time.Second)
+	if len(BuildSchedule(tw, 1).NotInjected) != 0 {
+		t.Fatalf("the twin still has what toxiproxy cannot inject: %v", BuildSchedule(tw, 1).NotInjected)
+	}
+	if tw.Duration != 20*time.Second || tw.ElectionWindow != ElectionWindow(s, Compress(s, 20*time.Second)) {
+		t.Fatalf("twin: duration %v window %v, want the compressed run's", tw.Duration, tw.ElectionWindow)
+	}
+	n12 := tw.LinkNetwork("n1", "n2")
+	if n12.Delay != 90*time.Millisecond || n12.Loss != 0 || tw.Network.Jitter != 5*time.Millisecond || tw.Network.Burst.ExtraDelay != 200*time.Millisecond {
+		t.Fatalf("twin network: link n1→n2 %+v, default %+v: delays and jitter must stay", n12, tw.Network)
+	}
+	if n3 := tw.Node("n3"); n3.Pause != 400*time.Millisecond || n3.PauseEvery == 0 || n3.Slowdown != 1 {
+		t.Fatalf("twin n3 %+v: pauses stay, the slowdown goes", n3)
+	}
+	if s.Network.Loss != 0.01 || s.Network.Burst.Loss != 0.3 || s.Links[0].Network.Loss != 0.05 {
+		t.Fatal("LiveTwin changed the scenario it was given")
+	}
+}

@@ -42,7 +42,8 @@ type Options struct {
 	// InitialTimeout is every node's base timeout before the first
 	// decision. Default 1s (hashicorp/raft's HeartbeatTimeout).
 	InitialTimeout time.Duration
-	// ClientRate is the client requests per second. Default 20.
+	// ClientRate is the client requests per second. Default: the
+	// scenario's (Scenario.ClientRate).
 	ClientRate float64
 	// OnSample, when set, sees every sample with the simulator's truth.
 	OnSample func(node string, s collector.Sample, truth Truth)
@@ -214,7 +215,10 @@ func Run(s *Scenario, o Options) Result {
 		o.InitialTimeout = time.Second
 	}
 	if o.ClientRate <= 0 {
-		o.ClientRate = 20
+		o.ClientRate = s.ClientRate
+	}
+	if o.ClientRate <= 0 {
+		o.ClientRate = DefaultClientRate
 	}
 	sm := &simulation{s: s, o: o, r: newRNGs(o.Seed), net: newNetwork(s, o.Seed), quorum: s.Nodes/2 + 1,
 		epoch: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -548,7 +552,7 @@ func (sm *simulation) held(m message) time.Duration {
 // would report it.
 func newObserver(s *Scenario) *collector.Tracker {
 	return collector.NewTracker(collector.TrackerConfig{PeerHorizon: max(2*time.Second, 4*s.Heartbeat),
-		CampaignEvents: true, Counts: collector.FieldRPCRetries})
+		ElectionWindow: s.ElectionWindow, CampaignEvents: true, Counts: collector.FieldRPCRetries})
 }
 
 // seen records that n heard from peer p now.

@@ -51,6 +51,18 @@ type Scenario struct {
 	// ElectionTicks is etcd's election timeout in ticks when the run
 	// plays that host. Default 10 (DefaultElectionTicks).
 	ElectionTicks int
+	// ClientRate is the client's write requests per second, arriving at
+	// random (Poisson). Default 20; sim.Options.ClientRate overrides it.
+	// Under the hashicorp host it also decides how often a leader hears
+	// from its followers between heartbeats, and so whether a short lease
+	// holds.
+	ClientRate float64
+	// ElectionWindow is how far back each node's tracker counts
+	// elections (default collector.ElectionWindow). A live benchmark
+	// that compresses the time between faults compresses its agents'
+	// window with it, and so does the simulator's twin of its runs. Not
+	// part of the file grammar.
+	ElectionWindow time.Duration
 }
 
 // Crash describes leader crashes: either at exponentially distributed
@@ -179,6 +191,10 @@ func (s *Scenario) Node(id string) NodeSpec {
 	return NodeSpec{Name: id, Slowdown: 1}
 }
 
+// DefaultClientRate is the client's write requests per second when a
+// scenario names none.
+const DefaultClientRate = 20.0
+
 // The HCL shapes. Durations and probabilities are decoded as expressions so
 // every error can point at the offending value.
 type fileRoot struct {
@@ -194,6 +210,7 @@ type fileScenario struct {
 	Host       hcl.Expression  `hcl:"host,optional"`
 	Lease      hcl.Expression  `hcl:"leader_lease_timeout,optional"`
 	Ticks      hcl.Expression  `hcl:"election_ticks,optional"`
+	ClientRate hcl.Expression  `hcl:"client_rate,optional"`
 	Crash      []fileCrash     `hcl:"crash,block"`
 	Network    []fileNetwork   `hcl:"network,block"`
 	Links      []fileLink      `hcl:"link,block"`
@@ -476,6 +493,7 @@ func (d *decoder) host(fs fileScenario, s *Scenario) {
 		}
 		s.ElectionTicks = int(n)
 	}
+	s.ClientRate, _ = d.number(fs.ClientRate, "client_rate", DefaultClientRate, 0.1, 10000)
 }
 
 // episodes checks a pair of episode fields (mean gap, mean length): both

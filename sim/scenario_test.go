@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -89,7 +90,7 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(configs.FormatDiagnostics(diags))
 	}
 	s := scs[0]
-	if s.Nodes != 5 || s.Duration != 10*time.Minute || s.Heartbeat != 50*time.Millisecond || !s.PreVote || s.Crash != nil {
+	if s.Nodes != 5 || s.Duration != 10*time.Minute || s.Heartbeat != 50*time.Millisecond || !s.PreVote || s.Crash != nil || s.ClientRate != DefaultClientRate {
 		t.Fatalf("defaults: %+v", s)
 	}
 }
@@ -105,6 +106,7 @@ func TestParseErrorsCarryPositions(t *testing.T) {
 		{"unknown node", "scenario \"x\" {\n  nodes = 3\n  link \"n1\" \"n7\" { delay = \"1ms\" }\n}\n", []string{"bad.hcl:3,3: unknown node \"n7\""}},
 		{"bad duration", "scenario \"x\" {\n  heartbeat = \"soon\"\n}\n", []string{"bad.hcl:2,15: heartbeat: \"soon\" is not a duration"}},
 		{"too many nodes", "scenario \"x\" {\n  nodes = 12\n}\n", []string{"bad.hcl:2,11: nodes must be within [3, 9]"}},
+		{"client rate", "scenario \"x\" {\n  client_rate = 0\n}\n", []string{"bad.hcl:2,17: client_rate must be within [0.1, 10000]"}},
 		{"isolate unknown", "scenario \"x\" {\n  partition {\n    at = \"1s\"\n    duration = \"1s\"\n    isolate = [\"n9\"]\n  }\n}\n", []string{"bad.hcl:5,15: unknown node \"n9\""}},
 		{"syntax error", "scenario \"x\" {\n  nodes = \n}\n", []string{"bad.hcl:2,"}},
 		{"several at once", "scenario \"x\" {\n  network {\n    delay = \"-1ms\"\n    loss = 2\n  }\n}\n", []string{"bad.hcl:3,13:", "bad.hcl:4,12:"}},
@@ -183,5 +185,26 @@ func TestJitterSuiteMirrorsBallast(t *testing.T) {
 	}
 	if len(jitter) != len(ballast)-1 { // stable-lan without crashes has no election at all
 		t.Errorf("%d jitter scenarios for %d ballast ones", len(jitter), len(ballast))
+	}
+}
+
+// A scenario's client_rate is the rate of the requests whose commits the
+// run measures.
+func TestClientRate(t *testing.T) {
+	src := "scenario \"x\" {\n  duration = \"60s\"\n  client_rate = %s\n}\n"
+	commits := map[string]int{}
+	for _, rate := range []string{"10", "100"} {
+		scs, diags := Parse([]byte(fmt.Sprintf(src, rate)), "rate.hcl")
+		if diags.HasErrors() {
+			t.Fatal(configs.FormatDiagnostics(diags))
+		}
+		commits[rate] = len(Run(scs[0], Options{Seed: 1}).Metrics.Commits)
+	}
+	// Poisson arrivals over about 60s: 600 ± 75 and 6000 ± 240 at 3σ.
+	if c := commits["10"]; c < 450 || c > 750 {
+		t.Errorf("client_rate 10: %d commits in 60s", c)
+	}
+	if c := commits["100"]; c < 5500 || c > 6500 {
+		t.Errorf("client_rate 100: %d commits in 60s", c)
 	}
 }

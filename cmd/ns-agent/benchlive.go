@@ -96,10 +96,10 @@ func runBenchLive(o liveOptions, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	sums := report.Summarize(runs)
-	if !o.quick {
-		report.AddSimRatios(sums, scs, seeds)
-	}
 	head := report.LiveHeader{Nodes: o.nodes, Duration: o.duration, Seeds: o.seeds, SeedBase: o.seedBase, Took: time.Since(start)}
+	if !o.quick {
+		report.AddSimRatios(sums, scs, head)
+	}
 	if o.asJSON {
 		report.WriteLiveJSON(stdout, sums, runs, "")
 	} else {
