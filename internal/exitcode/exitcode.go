@@ -79,8 +79,13 @@ func Code(err error) int {
 // already reported) and returns its exit code.
 func Report(w io.Writer, prefix string, err error) int {
 	var de *DiagnosticsError
+	var le *ListError
 	switch {
 	case err == nil:
+	case errors.As(err, &le):
+		for _, e := range le.Errs {
+			fmt.Fprintf(w, "%s: %v\n", prefix, e)
+		}
 	case errors.As(err, &de):
 		fmt.Fprint(w, de.Error())
 	case errors.Is(err, ErrReported):
@@ -88,4 +93,23 @@ func Report(w io.Writer, prefix string, err error) int {
 		fmt.Fprintf(w, "%s: %v\n", prefix, err)
 	}
 	return Code(err)
+}
+
+// ListError is several failures, each reported on its own line.
+type ListError struct {
+	Errs []error
+}
+
+func (e *ListError) Error() string { return errors.Join(e.Errs...).Error() }
+
+// Unwrap returns the failures.
+func (e *ListError) Unwrap() []error { return e.Errs }
+
+// List returns errs as one error that Report prints one per line, each
+// with the command's prefix; nil when errs is empty.
+func List(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return &ListError{Errs: errs}
 }

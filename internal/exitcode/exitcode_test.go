@@ -24,6 +24,8 @@ func TestReport(t *testing.T) {
 		{"usage", Usagef("-n %d: want 3 to 9", 12), Usage, "ns-agent x: -n 12: want 3 to 9\n"},
 		{"wrapped usage", wrappedUsage, Usage, "ns-agent x: bench: -seeds 0: want at least 1\n"},
 		{"diagnostics", fmt.Errorf("load: %w", Diagnostics(diags)), Failure, "a.hcl:2,8: tick is not a duration\n"},
+		{"list", List([]error{errors.New("a/lstm seed 1: history unknown"), errors.New("b/random seed 2: timeout")}), Failure,
+			"ns-agent x: a/lstm seed 1: history unknown\nns-agent x: b/random seed 2: timeout\n"},
 		{"reported", fmt.Errorf("run: %w", ErrReported), Failure, ""},
 	} {
 		var b strings.Builder
@@ -33,6 +35,9 @@ func TestReport(t *testing.T) {
 	}
 	if Diagnostics(nil) != nil || Diagnostics(hcl.Diagnostics{{Severity: hcl.DiagWarning}}) != nil {
 		t.Error("Diagnostics without an error is not nil")
+	}
+	if List(nil) != nil {
+		t.Error("List of nothing is not nil")
 	}
 	sentinel := errors.New("cause")
 	if err := Usagef("flag: %w", sentinel); !errors.Is(err, sentinel) || !errors.Is(err, ErrUsage) {
