@@ -14,7 +14,7 @@ import (
 
 	"github.com/nsraft/nsraft/adapter/hashicorp"
 	"github.com/nsraft/nsraft/internal/exitcode"
-	"github.com/nsraft/nsraft/refcluster"
+	"github.com/nsraft/nsraft/refcluster/agentnode"
 )
 
 // repeated is a repeatable "-flag id=value" flag.
@@ -34,7 +34,7 @@ func (r repeated) Set(s string) error {
 func runNode(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	o := refcluster.NodeOptions{Set: map[string]bool{}, Peers: repeated{}, PeerHTTP: repeated{}, Dials: repeated{}}
+	o := agentnode.Options{Set: map[string]bool{}, Peers: repeated{}, PeerHTTP: repeated{}, Dials: repeated{}}
 	fs.StringVar(&o.ConfigFile, "config", "", "node configuration `file` (HCL); flags given explicitly override it")
 	fs.StringVar(&o.ID, "id", "", "node `id` (n1…n9)")
 	fs.StringVar(&o.DataDir, "data", "", "data `dir` (bolt log/stable store and snapshots)")
@@ -76,5 +76,5 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	fs.Visit(func(f *flag.Flag) { o.Set[f.Name] = true })
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return exitcode.Report(stderr, "ns-agent node", refcluster.RunNodeProcess(ctx, o, stdout, stderr))
+	return exitcode.Report(stderr, "ns-agent node", agentnode.Run(ctx, o, stdout, stderr))
 }

@@ -1,4 +1,8 @@
-package refcluster
+// Package agentnode runs what `ns-agent node` runs: one node of the
+// reference cluster (package refcluster) and, beside it, a timing agent
+// in-process or a link to a running `ns-agent run`. It is apart from
+// refcluster because it imports the agent, whose tests import refcluster.
+package agentnode
 
 import (
 	"context"
@@ -13,13 +17,14 @@ import (
 	"github.com/nsraft/nsraft/internal/exitcode"
 	"github.com/nsraft/nsraft/model"
 	"github.com/nsraft/nsraft/policy"
+	"github.com/nsraft/nsraft/refcluster"
 )
 
-// NodeOptions is one `ns-agent node` process: a node of the reference
+// Options is one `ns-agent node` process: a node of the reference
 // cluster, its settings from a file and the command line, and optionally
 // a timing agent beside it, in-process or linked to a running `ns-agent
 // run`.
-type NodeOptions struct {
+type Options struct {
 	// ConfigFile is the node's HCL configuration; "" takes every setting
 	// from the fields below.
 	ConfigFile string
@@ -31,7 +36,7 @@ type NodeOptions struct {
 
 	ID, DataDir, RaftAddr, HTTPAddr string
 	Bootstrap                       bool
-	Timing                          Timing
+	Timing                          refcluster.Timing
 	SnapshotThreshold               uint64
 	SnapshotInterval                time.Duration
 	// Peers, PeerHTTP and Dials map a voter's id to its Raft address, its
@@ -51,10 +56,10 @@ type NodeOptions struct {
 }
 
 // nodeConfig merges the file and the explicit settings.
-func (o NodeOptions) nodeConfig() (NodeConfig, error) {
-	var cfg NodeConfig
+func (o Options) nodeConfig() (refcluster.NodeConfig, error) {
+	var cfg refcluster.NodeConfig
 	if o.ConfigFile != "" {
-		c, diags := LoadNodeConfig(o.ConfigFile)
+		c, diags := refcluster.LoadNodeConfig(o.ConfigFile)
 		if err := exitcode.Diagnostics(diags); err != nil {
 			return cfg, err
 		}
@@ -94,7 +99,7 @@ func (o NodeOptions) nodeConfig() (NodeConfig, error) {
 	if len(o.Peers) > 0 {
 		cfg.Peers = nil
 		for pid, addr := range o.Peers {
-			cfg.Peers = append(cfg.Peers, Peer{ID: pid, RaftAddr: addr, HTTPAddr: o.PeerHTTP[pid], DialAddr: o.Dials[pid]})
+			cfg.Peers = append(cfg.Peers, refcluster.Peer{ID: pid, RaftAddr: addr, HTTPAddr: o.PeerHTTP[pid], DialAddr: o.Dials[pid]})
 		}
 	}
 	for pid := range o.PeerHTTP {
@@ -110,13 +115,13 @@ func (o NodeOptions) nodeConfig() (NodeConfig, error) {
 	return cfg, nil
 }
 
-// RunNodeProcess starts the node (and its agent or link), says so on
+// Run starts the node (and its agent or link), says so on
 // stdout, logs to stderr, and runs until ctx ends; then it stops the
 // agent, gives the node back its own timing and shuts it down. Bad
 // settings are usage errors (exitcode.Usagef) or a file's diagnostics;
 // the agent's inputs are checked before the node starts, so a bad policy
 // file never leaves a node running without the agent it asked for.
-func RunNodeProcess(ctx context.Context, o NodeOptions, stdout, stderr io.Writer) error {
+func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	cfg, err := o.nodeConfig()
 	if err != nil {
 		return err
@@ -147,7 +152,7 @@ func RunNodeProcess(ctx context.Context, o NodeOptions, stdout, stderr io.Writer
 		}
 	}
 
-	node, err := StartNode(cfg)
+	node, err := refcluster.StartNode(cfg)
 	if err != nil {
 		return err
 	}
