@@ -161,7 +161,8 @@ func TestLiveQuick(t *testing.T) {
 	if err != nil { // a failed run or history comes back as an exitcode.List
 		t.Fatalf("%v\n%s\n%s", err, out.String(), log.String())
 	}
-	if s := out.String(); strings.Count(s, " linearizable") < 2 || strings.Count(s, "| yes |") != 2 || !strings.Contains(s, "| wan-bursty | lstm |") {
+	// What a user sees: the table on stdout, each run's verdict in the log.
+	if s := out.String() + log.String(); strings.Count(s, " linearizable") < 2 || strings.Count(s, "| yes |") != 2 || !strings.Contains(s, "| wan-bursty | lstm |") {
 		t.Fatalf("output:\n%s", s)
 	}
 }
