@@ -27,11 +27,6 @@ const (
 // ErrUsage is matched (errors.Is) by every error Usagef returns.
 var ErrUsage = errors.New("usage error")
 
-// ErrReported is matched by errors whose story has already been told to
-// the user (a summary that says what went wrong): Report prints nothing
-// for them and returns Failure.
-var ErrReported = errors.New("already reported")
-
 type usageError struct{ err error }
 
 func (u usageError) Error() string        { return u.err.Error() }
@@ -75,8 +70,8 @@ func Code(err error) int {
 }
 
 // Report writes err to w as the command named by prefix reports it
-// ("prefix: message"; a file's problems as they are; nothing for an error
-// already reported) and returns its exit code.
+// ("prefix: message"; a file's problems as they are; each of a List on
+// its own line) and returns its exit code.
 func Report(w io.Writer, prefix string, err error) int {
 	var de *DiagnosticsError
 	var le *ListError
@@ -88,7 +83,6 @@ func Report(w io.Writer, prefix string, err error) int {
 		}
 	case errors.As(err, &de):
 		fmt.Fprint(w, de.Error())
-	case errors.Is(err, ErrReported):
 	default:
 		fmt.Fprintf(w, "%s: %v\n", prefix, err)
 	}

@@ -26,7 +26,6 @@ func TestReport(t *testing.T) {
 		{"diagnostics", fmt.Errorf("load: %w", Diagnostics(diags)), Failure, "a.hcl:2,8: tick is not a duration\n"},
 		{"list", List([]error{errors.New("a/lstm seed 1: history unknown"), errors.New("b/random seed 2: timeout")}), Failure,
 			"ns-agent x: a/lstm seed 1: history unknown\nns-agent x: b/random seed 2: timeout\n"},
-		{"reported", fmt.Errorf("run: %w", ErrReported), Failure, ""},
 	} {
 		var b strings.Builder
 		if code := Report(&b, "ns-agent x", tc.err); code != tc.code || b.String() != tc.out {
