@@ -5,7 +5,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/nsraft/nsraft/configs"
 	"github.com/nsraft/nsraft/sim"
@@ -37,18 +36,7 @@ func runSimOrList(args []string, stdout, stderr io.Writer) int {
 	}
 	runSim([]string{"-h"}, stdout, stderr)
 	fmt.Fprintln(stderr, "\nBuilt-in scenarios (-scenario NAME), by suite:")
-	for _, suite := range sim.Suites(configs.Scenarios) {
-		scs, err := sim.LoadSuite(configs.Scenarios, suite)
-		if err != nil {
-			fmt.Fprintf(stderr, "  %s: %v\n", suite, err)
-			continue
-		}
-		var names []string
-		for _, sc := range scs {
-			names = append(names, sc.Name)
-		}
-		fmt.Fprintf(stderr, "  %-8s %s\n", suite, strings.Join(names, ", "))
-	}
+	sim.WriteSuites(stderr, configs.Scenarios)
 	return 2
 }
 

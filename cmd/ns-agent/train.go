@@ -3,15 +3,13 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/nsraft/nsraft/configs"
-	"github.com/nsraft/nsraft/model"
+	"github.com/nsraft/nsraft/internal/exitcode"
 	"github.com/nsraft/nsraft/sim"
 )
 
@@ -46,40 +44,6 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ns-agent train: %v\n", err)
 		return 1
 	}
-	start := time.Now()
-
-	seqs := sim.Traces(scs, *seeds, sim.TrainTimeouts(), 2)
-	steps, scored := 0, 0
-	for _, s := range seqs {
-		steps += len(s.X)
-		for _, m := range s.Mask {
-			if m {
-				scored++
-			}
-		}
-	}
-	fmt.Fprintf(stdout, "traces: %d scenarios × %d seeds, %d node sequences, %d samples (%d with a target) in %s\n",
-		len(scs), *seeds, len(seqs), steps, scored, time.Since(start).Round(100*time.Millisecond))
-
-	trainStart := time.Now()
-	net, err := model.Train(seqs, model.TrainConfig{Epochs: *epochs, Seed: *seed, Progress: func(ep, eps int, loss float64) {
-		el := time.Since(trainStart)
-		eta := time.Duration(float64(el) / float64(ep) * float64(eps-ep))
-		fmt.Fprintf(stdout, "epoch %d/%d  loss %.5f  elapsed %s  eta %s\n", ep, eps, loss, el.Round(time.Second), eta.Round(time.Second))
-	}})
-	if err != nil {
-		fmt.Fprintf(stderr, "ns-agent train: %v\n", err)
-		return 1
-	}
-	var buf bytes.Buffer
-	if err := model.SaveWeights(&buf, net); err != nil {
-		fmt.Fprintf(stderr, "ns-agent train: %v\n", err)
-		return 1
-	}
-	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
-		fmt.Fprintf(stderr, "ns-agent train: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "wrote %s: %d parameters, %d bytes, total %s\n", *out, net.NumParams(), buf.Len(), time.Since(start).Round(time.Second))
-	return 0
+	err = sim.TrainWeights(stdout, scs, sim.TrainOptions{Out: *out, Seeds: *seeds, Epochs: *epochs, Seed: *seed, Now: time.Now})
+	return exitcode.Report(stderr, "ns-agent train", err)
 }

@@ -6,8 +6,6 @@ import (
 	"io"
 
 	"github.com/nsraft/nsraft/agent"
-	"github.com/nsraft/nsraft/configs"
-	"github.com/nsraft/nsraft/policy"
 )
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
@@ -30,57 +28,9 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	bad := false
-	for _, file := range fs.Args() {
-		if !validateFile(file, stdout) {
-			bad = true
-		}
-	}
-	if bad {
+	if !agent.ValidateFiles(fs.Args(), stdout, checkScenario) {
 		return 1
 	}
 	fmt.Fprintln(stdout, "ok")
 	return 0
-}
-
-// validateFile checks one file and writes its problems; false when it has
-// any.
-func validateFile(file string, w io.Writer) bool {
-	// The same bounds as every other reader of these files: telling the
-	// kind apart parses the file, and an unbounded parse of 100,000
-	// nested parentheses overflows the stack (a FIFO would block).
-	src, err := configs.ReadFile(file, configs.MaxFileBytes)
-	if err != nil {
-		fmt.Fprintln(w, err)
-		return false
-	}
-	if diags := configs.CheckLimits(src, file); diags.HasErrors() {
-		fmt.Fprint(w, configs.FormatDiagnostics(diags))
-		return false
-	}
-	switch configs.DetectKind(src, file) {
-	case configs.KindScenario:
-		return checkScenario(file, w)
-	case configs.KindAgent:
-		cfg, diags := agent.ParseConfig(src, file)
-		if diags.HasErrors() {
-			fmt.Fprint(w, configs.FormatDiagnostics(diags))
-			return false
-		}
-		if cfg.PolicyFile != "" {
-			return validatePolicy(cfg.PolicyFile, w)
-		}
-		return true
-	default:
-		return validatePolicy(file, w)
-	}
-}
-
-func validatePolicy(file string, w io.Writer) bool {
-	_, diags := policy.ParseFile(file)
-	if diags.HasErrors() {
-		fmt.Fprint(w, configs.FormatDiagnostics(diags))
-		return false
-	}
-	return true
 }

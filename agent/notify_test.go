@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"net"
@@ -10,7 +10,7 @@ import (
 // TestSDNotify plays systemd's side of Type=notify: a datagram socket
 // named by $NOTIFY_SOCKET receives what the agent reports.
 func TestSDNotify(t *testing.T) {
-	if ok, err := sdNotify("READY=1"); ok || err != nil {
+	if ok, err := SDNotify("READY=1"); ok || err != nil {
 		t.Fatalf("without NOTIFY_SOCKET: sent %v, %v", ok, err)
 	}
 	path := filepath.Join(t.TempDir(), "notify.sock")
@@ -21,7 +21,7 @@ func TestSDNotify(t *testing.T) {
 	defer l.Close()
 	t.Setenv("NOTIFY_SOCKET", path)
 	for _, state := range []string{"READY=1", "RELOADING=1", "STOPPING=1"} {
-		if ok, err := sdNotify(state); !ok || err != nil {
+		if ok, err := SDNotify(state); !ok || err != nil {
 			t.Fatalf("%s: sent %v, %v", state, ok, err)
 		}
 		buf := make([]byte, 64)

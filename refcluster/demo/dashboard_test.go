@@ -1,6 +1,4 @@
-//go:build !sidecar
-
-package main
+package demo
 
 import (
 	"github.com/nsraft/nsraft/internal/wait"

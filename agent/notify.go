@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"net"
@@ -6,12 +6,12 @@ import (
 	"strings"
 )
 
-// sdNotify sends state ("READY=1", "RELOADING=1", "STOPPING=1") to the
+// SDNotify sends state ("READY=1", "RELOADING=1", "STOPPING=1") to the
 // service manager when it asked for it (systemd's Type=notify sets
 // $NOTIFY_SOCKET). The protocol is one datagram on a unix socket; an
 // address starting with @ is in the abstract namespace. Without the
 // variable it does nothing and reports false.
-func sdNotify(state string) (bool, error) {
+func SDNotify(state string) (bool, error) {
 	addr := os.Getenv("NOTIFY_SOCKET")
 	if addr == "" {
 		return false, nil
