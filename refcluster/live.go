@@ -15,6 +15,7 @@ import (
 	"github.com/nsraft/nsraft/adapter/hashicorp"
 	"github.com/nsraft/nsraft/collector"
 	"github.com/nsraft/nsraft/model"
+	"github.com/nsraft/nsraft/policy"
 	"github.com/nsraft/nsraft/sim"
 )
 
@@ -28,18 +29,23 @@ type LiveStrategy struct {
 	Timing Timing
 }
 
-// agentTiming is the node timing under agents: hashicorp/raft's defaults
-// with a short LeaderLeaseTimeout, the one setting an operator changes so
-// that the agent may lower HeartbeatTimeout (the lease is its floor and
-// cannot be reloaded).
-var agentTiming = Timing{HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, LeaderLeaseTimeout: 100 * time.Millisecond}
+// AgentTiming is the node timing under agents: hashicorp/raft's defaults
+// with the one setting an operator changes at restart so that the agent
+// may lower HeartbeatTimeout, LeaderLeaseTimeout (the lease is the floor
+// under every timeout and cannot be reloaded). The lease is what the
+// agent recommends for the network (hashicorp.RecommendLease) from its
+// calm round-trip tail, twice the one-way delay and jitter of the slowest
+// link, and the default policy's election_min: 50ms on a LAN, 150ms on an
+// 80ms WAN. A 100ms lease for every network made WAN leaders step down
+// whenever a heartbeat round (a round trip plus a wait of T/10 to T/5)
+// outran it.
+func AgentTiming(s *sim.Scenario) Timing {
+	lease := hashicorp.RecommendLease(2*slowestLink(s), policy.Default().Bounds.ElectionMin).Lease
+	return Timing{HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, LeaderLeaseTimeout: lease}
+}
 
-// LiveStrategies are the strategies of `ns-agent bench -live` for a
-// scenario: hashicorp/raft's defaults, an operator's hand-tuned static
-// timing following etcd's guidance (election timeout about ten round trips
-// of the slowest link, at least 150ms), and random, linucb and lstm through
-// the same agent and adapter.
-func LiveStrategies(s *sim.Scenario) []LiveStrategy {
+// slowestLink is the largest one-way delay plus jitter of s's links.
+func slowestLink(s *sim.Scenario) time.Duration {
 	var worst time.Duration
 	for _, a := range s.NodeIDs() {
 		for _, b := range s.NodeIDs() {
@@ -49,13 +55,23 @@ func LiveStrategies(s *sim.Scenario) []LiveStrategy {
 			}
 		}
 	}
-	tuned := max(150*time.Millisecond, 20*worst) // 10 × RTT
+	return worst
+}
+
+// LiveStrategies are the strategies of `ns-agent bench -live` for a
+// scenario: hashicorp/raft's defaults, an operator's hand-tuned static
+// timing following etcd's guidance (election timeout about ten round trips
+// of the slowest link, at least 150ms), and random, linucb and lstm through
+// the same agent and adapter (AgentTiming).
+func LiveStrategies(s *sim.Scenario) []LiveStrategy {
+	tuned := max(150*time.Millisecond, 20*slowestLink(s)) // 10 × RTT
+	agents := AgentTiming(s)
 	return []LiveStrategy{
 		{Name: "host-default", Timing: Timing{}},
 		{Name: "hand-tuned", Timing: Timing{HeartbeatTimeout: tuned, ElectionTimeout: tuned, LeaderLeaseTimeout: tuned / 2}},
-		{Name: "random", Recommender: "random", Timing: agentTiming},
-		{Name: "linucb", Recommender: "linucb", Timing: agentTiming},
-		{Name: "lstm", Recommender: "lstm", Timing: agentTiming},
+		{Name: "random", Recommender: "random", Timing: agents},
+		{Name: "linucb", Recommender: "linucb", Timing: agents},
+		{Name: "lstm", Recommender: "lstm", Timing: agents},
 	}
 }
 
@@ -63,7 +79,7 @@ func LiveStrategies(s *sim.Scenario) []LiveStrategy {
 // defaults lack but the model registry has (jacobson, phi, dynatune…)
 // runs through the agents like random, linucb and lstm; every live
 // strategy goes through the agent's policy, so there is no X-raw here.
-func pickLive(defaults []LiveStrategy, want []string) ([]LiveStrategy, error) {
+func pickLive(s *sim.Scenario, defaults []LiveStrategy, want []string) ([]LiveStrategy, error) {
 	var out []LiveStrategy
 	for _, w := range want {
 		i := slices.IndexFunc(defaults, func(st LiveStrategy) bool { return st.Name == w })
@@ -76,7 +92,7 @@ func pickLive(defaults []LiveStrategy, want []string) ([]LiveStrategy, error) {
 			if _, err := model.New(w, model.Options{}); err != nil {
 				return nil, fmt.Errorf("strategy %q: not host-default, hand-tuned or a recommender (%s)", w, strings.Join(model.Names(), ", "))
 			}
-			out = append(out, LiveStrategy{Name: w, Recommender: w, Timing: agentTiming})
+			out = append(out, LiveStrategy{Name: w, Recommender: w, Timing: AgentTiming(s)})
 		}
 	}
 	return out, nil
@@ -124,14 +140,15 @@ func Compress(s *sim.Scenario, d time.Duration) *sim.Scenario {
 }
 
 // LiveTwin is the simulator's twin of a live run of s compressed to d:
-// the compressed scenario, with its agents' compressed election window,
-// less what toxiproxy cannot inject (per-message loss, heavy tails,
+// the compressed scenario, with its agents' compressed election window
+// and their nodes' lease (AgentTiming), less what toxiproxy cannot inject (per-message loss, heavy tails,
 // latency drift, a burst's loss, slow nodes, noisy neighbours, disk
 // stalls; BuildSchedule lists them for each run). The simulator run on it
 // under the hashicorp host model is what the live run should show.
 func LiveTwin(s *sim.Scenario, d time.Duration) *sim.Scenario {
 	c := Compress(s, d)
 	c.ElectionWindow = ElectionWindow(s, c)
+	c.LeaderLease = AgentTiming(s).LeaderLeaseTimeout
 	strip := func(n *sim.Network) {
 		n.Loss, n.TailProb, n.TailDelay, n.Drift = 0, 0, 0, 0
 		if n.Burst != nil {
@@ -205,20 +222,23 @@ type LiveConfig struct {
 
 // LiveRun is the outcome of one run, from the client's own records.
 type LiveRun struct {
-	Scenario             string   `json:"scenario"`
-	Strategy             string   `json:"strategy"`
-	Seed                 uint64   `json:"seed"`
-	UnavailabilityMS     float64  `json:"unavailability_ms"`
-	LongestMS            float64  `json:"longest_unavailability_ms"`
-	Elections            int      `json:"elections"`
-	UnnecessaryElections int      `json:"unnecessary_elections"`
-	WriteMSP50           float64  `json:"write_ms_p50"`
-	WriteMSP99           float64  `json:"write_ms_p99"`
-	WriteMSP999          float64  `json:"write_ms_p999"`
-	WritesPerSec         float64  `json:"writes_per_s"`
-	Linearizable         string   `json:"linearizability"`
-	Operations           int      `json:"operations"`
-	NotInjected          []string `json:"not_injected,omitempty"`
+	Scenario             string  `json:"scenario"`
+	Strategy             string  `json:"strategy"`
+	Seed                 uint64  `json:"seed"`
+	UnavailabilityMS     float64 `json:"unavailability_ms"`
+	LongestMS            float64 `json:"longest_unavailability_ms"`
+	Elections            int     `json:"elections"`
+	UnnecessaryElections int     `json:"unnecessary_elections"`
+	WriteMSP50           float64 `json:"write_ms_p50"`
+	WriteMSP99           float64 `json:"write_ms_p99"`
+	WriteMSP999          float64 `json:"write_ms_p999"`
+	WritesPerSec         float64 `json:"writes_per_s"`
+	Linearizable         string  `json:"linearizability"`
+	Operations           int     `json:"operations"`
+	// LeaseMS is the nodes' LeaderLeaseTimeout (0: hashicorp/raft's
+	// default, 500ms).
+	LeaseMS     float64  `json:"leader_lease_ms,omitempty"`
+	NotInjected []string `json:"not_injected,omitempty"`
 	// Events is the run's record for auditing the counts above: each fault
 	// as injected and each election as the monitor saw it, with whether
 	// it counted as necessary, in ms since the run started.
@@ -392,7 +412,7 @@ func RunLive(ctx context.Context, cfg LiveConfig) ([]LiveRun, error) {
 		strategies := LiveStrategies(s)
 		if cfg.Strategies != nil {
 			var err error
-			if strategies, err = pickLive(strategies, cfg.Strategies); err != nil {
+			if strategies, err = pickLive(s, strategies, cfg.Strategies); err != nil {
 				return out, err
 			}
 		}
@@ -432,7 +452,7 @@ func RunLive(ctx context.Context, cfg LiveConfig) ([]LiveRun, error) {
 }
 
 func runLiveOne(ctx context.Context, cfg LiveConfig, s *sim.Scenario, st LiveStrategy, seed uint64, elWindow time.Duration, dir string) (LiveRun, error) {
-	r := LiveRun{Scenario: s.Name, Strategy: st.Name, Seed: seed, NodeCount: s.Nodes}
+	r := LiveRun{Scenario: s.Name, Strategy: st.Name, Seed: seed, NodeCount: s.Nodes, LeaseMS: float64(st.Timing.LeaderLeaseTimeout) / 1e6}
 	mesh := NewMesh()
 	defer mesh.Close()
 	ids := s.NodeIDs()

@@ -98,8 +98,9 @@ func Summarize(runs []refcluster.LiveRun) []*LiveSummary {
 const TwinSeeds = 30
 
 // AddSimRatios puts the simulator's ratio to random beside each live one,
-// for the strategies both have: live runs every recommender through the
-// agent's policy, as the simulator's strategy of the same name does.
+// for the strategies both have: live runs every recommender, random
+// included, through the agent's policy, and so does the simulator here
+// (sim.AgentStrategy).
 // host-default and hand-tuned have no counterpart: their nodes run their
 // own timing and lease, which the simulator's static does not share.
 //
@@ -114,7 +115,7 @@ const TwinSeeds = 30
 func AddSimRatios(sums []*LiveSummary, scs []*sim.Scenario, h LiveHeader) {
 	var names []string
 	for _, s := range sums {
-		if _, err := sim.NewStrategy(s.Strategy, nil); err == nil && s.Strategy != "static" && !slices.Contains(names, s.Strategy) {
+		if _, err := sim.AgentStrategy(s.Strategy, nil); err == nil && !slices.Contains(names, s.Strategy) {
 			names = append(names, s.Strategy)
 		}
 	}
@@ -213,6 +214,16 @@ func WriteLive(w io.Writer, sums []*LiveSummary, runs []refcluster.LiveRun, h Li
 		if r.Error != "" {
 			fmt.Fprintf(w, "\nrun failed, not counted: %s / %s / seed %d: %s\n", r.Scenario, r.Strategy, r.Seed, r.Error)
 		}
+	}
+	var leases []string
+	for _, r := range runs {
+		l := fmt.Sprintf("%s %gms", r.Scenario, r.LeaseMS)
+		if r.Strategy == "lstm" && r.LeaseMS > 0 && !slices.Contains(leases, l) {
+			leases = append(leases, l)
+		}
+	}
+	if len(leases) > 0 {
+		fmt.Fprintf(w, "\nagent-steered nodes' LeaderLeaseTimeout (the lease the agent recommends for the network, refcluster.AgentTiming): %s\n", strings.Join(leases, ", "))
 	}
 	if len(notes) > 0 {
 		fmt.Fprintln(w, "\nnot injected (toxiproxy works on TCP streams):")

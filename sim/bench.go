@@ -265,8 +265,9 @@ func Total(rows []Row, strategy string) Row {
 	return t
 }
 
-// RatiosToRandom runs random and the named strategies (see NewStrategy;
-// the adaptive ones through pol) on every scenario and seed under host,
+// RatiosToRandom runs random and the named recommenders as live agents
+// run them (AgentStrategy: all through pol) on every scenario and seed
+// under host,
 // and returns each strategy's summed unavailability over random's, by
 // scenario and strategy name. A scenario where random was never
 // unavailable has no ratios.
@@ -279,7 +280,7 @@ func RatiosToRandom(scs []*Scenario, names []string, pol *policy.Policy, seeds [
 	}
 	var strategies []Strategy
 	for _, n := range want {
-		st, err := NewStrategy(n, pol)
+		st, err := AgentStrategy(n, pol)
 		if err != nil {
 			return nil, err
 		}

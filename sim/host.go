@@ -96,9 +96,10 @@ func WithHost(scs []*Scenario, host HostKind) []*Scenario {
 // Host model constants, as hashicorp/raft, the reference cluster and etcd
 // have them.
 const (
-	// DefaultLeaderLease is the reference cluster's LeaderLeaseTimeout
-	// under agents (refcluster's agentTiming): short, so that the agent
-	// may lower HeartbeatTimeout down to it.
+	// DefaultLeaderLease is the LeaderLeaseTimeout of a scenario that
+	// names none: short, so that an agent may lower HeartbeatTimeout down
+	// to it (the reference cluster's nodes under agents start with the
+	// lease the agent recommends for their network, refcluster.AgentTiming).
 	DefaultLeaderLease = 100 * time.Millisecond
 	// DefaultElectionTicks is etcd's default election timeout in ticks
 	// (1000ms at its 100ms heartbeat interval).

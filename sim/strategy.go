@@ -76,6 +76,27 @@ func NewStrategy(name string, pol *policy.Policy) (Strategy, error) {
 	return st, nil
 }
 
+// AgentStrategy is the named recommender as an agent beside a live node
+// runs it: every proposal goes through pol (nil: the embedded default
+// policy), random's included. Only recommenders have an agent: static,
+// best-static, oracle and the -raw names are refused.
+func AgentStrategy(name string, pol *policy.Policy) (Strategy, error) {
+	if strings.HasSuffix(name, "-raw") || name == "static" || name == "best-static" || name == "oracle" {
+		return Strategy{}, fmt.Errorf("strategy %q has no agent: an agent runs a recommender through its policy", name)
+	}
+	st, err := NewStrategy(name, pol)
+	if err != nil {
+		return Strategy{}, err
+	}
+	if st.NewGovernor == nil {
+		if pol == nil {
+			pol = policy.Default()
+		}
+		st.NewGovernor = func(string) Governor { return policyBound{policy.NewGovernor(pol)} }
+	}
+	return st, nil
+}
+
 // policyBound adapts policy.Governor to the simulator's Governor.
 type policyBound struct{ g *policy.Governor }
 

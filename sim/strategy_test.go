@@ -95,3 +95,33 @@ func TestReportedFiguresAreConsistent(t *testing.T) {
 		}
 	}
 }
+
+// An agent runs every recommender through its policy, random included:
+// on a WAN whose round trip is 300ms, random's 150-300ms is below what an
+// election needs, and only the policy's floor (election_rtts) stops the
+// churn.
+func TestAgentStrategyBoundsRandom(t *testing.T) {
+	for _, bad := range []string{"lstm-raw", "static", "best-static", "oracle"} {
+		if _, err := AgentStrategy(bad, nil); err == nil {
+			t.Errorf("AgentStrategy(%q): no error", bad)
+		}
+	}
+	s := &Scenario{Name: "far", Nodes: 5, Duration: 2 * time.Minute, Heartbeat: 50 * time.Millisecond, PreVote: true,
+		Network: Network{Delay: 150 * time.Millisecond, Jitter: 10 * time.Millisecond}}
+	raw, err := NewStrategy("random", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := AgentStrategy("random", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.NewGovernor != nil || agent.NewGovernor == nil {
+		t.Fatal("random: the bench's runs as it is, the agent's through the policy")
+	}
+	rows := Bench([]*Scenario{s}, []Strategy{raw, {Name: "random-agent", NewRecommender: agent.NewRecommender, NewGovernor: agent.NewGovernor}}, []uint64{1}, 1)
+	t.Logf("elections: random %d, through the policy %d", rows[0].Elections, rows[1].Elections)
+	if rows[0].Elections <= 2*rows[1].Elections {
+		t.Fatalf("elections: random %d, random through the policy %d; want the policy to stop the churn", rows[0].Elections, rows[1].Elections)
+	}
+}
