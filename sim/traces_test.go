@@ -47,3 +47,41 @@ func TestTracesAreDeterministicAcrossWorkers(t *testing.T) {
 		t.Fatal("seed 1 traced at 1s equals seed 1 traced at 150ms: the timeout is not applied")
 	}
 }
+
+// Training traces follow the host model they are built under: the same
+// suite traced under hashicorp/raft's timing rules differs from the
+// generic traces, and is as deterministic.
+func TestTracesFollowTheHostModel(t *testing.T) {
+	scs, diags := Parse([]byte(`scenario "tiny-wan" {
+  nodes    = 3
+  duration = "20s"
+  network {
+    delay  = "30ms"
+    jitter = "10ms"
+    loss   = 0.02
+  }
+  crash {
+    mean_interval = "5s"
+    downtime      = "2s"
+  }
+}`), "tiny-wan.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	timeouts := []time.Duration{150 * time.Millisecond, time.Second}
+	parsed := scs[0].Host
+	generic := Traces(scs, 2, timeouts, 2)
+	hc := Traces(WithHost(scs, HostHashicorp), 2, timeouts, 1)
+	if again := Traces(WithHost(scs, HostHashicorp), 2, timeouts, 2); !reflect.DeepEqual(hc, again) {
+		t.Fatal("two traces of the same suite under the hashicorp host differ")
+	}
+	if len(hc) != len(generic) {
+		t.Fatalf("%d sequences under hashicorp, %d under generic: want one per node and run both ways", len(hc), len(generic))
+	}
+	if reflect.DeepEqual(hc, generic) {
+		t.Fatal("traces under the hashicorp host equal the generic ones: the host model is not applied")
+	}
+	if scs[0].Host != parsed {
+		t.Fatalf("WithHost changed the caller's scenario (host %q, parsed %q)", scs[0].Host, parsed)
+	}
+}

@@ -12,8 +12,9 @@ import (
 
 // TrainOptions is one training of the LSTM on simulated traces.
 type TrainOptions struct {
-	Out    string // weights file to write
-	Seeds  int    // simulated runs per scenario, seeds 1…N
+	Out    string   // weights file to write
+	Host   HostKind // host model every run plays ("": each scenario's)
+	Seeds  int      // simulated runs per scenario, seeds 1…N
 	Epochs int
 	Seed   uint64           // initial weights, chunk order
 	Now    func() time.Time // reads the wall clock for the progress lines; nil: time.Now
@@ -30,7 +31,7 @@ func TrainWeights(w io.Writer, scs []*Scenario, o TrainOptions) error {
 		now = time.Now
 	}
 	start := now()
-	seqs := Traces(scs, o.Seeds, TrainTimeouts(), 2)
+	seqs := Traces(WithHost(scs, o.Host), o.Seeds, TrainTimeouts(), 2)
 	steps, scored := 0, 0
 	for _, s := range seqs {
 		steps += len(s.X)

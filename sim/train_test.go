@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,5 +54,45 @@ func TestTrainWeightsIsDeterministic(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("progress lacks %q:\n%s", want, log)
 		}
+	}
+}
+
+// Training under a host model is as deterministic, and fits other weights
+// than the generic traces do.
+func TestTrainWeightsUnderAHost(t *testing.T) {
+	scs, diags := Parse([]byte(`scenario "tiny-wan" {
+  nodes    = 3
+  duration = "30s"
+  network {
+    delay  = "30ms"
+    jitter = "10ms"
+    loss   = 0.02
+  }
+  crash {
+    mean_interval = "8s"
+    downtime      = "2s"
+  }
+}`), "tiny-wan.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	dir := t.TempDir()
+	train := func(name string, host HostKind) []byte {
+		out := filepath.Join(dir, name)
+		if err := TrainWeights(io.Discard, scs, TrainOptions{Out: out, Host: host, Seeds: 1, Epochs: 1, Seed: 7}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	hc, again, generic := train("hc.nsw", HostHashicorp), train("hc2.nsw", HostHashicorp), train("generic.nsw", HostGeneric)
+	if !bytes.Equal(hc, again) {
+		t.Fatal("same options under the hashicorp host, different weights")
+	}
+	if bytes.Equal(hc, generic) {
+		t.Fatal("weights trained under the hashicorp host equal the generic ones: the host is not applied")
 	}
 }

@@ -22,9 +22,10 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 		seeds  = fs.Int("seeds", 3, "simulated runs per scenario, seeds 1…N (evaluation uses 1000 and up)")
 		epochs = fs.Int("epochs", 6, "passes over the traces")
 		seed   = fs.Uint64("seed", 1, "training seed (initial weights, chunk order)")
+		host   = fs.String("host", "generic", "host model the traces are simulated under: generic, hashicorp or etcd")
 	)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: ns-agent train -suite NAME -out FILE [-seeds N] [-epochs N] [-seed S]")
+		fmt.Fprintln(stderr, "Usage: ns-agent train -suite NAME -out FILE [-host H] [-seeds N] [-epochs N] [-seed S]")
 		fmt.Fprintln(stderr, "\nSimulates the suite, records every node's samples with the simulator's ground")
 		fmt.Fprintln(stderr, "truth, and fits the LSTM to the coming heartbeat gaps (pinball loss, truncated")
 		fmt.Fprintln(stderr, "BPTT, Adam). Deterministic: the same flags write the same file.")
@@ -39,11 +40,16 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ns-agent train: -out is required")
 		return 2
 	}
+	hk, err := sim.ParseHostKind(*host)
+	if err != nil {
+		fmt.Fprintf(stderr, "ns-agent train: -host: %v\n", err)
+		return 2
+	}
 	scs, err := sim.LoadSuite(configs.Scenarios, *suite)
 	if err != nil {
 		fmt.Fprintf(stderr, "ns-agent train: %v\n", err)
 		return 1
 	}
-	err = sim.TrainWeights(stdout, scs, sim.TrainOptions{Out: *out, Seeds: *seeds, Epochs: *epochs, Seed: *seed, Now: time.Now})
+	err = sim.TrainWeights(stdout, scs, sim.TrainOptions{Out: *out, Host: hk, Seeds: *seeds, Epochs: *epochs, Seed: *seed, Now: time.Now})
 	return exitcode.Report(stderr, "ns-agent train", err)
 }
