@@ -100,6 +100,7 @@ func TestExitCodes(t *testing.T) {
 		{append(node, "psychic"), 2, []string{"unknown recommender", "dynatune"}},
 		{append(node, "linucb", "-policy", badPol), 1, []string{badPol + ":2,18: election_min 1ms is below hashicorp/raft's hard limit"}},
 		{[]string{"run", "-config", badRun}, 1, []string{badRun + ":2,8: tick", badRun + ":3,15: host.kind"}},
+		{[]string{"train", "-host", "zookeeper", "-out", "x.nsw"}, 2, []string{`-host: unknown host "zookeeper": have generic, hashicorp, etcd`}},
 		{[]string{"run"}, 2, []string{"Usage: ns-agent run"}},
 		{[]string{"run", "-config", nameless}, 1, []string{"NS_AGENT_NODE"}},
 		{[]string{"tail"}, 1, []string{"no agent found"}},
