@@ -29,7 +29,7 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "\nSimulates the suite, records every node's samples with the simulator's ground")
 		fmt.Fprintln(stderr, "truth, and fits the LSTM to the coming heartbeat gaps (pinball loss, truncated")
 		fmt.Fprintln(stderr, "BPTT, Adam). Deterministic: the same flags write the same file.")
-		fmt.Fprintln(stderr, "\nThe embedded default weights are reproduced by:\n  ns-agent train -suite train -out model/default.nsw")
+		fmt.Fprintln(stderr, "\nThe embedded default weights were written by this command at commit a4c894b\n(see the README):\n  ns-agent train -suite train -out model/default.nsw")
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
