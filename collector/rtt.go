@@ -69,7 +69,10 @@ func (w *rttWindow) stats(now time.Time) (mean, sd, p99 time.Duration, ok bool) 
 }
 
 // Summarize returns the mean, the standard deviation and the p99 (nearest
-// rank) of xs, which it sorts in place; xs must not be empty.
+// rank) of xs; xs must not be empty. Every node summarizes its window
+// each tick, so it sorts only when more than a few values lie above the
+// p99 rank (400 values or more): below that the rank is the largest or
+// one of the few largest, found in one pass. It may reorder xs.
 func Summarize(xs []time.Duration) (mean, sd, p99 time.Duration) {
 	var sum float64
 	for _, x := range xs {
@@ -80,8 +83,39 @@ func Summarize(xs []time.Duration) (mean, sd, p99 time.Duration) {
 	for _, x := range xs {
 		ss += (float64(x) - mu) * (float64(x) - mu)
 	}
-	slices.Sort(xs)
-	return time.Duration(mu), time.Duration(math.Sqrt(ss / float64(len(xs)))), NearestRank(xs, 0.99)
+	return time.Duration(mu), time.Duration(math.Sqrt(ss / float64(len(xs)))), nearestRankUnsorted(xs, 0.99)
+}
+
+// nearestRankUnsorted is NearestRank of xs sorted. When at most
+// len(top)−1 values rank above p it keeps the largest values seen in a
+// small array instead of sorting; otherwise it sorts xs in place.
+func nearestRankUnsorted(xs []time.Duration, p float64) time.Duration {
+	n := len(xs)
+	if n == 0 {
+		return 0
+	}
+	rank := min(max(int(math.Ceil(p*float64(n)))-1, 0), n-1)
+	above := n - 1 - rank
+	var top [4]time.Duration // the largest so far, descending
+	if above >= len(top) {
+		slices.Sort(xs)
+		return xs[rank]
+	}
+	kept := 0
+	for _, x := range xs {
+		if kept <= above {
+			kept++
+		} else if x <= top[above] {
+			continue
+		}
+		j := kept - 1
+		for j > 0 && top[j-1] < x {
+			top[j] = top[j-1]
+			j--
+		}
+		top[j] = x
+	}
+	return top[above]
 }
 
 // NearestRank is the nearest-rank p-quantile (0 < p ≤ 1) of sorted: the

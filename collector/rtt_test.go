@@ -58,3 +58,29 @@ func TestNearestRankAgainstNaive(t *testing.T) {
 		t.Fatal("no values gave a value")
 	}
 }
+
+// TestSummarizeP99AgainstSorting checks Summarize's p99, which sorts only
+// when many values rank above it, against the nearest rank of the sorted
+// values, on seeded random windows of every size up to past the switch.
+func TestSummarizeP99AgainstSorting(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 2))
+	for n := 1; n <= 520; n++ {
+		for trial := 0; trial < 4; trial++ {
+			xs := make([]time.Duration, n)
+			for i := range xs {
+				xs[i] = time.Duration(r.IntN(1 + 40*trial)) // trial 0: all equal; later: ties and spread
+			}
+			sorted := slices.Clone(xs)
+			slices.Sort(sorted)
+			want := NearestRank(sorted, 0.99)
+			if _, _, got := Summarize(slices.Clone(xs)); got != want {
+				t.Fatalf("n=%d trial %d: p99 %v, want %v", n, trial, got, want)
+			}
+			for _, p := range []float64{0.5, 0.999, 1, r.Float64()} {
+				if got := nearestRankUnsorted(slices.Clone(xs), p); got != NearestRank(sorted, p) {
+					t.Fatalf("n=%d p=%v: %v, want %v", n, p, got, NearestRank(sorted, p))
+				}
+			}
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"container/heap"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -43,24 +42,6 @@ type event struct {
 	msg  message
 	peer int    // hashicorp/raft: the follower a heartbeat loop serves
 	beat uint64 // … and which of its heartbeats
-}
-
-type eventHeap []event
-
-func (h eventHeap) Len() int { return len(h) }
-func (h eventHeap) Less(i, j int) bool {
-	if h[i].at != h[j].at {
-		return h[i].at < h[j].at
-	}
-	return h[i].seq < h[j].seq
-}
-func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *eventHeap) Push(x any)   { *h = append(*h, x.(event)) }
-func (h *eventHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
 }
 
 type msgKind uint8
@@ -202,11 +183,86 @@ func (nw *network) busy(node int, now time.Duration) (pct, slowdown float64) {
 // directions at this instant (partitions only; loss and delay do not cut).
 func (nw *network) reachable(a, b int) bool { return a == b || (!nw.cut[a][b] && !nw.cut[b][a]) }
 
-type queue struct{ h eventHeap }
+// queue is a binary min-heap of events by (at, seq). The heap orders small
+// keys while the events themselves stay put in slots (an event is 160
+// bytes; sifting keys moves a sixth of that), and nothing is boxed in an
+// interface, so a push or a pop allocates nothing once the slots have
+// grown. Sequence numbers are unique, so the order of pops is the same as
+// any other correct priority queue's.
+type queue struct {
+	keys  []qkey
+	slots []event
+	free  []int32
+}
 
-func (q *queue) push(e event) { heap.Push(&q.h, e) }
-func (q *queue) pop() event   { return heap.Pop(&q.h).(event) }
-func (q *queue) len() int     { return q.h.Len() }
+type qkey struct {
+	at   time.Duration
+	seq  uint64
+	slot int32
+}
+
+func (k qkey) less(o qkey) bool {
+	if k.at != o.at {
+		return k.at < o.at
+	}
+	return k.seq < o.seq
+}
+
+func (q *queue) push(e event) {
+	var slot int32
+	if n := len(q.free); n > 0 {
+		slot = q.free[n-1]
+		q.free = q.free[:n-1]
+		q.slots[slot] = e
+	} else {
+		slot = int32(len(q.slots))
+		q.slots = append(q.slots, e)
+	}
+	k := qkey{at: e.at, seq: e.seq, slot: slot}
+	// Sift up: move parents down into the hole until k fits.
+	i := len(q.keys)
+	q.keys = append(q.keys, k)
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !k.less(q.keys[parent]) {
+			break
+		}
+		q.keys[i] = q.keys[parent]
+		i = parent
+	}
+	q.keys[i] = k
+}
+
+// pop removes and returns the earliest event; the queue must not be empty.
+func (q *queue) pop() event {
+	top := q.keys[0]
+	last := len(q.keys) - 1
+	k := q.keys[last]
+	q.keys = q.keys[:last]
+	if last > 0 {
+		// Sift down: move the smaller child up into the hole until k fits.
+		i := 0
+		for {
+			c := 2*i + 1
+			if c >= last {
+				break
+			}
+			if r := c + 1; r < last && q.keys[r].less(q.keys[c]) {
+				c = r
+			}
+			if !q.keys[c].less(k) {
+				break
+			}
+			q.keys[i] = q.keys[c]
+			i = c
+		}
+		q.keys[i] = k
+	}
+	q.free = append(q.free, top.slot)
+	return q.slots[top.slot]
+}
+
+func (q *queue) len() int { return len(q.keys) }
 
 // minDelay is the one-way delay the oracle's recovery traffic takes on
 // link from→to (recoveryDelay), or false when the link is cut.
