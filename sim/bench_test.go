@@ -29,7 +29,7 @@ func TestBenchRowsAreOrderedAndPooled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scs = scs[:2]
+	scs = cutUnderRace(scs[:2])
 	sts := []Strategy{{Name: "oracle", Oracle: true}, {Name: "sweep", Sweep: []time.Duration{100 * time.Millisecond, 2 * time.Second}}}
 	rows := Bench(scs, sts, []uint64{1, 2}, 2)
 	if len(rows) != 4 || rows[0].Scenario != scs[0].Name || rows[0].Recommender != "oracle" || rows[1].Recommender != "sweep" || rows[2].Scenario != scs[1].Name {

@@ -43,13 +43,14 @@ func TestEveryAdaptiveStrategyRunsBothWays(t *testing.T) {
 }
 
 // TestReportedFiguresAreConsistent runs every shipped suite (each
-// scenario cut to its first two simulated minutes) and checks the figures
+// scenario cut to its first two simulated minutes; 30 seconds under -short
+// or the race detector) and checks the figures
 // a table prints against each other: mean ≤ max, p99 ≤ p99.9 ≤ max,
 // detection p50 ≤ p99, and the gap closed is 0 for random and 1 for the
 // oracle by definition.
 func TestReportedFiguresAreConsistent(t *testing.T) {
 	limit := 2 * time.Minute
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		limit = 30 * time.Second
 	}
 	var sts []Strategy
