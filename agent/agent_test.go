@@ -34,6 +34,9 @@ func (s *syncBuf) Write(p []byte) (int, error) {
 // a real in-process hashicorp/raft cluster: the node's HeartbeatTimeout
 // follows the (bounded) decisions and every decision is logged as JSON.
 func TestLoopDrivesARealNodeWithinBounds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs a 3-node hashicorp/raft cluster in-process for seconds; run without -short: go test -run TestLoopDrivesARealNodeWithinBounds ./agent")
+	}
 	const hb = 500 * time.Millisecond
 	rs, stop, err := hashicorp.LocalCluster(3, hb)
 	if err != nil {

@@ -74,6 +74,9 @@ log {
 // returns to its own timing within the lease, and a new agent on the same
 // socket is found again.
 func TestLinkOverUnixSocket(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs a 3-node hashicorp/raft cluster in-process for seconds; run without -short: go test -run TestLinkOverUnixSocket ./agent")
+	}
 	const hb = 400 * time.Millisecond
 	rs, stop, err := hashicorp.LocalCluster(3, hb)
 	if err != nil {
@@ -243,6 +246,9 @@ func welcome(s nsraftv1.Agent_ConnectServer) error {
 // leave the node on its own timing, in the same term, and the link keeps
 // retrying without ever blocking Raft.
 func TestHostSurvivesBadAgents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs a 3-node hashicorp/raft cluster in-process for seconds; run without -short: go test -run TestHostSurvivesBadAgents ./agent")
+	}
 	// Raft's own default timing: the race detector on a shared 2-core
 	// machine can stall a 300ms cluster into an election by itself.
 	const hb = time.Second

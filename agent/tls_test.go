@@ -53,6 +53,9 @@ func writeCert(t *testing.T, dir, name string, isCA bool, parent *x509.Certifica
 // node follows the decisions; a host without one is refused and its node
 // keeps its own timing.
 func TestLinkOverMutualTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs a 3-node hashicorp/raft cluster in-process for seconds; run without -short: go test -run TestLinkOverMutualTLS ./agent")
+	}
 	dir := t.TempDir()
 	ca, caKey := writeCert(t, dir, "ca", true, nil, nil)
 	writeCert(t, dir, "server", false, ca, caKey)
@@ -115,6 +118,9 @@ func TestLinkOverMutualTLS(t *testing.T) {
 // rolls over into backups and keeps writing; what falls off the last
 // backup is said on stderr and counted, and every kept line is whole.
 func TestDecisionLogRotates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs a 3-node hashicorp/raft cluster in-process for seconds; run without -short: go test -run TestDecisionLogRotates ./agent")
+	}
 	dir := t.TempDir()
 	// startDaemon's log block has no size: stop it and restart with 1 MB.
 	startDaemon(t, dir, "").Close()
