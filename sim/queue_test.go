@@ -22,15 +22,16 @@ func TestQueuePopsInTimeThenSequenceOrder(t *testing.T) {
 				seq++
 				e := event{at: time.Duration(r.IntN(50)), seq: seq, node: r.IntN(5), msg: message{term: r.Uint64()}}
 				q.push(e)
-				ref = append(ref, e)
+				// The reference stays sorted by (at, seq).
+				i, _ := slices.BinarySearchFunc(ref, e, func(a, b event) int {
+					if a.at != b.at {
+						return int(a.at - b.at)
+					}
+					return int(a.seq) - int(b.seq)
+				})
+				ref = slices.Insert(ref, i, e)
 				continue
 			}
-			slices.SortFunc(ref, func(a, b event) int {
-				if a.at != b.at {
-					return int(a.at - b.at)
-				}
-				return int(a.seq) - int(b.seq)
-			})
 			got, want := q.pop(), ref[0]
 			ref = ref[1:]
 			popped++
