@@ -90,7 +90,7 @@ func Run(ctx context.Context, c Config, stdout io.Writer) error {
 		return err
 	}
 	defer cluster.Stop()
-	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	lctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	leader, term, err := cluster.WaitLeader(lctx)
 	cancel()
 	if err != nil {
