@@ -3,8 +3,8 @@ package refcluster
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/nsraft/nsraft/internal/testbin"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,41 +15,11 @@ import (
 	"github.com/nsraft/nsraft/internal/wait"
 )
 
-// binary is the ns-agent executable built once for all process tests.
-var binary string
+func TestMain(m *testing.M) { testbin.Main(m) }
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "refcluster-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "ns-agent")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/ns-agent")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build ns-agent:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// nsAgent returns the ns-agent binary the process tests run. Under -short
-// it is not built and the test is skipped: go test -short ./... runs the
-// unit tests only.
-func nsAgent(t testing.TB) string {
-	t.Helper()
-	if binary == "" {
-		t.Skip("-short: runs ns-agent processes")
-	}
-	return binary
-}
+// nsAgent returns the ns-agent binary the process tests run (skipping
+// the test under -short).
+func nsAgent(t testing.TB) string { return testbin.Path(t) }
 
 // fastTiming keeps process tests quick while leaving room for a loaded
 // 2-core machine: hashicorp/raft followers fire in [T, 2T) after the last

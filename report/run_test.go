@@ -3,10 +3,8 @@ package report
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"fmt"
+	"github.com/nsraft/nsraft/internal/testbin"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,30 +13,7 @@ import (
 	"github.com/nsraft/nsraft/internal/exitcode"
 )
 
-// binary is the ns-agent executable the live bench runs beside each node.
-var binary string
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "report-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "ns-agent")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/ns-agent")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build ns-agent:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m) }
 
 func simOut(t *testing.T, o SimOptions) string {
 	t.Helper()
@@ -157,7 +132,7 @@ func TestLiveQuick(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var out, log strings.Builder
-	err := Live(ctx, &out, LiveOptions{Binary: binary, Quick: true, Seeds: 1, SeedBase: 1000, Duration: 20 * time.Second, Nodes: 5, Log: &log})
+	err := Live(ctx, &out, LiveOptions{Binary: testbin.Path(t), Quick: true, Seeds: 1, SeedBase: 1000, Duration: 20 * time.Second, Nodes: 5, Log: &log})
 	if err != nil { // a failed run or history comes back as an exitcode.List
 		t.Fatalf("%v\n%s\n%s", err, out.String(), log.String())
 	}

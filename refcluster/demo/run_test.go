@@ -4,8 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
-	"fmt"
+	"github.com/nsraft/nsraft/internal/testbin"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,41 +13,11 @@ import (
 	"time"
 )
 
-// binary is the ns-agent executable the process tests run: the demo runs
-// one node process and one agent process per node from it.
-var binary string
+func TestMain(m *testing.M) { testbin.Main(m) }
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "demo-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "ns-agent")
-	build := exec.Command("go", "build", "-o", binary, "../../cmd/ns-agent")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build ns-agent:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// nsAgent returns the ns-agent binary the process tests run. Under -short
-// it is not built and the test is skipped.
-func nsAgent(t testing.TB) string {
-	t.Helper()
-	if binary == "" {
-		t.Skip("-short: runs ns-agent processes")
-	}
-	return binary
-}
+// nsAgent returns the ns-agent binary the process tests run (skipping
+// the test under -short).
+func nsAgent(t testing.TB) string { return testbin.Path(t) }
 
 // runCLI runs `ns-agent args…` as a user does and returns what it printed
 // and its exit code.
