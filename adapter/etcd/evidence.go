@@ -60,11 +60,10 @@ func scrapeURL(ctx context.Context, hc *http.Client, url string, now time.Time) 
 	if resp.StatusCode != http.StatusOK {
 		return Metrics{}, fmt.Errorf("etcd metrics %s: %s", url, resp.Status)
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return Metrics{}, err
-	}
-	return ParseMetrics(string(b), now)
+	m, err := readMetrics(resp.Body, now)
+	// Drain what is left so the connection is reused.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return m, err
 }
 
 // restarted says whether a member's counters began again between old and
@@ -209,7 +208,7 @@ func AdviseOnce(ctx context.Context, endpoint string, tc *tls.Config, now time.T
 		return Recommendation{}, Reading{}, err
 	}
 	defer cli.Close()
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableCompression: true}}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	rd, err := ReadCluster(rctx, cli, hc, now)

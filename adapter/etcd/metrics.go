@@ -1,7 +1,10 @@
 package etcd
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strings"
@@ -151,11 +154,72 @@ func histogram(m *dto.Metric) Histogram {
 	return h
 }
 
+// families are the metric families the adapter reads; a member's
+// /metrics holds about 160 KB of others (gRPC, Go runtime, bolt), which
+// are skipped line by line before the text is parsed.
+var families = map[string]bool{
+	"etcd_network_peer_round_trip_time_seconds": true,
+	"etcd_disk_wal_fsync_duration_seconds":      true,
+	"etcd_disk_backend_commit_duration_seconds": true,
+	"etcd_server_leader_changes_seen_total":     true,
+	"etcd_server_heartbeat_send_failures_total": true,
+	"etcd_server_proposals_failed_total":        true,
+	"etcd_server_proposals_pending":             true,
+	"etcd_server_slow_apply_total":              true,
+	"process_cpu_seconds_total":                 true,
+	"process_start_time_seconds":                true,
+	"etcd_server_is_leader":                     true,
+	"etcd_server_has_leader":                    true,
+}
+
+// wanted says whether a line of the text format belongs to one of the
+// families the adapter reads: a sample line (name, name_bucket, _sum or
+// _count) or its # HELP and # TYPE lines. Other comments and blank
+// lines are dropped.
+func wanted(line []byte) bool {
+	if len(line) > 0 && line[0] == '#' {
+		f := bytes.Fields(line)
+		return len(f) >= 3 && (string(f[1]) == "HELP" || string(f[1]) == "TYPE") && families[string(f[2])]
+	}
+	end := bytes.IndexAny(line, "{ \t")
+	if end < 0 {
+		end = len(line)
+	}
+	name := string(line[:end])
+	if families[name] {
+		return true
+	}
+	for _, suf := range []string{"_bucket", "_sum", "_count"} {
+		if b, ok := strings.CutSuffix(name, suf); ok && families[b] {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseMetrics reads an etcd member's /metrics text.
 func ParseMetrics(text string, at time.Time) (Metrics, error) {
+	return readMetrics(strings.NewReader(text), at)
+}
+
+// readMetrics reads the families the adapter uses from a /metrics text
+// as it streams in, at most 16 MiB of it.
+func readMetrics(r io.Reader, at time.Time) (Metrics, error) {
 	m := Metrics{At: at, PeerRTTByPeer: map[string]Histogram{}}
+	var kept bytes.Buffer
+	sc := bufio.NewScanner(io.LimitReader(r, 16<<20))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if line := sc.Bytes(); wanted(line) {
+			kept.Write(line)
+			kept.WriteByte('\n')
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return m, fmt.Errorf("etcd metrics: %w", err)
+	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
+	fams, err := p.TextToMetricFamilies(&kept)
 	if err != nil {
 		return m, fmt.Errorf("etcd metrics: %w", err)
 	}

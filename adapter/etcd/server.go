@@ -120,7 +120,9 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd host %s: %w", cfg.Endpoint, err)
 	}
-	tr := &http.Transport{TLSClientConfig: cfg.TLS, MaxIdleConnsPerHost: 4}
+	// Uncompressed: a member gzips its /metrics for a client that asks,
+	// which on a LAN costs both sides CPU for nothing.
+	tr := &http.Transport{TLSClientConfig: cfg.TLS, MaxIdleConnsPerHost: 4, DisableCompression: true}
 	s := &Server{cfg: cfg, cli: cli, http: &http.Client{Timeout: cfg.Timeout, Transport: tr}, cpu: collector.CPU{Path: cfg.ProcStat},
 		peerLast: map[uint64]time.Duration{}, evidence: evidenceLog{horizon: cfg.Advice.Horizon},
 		adviser: NewAdviser(Flags{Heartbeat: cfg.HeartbeatInterval, Election: cfg.ElectionTimeout}, cfg.Advice)}
