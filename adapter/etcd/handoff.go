@@ -32,21 +32,40 @@ type HandoffConfig struct {
 	// (default 100): a member that is behind would stall the cluster while
 	// it catches up.
 	MaxLag uint64
-	// The leader is degrading when any of these holds for SustainFor
-	// (default 2s), on its own figures only: the round trip into it (a
-	// probe of its own advertised peer URL, the path its peers use)
-	// exceeds SlowPathFactor (default 4) × its round trip to its peers
-	// and at least SlowPathMin (default 50ms); its WAL fsync p99 exceeds
-	// FsyncP99 (default 100ms) and FsyncFactor (default 2) × the best
-	// other member's; its etcd process uses more than MaxCPUCores
-	// (default 0.9) of CPU (process_cpu_seconds_total on its own
-	// /metrics, never the machine's).
-	SlowPathFactor float64
-	SlowPathMin    time.Duration
-	FsyncP99       time.Duration
-	FsyncFactor    float64
-	MaxCPUCores    float64
-	SustainFor     time.Duration
+	// The leader is degrading when any of these holds, on its own
+	// figures only, and the move comes once it has for SustainFor
+	// (default 2s) more:
+	//
+	//   - slow path: the median round trip into it (probes of its own
+	//     advertised peer URL, the path its peers use; the last 8) exceeds
+	//     SlowPathFactor (default 4) × the median of its probes to its
+	//     peers (the last 16, the same stretch of time) and SlowPathMin
+	//     (default 50ms). Medians: a probe that waited for a busy CPU
+	//     moves the tail, not the middle.
+	//   - slow disk: in every interval between its readings of the
+	//     cluster (every ReadEvery while it leads) over at least
+	//     PersistFor (default 5s) and PersistReads (default 3) of them,
+	//     its WAL fsync p99 is certainly above FsyncP99 (default: the
+	//     heartbeat interval, at least 100ms — a leader's heartbeats wait
+	//     while it fsyncs) and certainly more than FsyncFactor (default
+	//     2) × another member's: the lower bound of its p99's histogram
+	//     bucket is at least FsyncP99, and at least FsyncFactor × the
+	//     upper bound of the other's, so neighbouring buckets never count
+	//     (etcd's are powers of two: with the defaults the p99 lies above
+	//     128ms, two buckets above the other's); over the window both
+	//     have at least FsyncMinSamples (default 20) fsyncs.
+	//   - CPU: its etcd process used more than MaxCPUCores (default 0.9)
+	//     in every interval of the same window (process_cpu_seconds_total
+	//     on its own /metrics, never the machine's).
+	SlowPathFactor  float64
+	SlowPathMin     time.Duration
+	FsyncP99        time.Duration
+	FsyncFactor     float64
+	FsyncMinSamples int
+	MaxCPUCores     float64
+	PersistFor      time.Duration
+	PersistReads    int
+	SustainFor      time.Duration
 	// Announce is how long a planned hand-off is announced (on the
 	// decision stream and as a metric) before it happens (default 500ms),
 	// so clients and load balancers can steer away first.
@@ -82,11 +101,17 @@ func (c *HandoffConfig) defaults() {
 	if c.SlowPathMin <= 0 {
 		c.SlowPathMin = 50 * time.Millisecond
 	}
-	if c.FsyncP99 <= 0 {
-		c.FsyncP99 = 100 * time.Millisecond
-	}
 	if c.FsyncFactor <= 0 {
 		c.FsyncFactor = 2
+	}
+	if c.FsyncMinSamples <= 0 {
+		c.FsyncMinSamples = 20
+	}
+	if c.PersistFor <= 0 {
+		c.PersistFor = 5 * time.Second
+	}
+	if c.PersistReads <= 0 {
+		c.PersistReads = 3
 	}
 	if c.MaxCPUCores <= 0 {
 		c.MaxCPUCores = 0.9
@@ -99,70 +124,69 @@ func (c *HandoffConfig) defaults() {
 	}
 }
 
-// memberFigures are one member's own figures over the last interval
-// between two readings of every member.
-type memberFigures struct {
-	fsyncP99 time.Duration
-	fsyncOK  bool
-	cpuCores float64
-	cpuOK    bool
-}
-
-func figuresBetween(prev, cur Reading) map[uint64]memberFigures {
-	out := map[uint64]memberFigures{}
-	for id, c := range cur.ByMember {
-		o, ok := prev.ByMember[id]
-		if !ok || restarted(o, c) {
-			continue
-		}
-		var f memberFigures
-		f.fsyncP99, f.fsyncOK = c.WALFsync.Sub(o.WALFsync).Quantile(0.99)
-		if dt := c.At.Sub(o.At); dt > 0 && !c.ProcessStart.IsZero() {
-			f.cpuCores, f.cpuOK = float64(c.ProcessCPU-o.ProcessCPU)/float64(dt), true
-		}
-		out[id] = f
-	}
-	return out
-}
-
 // degradation is why this member, as leader, is degrading, with the
 // figures a transferee must beat.
 type degradation struct {
 	why      []string
 	slowIn   time.Duration // round trip into the leader, when that is a reason
-	fsync    time.Duration // its fsync p99, when that is a reason
+	fsync    Histogram     // its fsyncs over the window, when that is a reason
 	cpuCores float64       // its CPU, when that is a reason
 }
 
+// rule is the persistence rule for the evidence read from /metrics.
+func (s *Server) rule() persistRule {
+	h := s.cfg.Handoff
+	bar := h.FsyncP99
+	if bar <= 0 {
+		bar = max(100*time.Millisecond, s.cfg.HeartbeatInterval)
+	}
+	return persistRule{span: h.PersistFor, reads: h.PersistReads, bar: bar, factor: h.FsyncFactor,
+		minSamples: float64(h.FsyncMinSamples), maxCores: h.MaxCPUCores}
+}
+
 // degraded judges this member on its own figures only.
-func (s *Server) degraded(smp collector.Sample) degradation {
+func (s *Server) degraded() degradation {
 	h := s.cfg.Handoff
 	var d degradation
-	if in, ok := s.selfRTT.p99(); ok && smp.Has(collector.FieldRTT) {
-		if lim := max(time.Duration(h.SlowPathFactor*float64(smp.RTTP99)), h.SlowPathMin); in > lim {
-			d.slowIn = in
-			d.why = append(d.why, fmt.Sprintf("round trip into this member %s, to its peers %s", in.Round(time.Millisecond), smp.RTTP99.Round(time.Millisecond)))
+	if in, ok := s.selfRTT.median(5); ok {
+		if out, ok := s.peersRTT.median(5); ok {
+			if lim := max(time.Duration(h.SlowPathFactor*float64(out)), h.SlowPathMin); in > lim {
+				d.slowIn = in
+				d.why = append(d.why, fmt.Sprintf("round trip into this member %s, to its peers %s (medians)", in.Round(time.Millisecond), out.Round(time.Millisecond)))
+			}
 		}
 	}
+	r := s.rule()
 	s.mu.Lock()
-	others := time.Duration(math.MaxInt64)
-	for id, f := range s.figures {
-		if id != s.self && f.fsyncOK {
-			others = min(others, f.fsyncP99)
-		}
-	}
-	cores, coresOK := s.ownCPU, s.ownCPUOK
+	ivs := s.lead.ivs
 	s.mu.Unlock()
-	if smp.Has(collector.FieldDiskSync) && smp.DiskSyncP99 > h.FsyncP99 && others != math.MaxInt64 &&
-		float64(smp.DiskSyncP99) > h.FsyncFactor*float64(others) {
-		d.fsync = smp.DiskSyncP99
-		d.why = append(d.why, fmt.Sprintf("WAL fsync p99 %s, the best other member's %s", smp.DiskSyncP99.Round(time.Millisecond), others.Round(time.Millisecond)))
+	if mine, best, ok := fsyncDegraded(ivs, s.self, r); ok {
+		d.fsync = mine.fsync
+		d.why = append(d.why, fmt.Sprintf("WAL fsync p99 %s over %s (%d fsyncs, above %s in every %s), another member's %s",
+			mine.fsyncP99.Round(time.Millisecond), r.span, int(mine.fsync.Count), r.bar, s.cfg.ReadEvery, best.Round(time.Millisecond)))
 	}
-	if coresOK && cores > h.MaxCPUCores {
+	if cores, ok := cpuDegraded(ivs, s.self, r); ok {
 		d.cpuCores = cores
-		d.why = append(d.why, fmt.Sprintf("etcd process CPU %.2f cores", cores))
+		d.why = append(d.why, fmt.Sprintf("etcd process CPU %.2f cores over %s", cores, r.span))
 	}
 	return d
+}
+
+// figures are every member's over the last PersistFor of the leader's
+// readings.
+func (s *Server) figures() map[uint64]memberFigures {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ivs := s.lead.ivs
+	if len(ivs) == 0 {
+		return nil
+	}
+	end := ivs[len(ivs)-1].to
+	i := len(ivs) - 1
+	for i > 0 && end.Sub(ivs[i-1].from) <= s.cfg.Handoff.PersistFor {
+		i--
+	}
+	return window(ivs[i:])
 }
 
 // Handoff runs after each decision. When hand-off is enabled, this member
@@ -180,7 +204,7 @@ func (s *Server) Handoff(smp collector.Sample, unstable bool) (string, error) {
 		s.setDegraded(time.Time{}, nil)
 		return "", nil
 	}
-	d := s.degraded(smp)
+	d := s.degraded()
 	if len(d.why) == 0 {
 		s.setDegraded(time.Time{}, nil)
 		return "", nil
@@ -275,9 +299,7 @@ func (s *Server) transferee(ctx context.Context, d degradation, prefer uint64) (
 	if err != nil {
 		return candidate{}, "", fmt.Errorf("member list: %w", err)
 	}
-	s.mu.Lock()
-	figs := s.figures
-	s.mu.Unlock()
+	figs := s.figures()
 	var cands []candidate
 	var skipped []string
 	for _, m := range ml.Members {
@@ -305,7 +327,7 @@ func (s *Server) transferee(ctx context.Context, d degradation, prefer uint64) (
 		case d.slowIn > 0 && c.rtt >= d.slowIn:
 			skipped = append(skipped, fmt.Sprintf("%s no closer (round trip %s)", m.Name, c.rtt.Round(time.Millisecond)))
 			continue
-		case d.fsync > 0 && (!c.f.fsyncOK || c.f.fsyncP99 >= d.fsync):
+		case d.fsync.Count > 0 && (!c.f.fsyncOK || !certainlySlower(d.fsync, c.f.fsync, h.FsyncFactor)):
 			skipped = append(skipped, fmt.Sprintf("%s no faster WAL fsync", m.Name))
 			continue
 		case d.cpuCores > 0 && (!c.f.cpuOK || c.f.cpuCores >= d.cpuCores):

@@ -36,6 +36,12 @@ type ServerConfig struct {
 	Window time.Duration
 	// Timeout bounds each request (default 2s).
 	Timeout time.Duration
+	// ReadEvery is how often the member's status and /metrics are read
+	// (default 1s); the samples between two reads carry the last one's
+	// figures. While this member leads with hand-off on, every other
+	// member's /metrics is read at the same pace (the hand-off's
+	// evidence); otherwise the others are read every Advice.Every.
+	ReadEvery time.Duration
 	// Handoff configures leader hand-off (off unless Enabled).
 	Handoff HandoffConfig
 	// Advice bounds and paces the restart-time advice of the flags.
@@ -69,9 +75,12 @@ type Server struct {
 	cpu       collector.CPU
 	handoff   handoffState
 
-	figures      map[uint64]memberFigures // every member's, over the last interval between readings
-	ownCPU       float64                  // this member's process CPU (cores) over the window
-	ownCPUOK     bool
+	readNext     time.Time // when the member's status and /metrics are next read
+	walP99       time.Duration
+	walOK        bool
+	leading      bool    // as of the last read of the status
+	lead         leadLog // every member's figures, read each ReadEvery while this member leads
+	peersRTT     recent  // out of this member, to its peers
 	adviser      *Adviser
 	evidence     evidenceLog
 	evidenceNext time.Time
@@ -80,10 +89,11 @@ type Server struct {
 }
 
 type peer struct {
-	id      uint64
-	name    string
-	peerURL string
-	learner bool
+	id        uint64
+	name      string
+	peerURL   string
+	clientURL string
+	learner   bool
 }
 
 // NewServer connects to the member. A member that cannot be reached is an
@@ -108,6 +118,9 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 2 * time.Second
 	}
+	if cfg.ReadEvery <= 0 {
+		cfg.ReadEvery = time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -124,7 +137,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	// which on a LAN costs both sides CPU for nothing.
 	tr := &http.Transport{TLSClientConfig: cfg.TLS, MaxIdleConnsPerHost: 4, DisableCompression: true}
 	s := &Server{cfg: cfg, cli: cli, http: &http.Client{Timeout: cfg.Timeout, Transport: tr}, cpu: collector.CPU{Path: cfg.ProcStat},
-		peerLast: map[uint64]time.Duration{}, evidence: evidenceLog{horizon: cfg.Advice.Horizon},
+		peerLast: map[uint64]time.Duration{}, peersRTT: recent{n: 16}, evidence: evidenceLog{horizon: cfg.Advice.Horizon},
 		adviser: NewAdviser(Flags{Heartbeat: cfg.HeartbeatInterval, Election: cfg.ElectionTimeout}, cfg.Advice)}
 	// One probe a tick: the last 32 (3.2s at a 100ms tick) keep the
 	// statistics current when the network changes.
@@ -150,35 +163,68 @@ func (s *Server) Close() error {
 	return s.cli.Close()
 }
 
-// gather reads every member's /metrics, when due, in the background, and
-// lets the adviser weigh the evidence.
-func (s *Server) gather(now time.Time) {
+// gather reads the other members' /metrics in the background, beside
+// this member's own reading (own, or ownErr): every ReadEvery while this
+// member leads with hand-off on (the hand-off's evidence), and every
+// Advice.Every for the adviser, which weighs only readings of every
+// member.
+func (s *Server) gather(now time.Time, own Metrics, ownErr error) {
 	s.mu.Lock()
-	if s.gathering || now.Before(s.evidenceNext) {
+	lead := s.cfg.Handoff.Enabled && s.leading
+	if !lead {
+		s.lead = leadLog{}
+	}
+	advise := !now.Before(s.evidenceNext)
+	if s.gathering || !lead && !advise {
 		s.mu.Unlock()
 		return
 	}
 	s.gathering = true
-	s.evidenceNext = now.Add(s.cfg.Advice.Every)
+	if advise {
+		s.evidenceNext = now.Add(s.cfg.Advice.Every)
+	}
 	s.gatherDone.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer s.gatherDone.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*s.cfg.Timeout)
-		rd, err := ReadCluster(ctx, s.cli, s.http, now)
-		cancel()
+		defer cancel()
+		if advise {
+			_ = s.refreshMembers(ctx) // on failure the last list serves
+		}
+		s.mu.Lock()
+		peers := append([]peer(nil), s.peers...)
+		s.mu.Unlock()
+		rd := Reading{At: now, ByMember: map[uint64]Metrics{}}
+		for _, p := range peers {
+			switch {
+			case p.learner:
+			case p.id == s.self && ownErr == nil:
+				rd.ByMember[p.id] = own
+			case p.id == s.self:
+				rd.Missing = append(rd.Missing, fmt.Sprintf("%s (%v)", p.name, ownErr))
+			case p.clientURL == "":
+				rd.Missing = append(rd.Missing, p.name+" (no client URL)")
+			default:
+				m, err := scrapeURL(ctx, s.http, p.clientURL+"/metrics", now)
+				if err != nil {
+					rd.Missing = append(rd.Missing, fmt.Sprintf("%s (%v)", p.name, err))
+					continue
+				}
+				rd.ByMember[p.id] = m
+			}
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.gathering = false
-		if err != nil || len(rd.Missing) > 0 {
+		if lead && s.leading {
+			s.lead.add(rd, 3*s.cfg.ReadEvery, 4*s.cfg.Handoff.PersistFor)
+		}
+		if advise && len(rd.Missing) == 0 && len(rd.ByMember) > 0 {
 			// Advice rests on every member: a partial reading is not
 			// evidence of the cluster.
-			return
+			s.adviser.Update(now, s.evidence.add(rd))
 		}
-		if s.evidence.last != nil {
-			s.figures = figuresBetween(*s.evidence.last, rd)
-		}
-		s.adviser.Update(now, s.evidence.add(rd))
 	}()
 }
 
@@ -200,6 +246,9 @@ func (s *Server) refreshMembers(ctx context.Context) error {
 		if len(m.PeerURLs) > 0 {
 			p.peerURL = strings.TrimRight(m.PeerURLs[0], "/")
 		}
+		if len(m.ClientURLs) > 0 {
+			p.clientURL = strings.TrimRight(m.ClientURLs[0], "/")
+		}
 		ps = append(ps, p)
 	}
 	s.mu.Lock()
@@ -219,54 +268,32 @@ func (s *Server) Apply(time.Duration) error {
 // ID is this member's ID.
 func (s *Server) ID() uint64 { return s.self }
 
-// Sample takes one sample of the member.
+// Sample takes one sample of the member. Its status and /metrics are
+// read every ReadEvery; the samples between carry the last read's
+// figures, with the tick's own probe and the machine's CPU.
 func (s *Server) Sample() collector.Sample {
 	now := s.cfg.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
-	defer cancel()
-	st, stErr := s.cli.Status(ctx, s.cfg.Endpoint)
-	m, mErr := s.scrape(ctx, now)
+	s.mu.Lock()
+	read := !now.Before(s.readNext)
+	if read {
+		s.readNext = now.Add(s.cfg.ReadEvery)
+	}
+	s.mu.Unlock()
+	var st *clientv3.StatusResponse
+	var m Metrics
+	var stErr, mErr error
+	if read {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+		st, stErr = s.cli.Status(ctx, s.cfg.Endpoint)
+		m, mErr = s.scrape(ctx, now)
+		cancel()
+	}
 	s.probe()
-	s.gather(now)
 	pct, cpuOK, cpuErr := s.cpu.IdlePct()
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if stErr == nil {
-		// etcd's status cannot tell a candidate from a follower that
-		// knows no leader: a leaderless member reads as candidate, so a
-		// term it spends leaderless counts as an election it stood in.
-		role, leader := collector.RoleFollower, strconv.FormatUint(st.Leader, 16)
-		switch {
-		case st.Leader == 0:
-			role, leader = collector.RoleCandidate, ""
-		case st.Leader == s.self:
-			role = collector.RoleLeader
-		}
-		s.seen.Status(now, role, st.RaftTerm, leader)
-		s.seen.Replication(st.RaftIndex, st.RaftAppliedIndex)
-	}
-	s.seen.Timeout(s.cfg.ElectionTimeout)
-	var walP99 time.Duration
-	var walOK bool
-	if mErr == nil {
-		if n := len(s.history); n > 0 {
-			// Counters since the previous reading: the tick's retries
-			// and failed heartbeats.
-			prev := s.history[n-1]
-			s.seen.Retry(now, int(m.ProposalsFailed-prev.ProposalsFailed))
-			s.seen.RPCFailed(now, int(m.HeartbeatFailures-prev.HeartbeatFailures))
-		}
-		s.history = append(s.history, m)
-		for len(s.history) > 2 && now.Sub(s.history[1].At) >= s.cfg.Window {
-			s.history = s.history[1:]
-		}
-		if old := s.history[0]; len(s.history) > 1 {
-			walP99, walOK = m.WALFsync.Sub(old.WALFsync).Quantile(0.99)
-			if dt := m.At.Sub(old.At); dt > 0 && !m.ProcessStart.IsZero() && m.ProcessStart.Equal(old.ProcessStart) {
-				s.ownCPU, s.ownCPUOK = float64(m.ProcessCPU-old.ProcessCPU)/float64(dt), true
-			}
-		}
+	if read {
+		s.record(now, st, stErr, m, mErr)
 	}
 	if cpuErr == nil && cpuOK {
 		s.seen.CPUIdle(pct)
@@ -283,9 +310,13 @@ func (s *Server) Sample() collector.Sample {
 		smp.ClusterSize = voters
 		smp.Set(collector.FieldClusterSize)
 	}
-	if walOK {
-		smp.DiskSyncP99 = walP99
+	if s.walOK {
+		smp.DiskSyncP99 = s.walP99
 		smp.Set(collector.FieldDiskSync)
+	}
+	s.mu.Unlock()
+	if read {
+		s.gather(now, m, mErr)
 	}
 	smp.PreVote = !s.cfg.PreVoteDisabled
 	smp.Set(collector.FieldPreVote)
@@ -293,6 +324,46 @@ func (s *Server) Sample() collector.Sample {
 	smp.HeartbeatTimeout, smp.ElectionTimeout = s.cfg.ElectionTimeout, s.cfg.ElectionTimeout
 	smp.Set(collector.FieldHostTimeouts)
 	return smp
+}
+
+// record takes one read of the member's status and /metrics into the
+// tracker and the window; s.mu is held.
+func (s *Server) record(now time.Time, st *clientv3.StatusResponse, stErr error, m Metrics, mErr error) {
+	if stErr == nil {
+		// etcd's status cannot tell a candidate from a follower that
+		// knows no leader: a leaderless member reads as candidate, so a
+		// term it spends leaderless counts as an election it stood in.
+		role, leader := collector.RoleFollower, strconv.FormatUint(st.Leader, 16)
+		switch {
+		case st.Leader == 0:
+			role, leader = collector.RoleCandidate, ""
+		case st.Leader == s.self:
+			role = collector.RoleLeader
+		}
+		s.seen.Status(now, role, st.RaftTerm, leader)
+		s.seen.Replication(st.RaftIndex, st.RaftAppliedIndex)
+		s.leading = role == collector.RoleLeader
+	} else {
+		s.leading = false
+	}
+	s.seen.Timeout(s.cfg.ElectionTimeout)
+	if mErr != nil {
+		return
+	}
+	if n := len(s.history); n > 0 {
+		// Counters since the previous reading: its retries and failed
+		// heartbeats.
+		prev := s.history[n-1]
+		s.seen.Retry(now, int(m.ProposalsFailed-prev.ProposalsFailed))
+		s.seen.RPCFailed(now, int(m.HeartbeatFailures-prev.HeartbeatFailures))
+	}
+	s.history = append(s.history, m)
+	for len(s.history) > 2 && now.Sub(s.history[1].At) >= s.cfg.Window {
+		s.history = s.history[1:]
+	}
+	if old := s.history[0]; len(s.history) > 1 {
+		s.walP99, s.walOK = m.WALFsync.Sub(old.WALFsync).Quantile(0.99)
+	}
 }
 
 func (s *Server) scrape(ctx context.Context, now time.Time) (Metrics, error) {
@@ -354,6 +425,7 @@ func (s *Server) probe() {
 		}
 		s.seen.RTT(now, rtt, 0)
 		s.peerLast[target.id] = rtt
+		s.peersRTT.add(rtt, nil)
 	}()
 }
 
@@ -365,10 +437,11 @@ func (s *Server) peerRTT(id uint64) (time.Duration, bool) {
 	return d, ok
 }
 
-// recent keeps the last few round trips of one path; a failed probe
-// counts as a very slow one.
+// recent keeps the last few round trips of one path (n, default 8); a
+// failed probe counts as a very slow one.
 type recent struct {
 	mu sync.Mutex
+	n  int
 	xs []time.Duration
 }
 
@@ -379,21 +452,22 @@ func (r *recent) add(d time.Duration, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.xs = append(r.xs, d)
-	if len(r.xs) > 8 {
-		r.xs = r.xs[1:]
+	if n := max(r.n, 8); len(r.xs) > n {
+		r.xs = r.xs[len(r.xs)-n:]
 	}
 }
 
-// p99 of the last few is their maximum but one (one outlier is forgiven).
-func (r *recent) p99() (time.Duration, bool) {
+// median of the last few, once there are at least min: a probe that
+// waited for a busy CPU moves the tail, not the middle.
+func (r *recent) median(min int) (time.Duration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.xs) < 3 {
+	if len(r.xs) < max(min, 1) {
 		return 0, false
 	}
 	xs := append([]time.Duration(nil), r.xs...)
 	sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
-	return xs[len(xs)-2], true
+	return xs[len(xs)/2], true
 }
 
 // Advice is the restart-time advice in force for --heartbeat-interval
