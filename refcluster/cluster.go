@@ -194,6 +194,75 @@ func (c *Cluster) waitReady(ctx context.Context, id string) error {
 	}
 }
 
+// Describe says, for an operator, what each node is doing: whether its
+// process runs (or how it exited), its status as it answers now (role,
+// term, the leader it follows, its last contact with one, its log
+// indexes) and the last lines of its log (when the cluster writes one file
+// per node). It is what a failed wait prints.
+func (c *Cluster) Describe(ctx context.Context, lines int) string {
+	var b strings.Builder
+	for _, id := range c.ids {
+		fmt.Fprintf(&b, "%s: %s\n", id, c.describeNode(ctx, id))
+	}
+	if c.cfg.Log != nil || lines <= 0 {
+		return b.String()
+	}
+	for _, id := range c.ids {
+		path := filepath.Join(c.cfg.Dir, id+".log")
+		tail, err := tailLines(path, lines)
+		if err != nil {
+			fmt.Fprintf(&b, "%s's log: %v\n", id, err)
+			continue
+		}
+		fmt.Fprintf(&b, "last lines of %s:\n", path)
+		for _, l := range tail {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+	}
+	return b.String()
+}
+
+func (c *Cluster) describeNode(ctx context.Context, id string) string {
+	p := c.proc(id)
+	switch {
+	case p == nil:
+		return "never started"
+	case !p.alive():
+		return fmt.Sprintf("process %d exited (%v)", p.cmd.Process.Pid, p.err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := c.Status(sctx, id)
+	if err != nil {
+		return fmt.Sprintf("process %d running, status on %s does not answer: %v", p.cmd.Process.Pid, c.http[id], err)
+	}
+	leader, contact := st.LeaderID, "never"
+	if leader == "" {
+		leader = "none"
+	}
+	if st.LastContactMS >= 0 {
+		contact = (time.Duration(st.LastContactMS) * time.Millisecond).String() + " ago"
+	}
+	if st.Role == "leader" {
+		contact = "-"
+	}
+	return fmt.Sprintf("process %d running, %s in term %d, leader %s, last leader contact %s, commit %d, applied %d, last log %d, heartbeat timeout %dms",
+		p.cmd.Process.Pid, st.Role, st.Term, leader, contact, st.CommitIndex, st.AppliedIndex, st.LastLogIndex, st.HeartbeatTimeoutMS)
+}
+
+// tailLines returns the last n lines of a file.
+func tailLines(path string, n int) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return ls, nil
+}
+
 func (c *Cluster) logTail(id string) string {
 	if c.cfg.Log != nil {
 		return ""
