@@ -41,6 +41,31 @@ func TestPartitionLeaderFromMajorityThroughMesh(t *testing.T) {
 	}
 }
 
+// Start holds every node's port from the moment it chooses it: while the
+// mesh creates its proxies (each on a port of the system's choosing) and
+// the nodes start one after the other, no other listener can take a
+// node's Raft port. Before, the ports were chosen, released and bound by
+// the nodes later; a proxy or another process could take one in between,
+// and the retry that followed kept proxies to the first attempt's ports,
+// so the cluster never elected a leader.
+func TestStartHoldsEveryPortUntilItsNodeServes(t *testing.T) {
+	mesh := NewMesh()
+	defer mesh.Close()
+	var taken []string
+	dial := func(from, to, raftAddr string) (string, error) {
+		if l, err := net.Listen("tcp", raftAddr); err == nil {
+			taken = append(taken, fmt.Sprintf("%s's %s (while starting %s)", to, raftAddr, from))
+			l.Close()
+		}
+		return mesh.Dial(from, to, raftAddr)
+	}
+	c := startCluster(t, 3, dial)
+	if len(taken) > 0 {
+		t.Fatalf("another listener could bind %v", taken)
+	}
+	waitLeader(t, c)
+}
+
 // TestMeshLatencyToxic checks on a plain echo server that a link's latency
 // is really applied, changed live and removed.
 func TestMeshLatencyToxic(t *testing.T) {
