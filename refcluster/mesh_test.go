@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,5 +133,11 @@ func TestMeshLatencyToxic(t *testing.T) {
 	}
 	if err := mesh.SetLink("n1", "n3", LinkFault{Down: true}); err == nil {
 		t.Fatal("SetLink on a link without a proxy succeeded")
+	}
+	if again, err := mesh.Dial("n1", "n2", ln.Addr().String()); err != nil || again != addr {
+		t.Fatalf("the same link again: %q, %v; want %q", again, err, addr)
+	}
+	if _, err := mesh.Dial("n1", "n2", "127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "already leads to "+ln.Addr().String()) {
+		t.Fatalf("the link to another address: %v", err)
 	}
 }
