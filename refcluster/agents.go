@@ -131,7 +131,7 @@ func (a *Agents) Restart(ctx context.Context, id string) error {
 		return fmt.Errorf("agent %s: still running", id)
 	}
 	a.mu.Unlock()
-	p, err := startProc("agent "+id, a.cfg.Binary, []string{"run", "-config", a.ConfigFile(id)}, nil, filepath.Join(a.cfg.Dir, id+".agent.out"))
+	p, err := startProc("agent "+id, a.cfg.Binary, []string{"run", "-config", a.ConfigFile(id)}, nil, nil, filepath.Join(a.cfg.Dir, id+".agent.out"))
 	if err != nil {
 		return err
 	}

@@ -47,9 +47,11 @@ type Cluster struct {
 	hc    *http.Client
 }
 
-// Start allocates loopback ports, spawns the node processes and waits until
-// every node's HTTP API answers. If a port was taken between allocation and
-// bind, it retries with fresh ports.
+// Start binds a loopback Raft and HTTP listener for each node, spawns the
+// node processes, each serving on the listeners it inherits, and waits
+// until every node's HTTP API answers. A port is held from the moment it
+// is chosen until its node exits, so no other process (another cluster,
+// a proxy of the fault mesh) can take it in between.
 func Start(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	if cfg.Nodes < 3 || cfg.Nodes > 9 {
 		return nil, fmt.Errorf("cluster size %d: want 3 to 9 voters", cfg.Nodes)
@@ -57,39 +59,28 @@ func Start(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	if cfg.Binary == "" || cfg.Dir == "" {
 		return nil, errors.New("cluster: Binary and Dir are required")
 	}
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		c, err := start(ctx, cfg)
-		if err == nil {
-			return c, nil
-		}
-		lastErr = err
-		if !errors.Is(err, errPortRace) || ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, lastErr
-}
-
-var errPortRace = errors.New("address already in use")
-
-func start(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	c := &Cluster{cfg: cfg, raft: map[string]string{}, http: map[string]string{}, procs: map[string]*nodeProc{},
 		hc: &http.Client{Timeout: 2 * time.Second}}
 	for i := 1; i <= cfg.Nodes; i++ {
 		id := "n" + strconv.Itoa(i)
 		c.ids = append(c.ids, id)
 	}
-	ports, err := freePorts(2 * cfg.Nodes)
+	lns, err := listenLoopback(2 * cfg.Nodes)
 	if err != nil {
 		return nil, err
 	}
+	// This process's copies: each node has its own once it has started.
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
 	for i, id := range c.ids {
-		c.raft[id] = ports[2*i]
-		c.http[id] = ports[2*i+1]
+		c.raft[id] = lns[2*i].Addr().String()
+		c.http[id] = lns[2*i+1].Addr().String()
 	}
-	for _, id := range c.ids {
-		if err := c.spawn(id); err != nil {
+	for i, id := range c.ids {
+		if err := c.spawn(id, lns[2*i], lns[2*i+1]); err != nil {
 			_ = c.Stop()
 			return nil, err
 		}
@@ -103,23 +94,34 @@ func start(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	return c, nil
 }
 
-// freePorts reserves n loopback addresses by binding to port 0 and
-// releasing them; a race with another process is caught at node start.
-func freePorts(n int) ([]string, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	var out []string
+// listenLoopback binds n listeners on loopback ports the system chooses.
+func listenLoopback(n int) ([]*net.TCPListener, error) {
+	var lns []*net.TCPListener
 	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
 			return nil, fmt.Errorf("allocate loopback port: %w", err)
 		}
 		lns = append(lns, l)
+	}
+	return lns, nil
+}
+
+// freePorts returns n loopback addresses that were free a moment ago, for
+// servers that cannot inherit a listener (etcd, an agent's HTTP): another
+// process may take one before they bind it.
+func freePorts(n int) ([]string, error) {
+	lns, err := listenLoopback(n)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range lns {
 		out = append(out, l.Addr().String())
+		l.Close()
 	}
 	return out, nil
 }
@@ -153,12 +155,31 @@ func (c *Cluster) args(id string) ([]string, error) {
 	return args, nil
 }
 
-func (c *Cluster) spawn(id string) error {
+// spawn starts node id. Given listeners, the node serves on them
+// (inherited as descriptors 3 and 4); without, as on a restart, it binds
+// its addresses itself.
+func (c *Cluster) spawn(id string, raftLn, httpLn *net.TCPListener) error {
 	args, err := c.args(id)
 	if err != nil {
 		return err
 	}
-	p, err := startProc(id, c.cfg.Binary, args, c.cfg.Log, filepath.Join(c.cfg.Dir, id+".log"))
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	if raftLn != nil && httpLn != nil {
+		for _, l := range []*net.TCPListener{raftLn, httpLn} {
+			f, err := l.File()
+			if err != nil {
+				return fmt.Errorf("node %s: pass listener %s: %w", id, l.Addr(), err)
+			}
+			files = append(files, f)
+		}
+		args = append(args, "-raft-fd", "3", "-http-fd", "4")
+	}
+	p, err := startProc(id, c.cfg.Binary, args, files, c.cfg.Log, filepath.Join(c.cfg.Dir, id+".log"))
 	if err != nil {
 		return err
 	}
@@ -180,11 +201,7 @@ func (c *Cluster) waitReady(ctx context.Context, id string) error {
 		}
 		select {
 		case <-p.done:
-			tail := c.logTail(id)
-			if strings.Contains(tail, "address already in use") {
-				return fmt.Errorf("node %s: %w", id, errPortRace)
-			}
-			return fmt.Errorf("node %s exited during start (%v): %s", id, p.err, tail)
+			return fmt.Errorf("node %s exited during start (%v): %s", id, p.err, c.logTail(id))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
@@ -192,6 +209,75 @@ func (c *Cluster) waitReady(ctx context.Context, id string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Describe says, for an operator, what each node is doing: whether its
+// process runs (or how it exited), its status as it answers now (role,
+// term, the leader it follows, its last contact with one, its log
+// indexes) and the last lines of its log (when the cluster writes one file
+// per node). It is what a failed wait prints.
+func (c *Cluster) Describe(ctx context.Context, lines int) string {
+	var b strings.Builder
+	for _, id := range c.ids {
+		fmt.Fprintf(&b, "%s: %s\n", id, c.describeNode(ctx, id))
+	}
+	if c.cfg.Log != nil || lines <= 0 {
+		return b.String()
+	}
+	for _, id := range c.ids {
+		path := filepath.Join(c.cfg.Dir, id+".log")
+		tail, err := tailLines(path, lines)
+		if err != nil {
+			fmt.Fprintf(&b, "%s's log: %v\n", id, err)
+			continue
+		}
+		fmt.Fprintf(&b, "last lines of %s:\n", path)
+		for _, l := range tail {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+	}
+	return b.String()
+}
+
+func (c *Cluster) describeNode(ctx context.Context, id string) string {
+	p := c.proc(id)
+	switch {
+	case p == nil:
+		return "never started"
+	case !p.alive():
+		return fmt.Sprintf("process %d exited (%v)", p.cmd.Process.Pid, p.err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := c.Status(sctx, id)
+	if err != nil {
+		return fmt.Sprintf("process %d running, status on %s does not answer: %v", p.cmd.Process.Pid, c.http[id], err)
+	}
+	leader, contact := st.LeaderID, "never"
+	if leader == "" {
+		leader = "none"
+	}
+	if st.LastContactMS >= 0 {
+		contact = (time.Duration(st.LastContactMS) * time.Millisecond).String() + " ago"
+	}
+	if st.Role == "leader" {
+		contact = "-"
+	}
+	return fmt.Sprintf("process %d running, %s in term %d, leader %s, last leader contact %s, commit %d, applied %d, last log %d, heartbeat timeout %dms",
+		p.cmd.Process.Pid, st.Role, st.Term, leader, contact, st.CommitIndex, st.AppliedIndex, st.LastLogIndex, st.HeartbeatTimeoutMS)
+}
+
+// tailLines returns the last n lines of a file.
+func tailLines(path string, n int) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return ls, nil
 }
 
 func (c *Cluster) logTail(id string) string {
@@ -323,7 +409,7 @@ func (c *Cluster) Restart(ctx context.Context, id string) error {
 	if c.Running(id) {
 		return fmt.Errorf("restart %s: still running", id)
 	}
-	if err := c.spawn(id); err != nil {
+	if err := c.spawn(id, nil, nil); err != nil {
 		return err
 	}
 	return c.waitReady(ctx, id)

@@ -111,6 +111,20 @@ func TestLeaderKillElectsNewLeaderAndKeepsAckedWrites(t *testing.T) {
 	if newLeader == leader || newTerm <= term {
 		t.Fatalf("after killing %s (term %d): leader %s term %d", leader, term, newLeader, newTerm)
 	}
+	// What an operator is shown when a wait fails: the killed node's exit,
+	// each other node's view, and every node's last log lines.
+	desc := c.Describe(context.Background(), 5)
+	for _, id := range c.IDs() {
+		want := fmt.Sprint(id, ": process ", c.proc(id).cmd.Process.Pid)
+		if id == leader {
+			want += " exited (signal: killed)"
+		} else {
+			want += " running, " // then its role, term and leader as it answers
+		}
+		if !strings.Contains(desc, want) || !strings.Contains(desc, "last lines of "+filepath.Join(c.cfg.Dir, id+".log")+":\n  ") {
+			t.Fatalf("describe lacks %q or %s's log:\n%s", want, id, desc)
+		}
+	}
 	for i := 20; i < 30; i++ {
 		putAcked(t, c, cl, fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i))
 	}

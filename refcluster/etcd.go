@@ -105,7 +105,7 @@ func StartEtcd(ctx context.Context, cfg EtcdConfig) (*EtcdCluster, error) {
 }
 
 func (c *EtcdCluster) spawn(m *EtcdMember) error {
-	p, err := startProc("etcd "+m.Name, c.cfg.Binary, m.args, nil, m.logPath)
+	p, err := startProc("etcd "+m.Name, c.cfg.Binary, m.args, nil, nil, m.logPath)
 	if err != nil {
 		return err
 	}

@@ -119,7 +119,7 @@ func StartEtcdAgents(ctx context.Context, c *EtcdCluster, cfg EtcdAgentsConfig) 
 			return nil, err
 		}
 		out := filepath.Join(cfg.Dir, m.Name+".agent.out")
-		p, err := startProc("agent "+m.Name, cfg.Binary, []string{"run", "-config", file}, nil, out)
+		p, err := startProc("agent "+m.Name, cfg.Binary, []string{"run", "-config", file}, nil, nil, out)
 		if err != nil {
 			a.Stop()
 			return nil, err

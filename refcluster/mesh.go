@@ -61,12 +61,17 @@ func NewMesh() *Mesh {
 }
 
 // Dial is the ClusterConfig.Dial hook: it creates (once) the proxy for the
-// link from→to in front of raftAddr and returns its listen address.
+// link from→to in front of raftAddr and returns its listen address. Asked
+// for the same link in front of another address, it refuses: the proxy
+// would lead to an address nothing may serve.
 func (m *Mesh) Dial(from, to, raftAddr string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	key := [2]string{from, to}
 	if p, ok := m.proxies[key]; ok {
+		if p.Upstream != raftAddr {
+			return "", fmt.Errorf("proxy %s→%s already leads to %s, not %s", from, to, p.Upstream, raftAddr)
+		}
 		return p.Listen, nil
 	}
 	p := toxiproxy.NewProxy(m.srv, from+"->"+to, "127.0.0.1:0", raftAddr)

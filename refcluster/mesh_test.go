@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +40,31 @@ func TestPartitionLeaderFromMajorityThroughMesh(t *testing.T) {
 	if v, ok := getValue(t, c, NewClient(3*time.Second), "during-partition"); !ok || v != "ok" {
 		t.Fatalf("write made during the partition lost: %q %v", v, ok)
 	}
+}
+
+// Start holds every node's port from the moment it chooses it: while the
+// mesh creates its proxies (each on a port of the system's choosing) and
+// the nodes start one after the other, no other listener can take a
+// node's Raft port. Before, the ports were chosen, released and bound by
+// the nodes later; a proxy or another process could take one in between,
+// and the retry that followed kept proxies to the first attempt's ports,
+// so the cluster never elected a leader.
+func TestStartHoldsEveryPortUntilItsNodeServes(t *testing.T) {
+	mesh := NewMesh()
+	defer mesh.Close()
+	var taken []string
+	dial := func(from, to, raftAddr string) (string, error) {
+		if l, err := net.Listen("tcp", raftAddr); err == nil {
+			taken = append(taken, fmt.Sprintf("%s's %s (while starting %s)", to, raftAddr, from))
+			l.Close()
+		}
+		return mesh.Dial(from, to, raftAddr)
+	}
+	c := startCluster(t, 3, dial)
+	if len(taken) > 0 {
+		t.Fatalf("another listener could bind %v", taken)
+	}
+	waitLeader(t, c)
 }
 
 // TestMeshLatencyToxic checks on a plain echo server that a link's latency
@@ -107,5 +133,11 @@ func TestMeshLatencyToxic(t *testing.T) {
 	}
 	if err := mesh.SetLink("n1", "n3", LinkFault{Down: true}); err == nil {
 		t.Fatal("SetLink on a link without a proxy succeeded")
+	}
+	if again, err := mesh.Dial("n1", "n2", ln.Addr().String()); err != nil || again != addr {
+		t.Fatalf("the same link again: %q, %v; want %q", again, err, addr)
+	}
+	if _, err := mesh.Dial("n1", "n2", "127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "already leads to "+ln.Addr().String()) {
+		t.Fatalf("the link to another address: %v", err)
 	}
 }

@@ -59,6 +59,14 @@ type NodeConfig struct {
 	DataDir  string
 	RaftAddr string // bind and advertise address of the Raft transport
 	HTTPAddr string
+	// RaftListener and HTTPListener, when set, are listening sockets the
+	// node serves on instead of binding RaftAddr and HTTPAddr itself: a
+	// launcher that bound them keeps the ports from the moment it chose
+	// them, so no other process can take one before the node starts.
+	// RaftAddr stays the address advertised in the Raft configuration and
+	// must be the listener's. StartNode owns them: it closes them if it
+	// fails.
+	RaftListener, HTTPListener net.Listener
 	// Peers are all voters including this node.
 	Peers []Peer
 	// Bootstrap makes a node without Raft state bootstrap the cluster with
@@ -147,6 +155,11 @@ func (d dialProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
 // (for example a corrupt bolt file) or an address is in use.
 func StartNode(cfg NodeConfig) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
+		closeListeners(cfg.RaftListener, cfg.HTTPListener)
+		return nil, err
+	}
+	if err := cfg.checkListeners(); err != nil {
+		closeListeners(cfg.RaftListener, cfg.HTTPListener)
 		return nil, err
 	}
 	if cfg.Logger == nil {
@@ -158,22 +171,28 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 	for _, p := range cfg.Peers {
 		n.peersByID[p.ID] = p
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
-	// Bind the HTTP port first: it is the cheapest failure to report and
-	// nothing has been opened yet.
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
-	}
-	n.httpLn = ln
 	ok := false
 	defer func() {
 		if !ok {
 			n.closeStores()
+			closeListeners(cfg.RaftListener) // unless the transport took it
 		}
 	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		closeListeners(cfg.HTTPListener)
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	// Bind the HTTP port first: it is the cheapest failure to report and
+	// nothing has been opened yet.
+	ln := cfg.HTTPListener
+	if ln == nil {
+		l, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
+		}
+		ln = l
+	}
+	n.httpLn = ln
 
 	boltPath := filepath.Join(cfg.DataDir, "raft.db")
 	store, err := openBolt(boltPath)
@@ -198,13 +217,18 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft address %s: %w", cfg.RaftAddr, err)
 	}
-	trans, err := raft.NewTCPTransportWithConfig(cfg.RaftAddr, adv, &raft.NetworkTransportConfig{
+	tcfg := &raft.NetworkTransportConfig{
 		ServerAddressProvider: provider,
 		Logger:                cfg.Logger.Named("transport"),
 		MaxPool:               3,
 		Timeout:               2 * time.Second,
-	})
-	if err != nil {
+	}
+	var trans *raft.NetworkTransport
+	if cfg.RaftListener != nil {
+		tcfg.Stream = tcpStream{cfg.RaftListener}
+		trans = raft.NewNetworkTransportWithConfig(tcfg)
+		cfg.RaftListener = nil // closed with the transport from here on
+	} else if trans, err = raft.NewTCPTransportWithConfig(cfg.RaftAddr, adv, tcfg); err != nil {
 		return nil, fmt.Errorf("raft listen %s: %w", cfg.RaftAddr, err)
 	}
 	n.transport = trans
@@ -257,6 +281,45 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		"heartbeat_timeout", cfg.Timing.HeartbeatTimeout, "election_timeout", cfg.Timing.ElectionTimeout,
 		"leader_lease_timeout", cfg.Timing.LeaderLeaseTimeout)
 	return n, nil
+}
+
+// checkListeners reports a given listener that is not TCP or, for Raft,
+// not on the advertised address.
+func (c *NodeConfig) checkListeners() error {
+	for name, ln := range map[string]net.Listener{"raft": c.RaftListener, "http": c.HTTPListener} {
+		if ln == nil {
+			continue
+		}
+		if _, ok := ln.Addr().(*net.TCPAddr); !ok {
+			return fmt.Errorf("%w: %s listener on %s %s: want TCP", ErrConfig, name, ln.Addr().Network(), ln.Addr())
+		}
+	}
+	if c.RaftListener != nil {
+		adv, err := net.ResolveTCPAddr("tcp", c.RaftAddr)
+		if err != nil {
+			return fmt.Errorf("%w: raft address %q: %v", ErrConfig, c.RaftAddr, err)
+		}
+		if got := c.RaftListener.Addr().(*net.TCPAddr); !got.IP.Equal(adv.IP) || got.Port != adv.Port {
+			return fmt.Errorf("%w: raft listener is on %s, but the advertised raft address is %s", ErrConfig, got, c.RaftAddr)
+		}
+	}
+	return nil
+}
+
+func closeListeners(lns ...net.Listener) {
+	for _, ln := range lns {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+}
+
+// tcpStream is hashicorp/raft's StreamLayer over a listener the node was
+// given: it accepts on it and dials peers over TCP.
+type tcpStream struct{ net.Listener }
+
+func (s tcpStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", string(addr), timeout)
 }
 
 // openBolt opens the bolt log/stable store with a timeout, so a second

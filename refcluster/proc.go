@@ -23,10 +23,11 @@ type nodeProc struct {
 // ErrNodeDown is returned for signals to a node that is not running.
 var ErrNodeDown = errors.New("node is not running")
 
-// startProc starts bin with args, its output written to out or, when out
-// is nil, appended to logPath.
-func startProc(name, bin string, args []string, out io.Writer, logPath string) (*nodeProc, error) {
+// startProc starts bin with args and the extra files (descriptors 3 and
+// up), its output written to out or, when out is nil, appended to logPath.
+func startProc(name, bin string, args []string, extra []*os.File, out io.Writer, logPath string) (*nodeProc, error) {
 	cmd := exec.Command(bin, args...)
+	cmd.ExtraFiles = extra
 	var logf *os.File
 	if out == nil {
 		if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {

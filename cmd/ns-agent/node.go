@@ -40,6 +40,8 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.DataDir, "data", "", "data `dir` (bolt log/stable store and snapshots)")
 	fs.StringVar(&o.RaftAddr, "raft", "", "Raft transport bind `address`")
 	fs.StringVar(&o.HTTPAddr, "http", "", "HTTP API `address`")
+	fs.IntVar(&o.RaftFD, "raft-fd", 0, "serve Raft on the inherited listening socket at this file `descriptor` (from a launcher that holds the port) instead of binding -raft, which stays the advertised address")
+	fs.IntVar(&o.HTTPFD, "http-fd", 0, "serve the HTTP API on the inherited listening socket at this file `descriptor` instead of binding -http")
 	fs.BoolVar(&o.Bootstrap, "bootstrap", false, "bootstrap the cluster from -peer if this node has no Raft state")
 	fs.DurationVar(&o.Timing.HeartbeatTimeout, "heartbeat-timeout", 0, "Raft HeartbeatTimeout (default hashicorp/raft's 1s)")
 	fs.DurationVar(&o.Timing.ElectionTimeout, "election-timeout", 0, "Raft ElectionTimeout (default 1s)")

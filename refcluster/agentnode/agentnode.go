@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -35,10 +37,16 @@ type Options struct {
 	Set map[string]bool
 
 	ID, DataDir, RaftAddr, HTTPAddr string
-	Bootstrap                       bool
-	Timing                          refcluster.Timing
-	SnapshotThreshold               uint64
-	SnapshotInterval                time.Duration
+	// RaftFD and HTTPFD, when not 0, are listening TCP sockets this
+	// process inherited (file descriptors 3 and up) to serve Raft and the
+	// HTTP API on instead of binding RaftAddr and HTTPAddr: a launcher
+	// that holds the ports passes them so that no other process can take
+	// them first. RaftAddr stays the advertised address.
+	RaftFD, HTTPFD    int
+	Bootstrap         bool
+	Timing            refcluster.Timing
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
 	// Peers, PeerHTTP and Dials map a voter's id to its Raft address, its
 	// HTTP API and the address to dial instead of its Raft address; any
 	// Peers replace the file's.
@@ -152,6 +160,15 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		}
 	}
 
+	if cfg.RaftListener, err = inherited("-raft-fd", o.RaftFD); err != nil {
+		return err
+	}
+	if cfg.HTTPListener, err = inherited("-http-fd", o.HTTPFD); err != nil {
+		if cfg.RaftListener != nil {
+			cfg.RaftListener.Close()
+		}
+		return err
+	}
 	node, err := refcluster.StartNode(cfg)
 	if err != nil {
 		return err
@@ -195,4 +212,26 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// inherited returns the listening socket at file descriptor fd, or nil for
+// fd 0. A descriptor that is not an open listening socket is a usage
+// error naming the flag.
+func inherited(flag string, fd int) (net.Listener, error) {
+	if fd == 0 {
+		return nil, nil
+	}
+	if fd < 3 {
+		return nil, exitcode.Usagef("%s %d: want an inherited descriptor, 3 or above", flag, fd)
+	}
+	f := os.NewFile(uintptr(fd), fmt.Sprintf("fd %d", fd))
+	if f == nil {
+		return nil, exitcode.Usagef("%s %d: not a valid descriptor", flag, fd)
+	}
+	defer f.Close() // FileListener holds its own copy
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, exitcode.Usagef("%s %d: not an inherited listening socket: %v", flag, fd, err)
+	}
+	return ln, nil
 }

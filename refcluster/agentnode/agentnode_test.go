@@ -1,14 +1,23 @@
 package agentnode
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nsraft/nsraft/internal/exitcode"
+	"github.com/nsraft/nsraft/internal/wait"
+	"github.com/nsraft/nsraft/refcluster"
 )
 
 // With a file, only the settings given explicitly override it; without
@@ -62,6 +71,86 @@ func TestRunRefusesBadAgentSettings(t *testing.T) {
 		o := base
 		tc.edit(&o)
 		err := Run(t.Context(), o, nil, nil)
+		if exitcode.Code(err) != tc.code || err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q (exit %d)", o, err, tc.want, tc.code)
+		}
+	}
+}
+
+// listenerFD binds a loopback listener and returns its address and a
+// descriptor of its own for Run to inherit (Run closes it).
+func listenerFD(t *testing.T) (string, int) {
+	t.Helper()
+	l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	f, err := l.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Addr().String(), fd
+}
+
+// A node given listening sockets serves on them: a single-node cluster
+// elects itself and answers on the inherited HTTP listener.
+func TestRunServesOnInheritedListeners(t *testing.T) {
+	raftAddr, raftFD := listenerFD(t)
+	httpAddr, httpFD := listenerFD(t)
+	o := Options{ID: "n1", DataDir: t.TempDir(), RaftAddr: raftAddr, HTTPAddr: httpAddr, RaftFD: raftFD, HTTPFD: httpFD,
+		Bootstrap: true, Peers: map[string]string{"n1": raftAddr}, LogLevel: "warn"}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, o, io.Discard, io.Discard) }()
+	st := wait.Until(t, 30*time.Second, "n1 to lead on its inherited listeners", func() (bool, refcluster.Status) {
+		var st refcluster.Status
+		resp, err := http.Get("http://" + httpAddr + "/status")
+		if err != nil {
+			return false, st
+		}
+		defer resp.Body.Close()
+		json.NewDecoder(resp.Body).Decode(&st)
+		return st.Role == "leader", st
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v (status %+v)", err, st)
+	}
+}
+
+// Descriptors that are not inherited listening sockets, or a listener
+// that is not on the advertised address, are refused with what is wrong.
+func TestRunRefusesBadInheritedListeners(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	plainFD, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherAddr, otherFD := listenerFD(t)
+	base := Options{ID: "n1", DataDir: t.TempDir(), RaftAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:0", LogLevel: "info",
+		Peers: map[string]string{"n1": "127.0.0.1:1"}}
+	for _, tc := range []struct {
+		edit func(o *Options)
+		code int
+		want string
+	}{
+		{func(o *Options) { o.RaftFD = 1 }, exitcode.Usage, "-raft-fd 1: want an inherited descriptor, 3 or above"},
+		{func(o *Options) { o.HTTPFD = plainFD }, exitcode.Usage, fmt.Sprintf("-http-fd %d: not an inherited listening socket", plainFD)},
+		{func(o *Options) { o.RaftFD = otherFD }, exitcode.Failure, "raft listener is on " + otherAddr + ", but the advertised raft address is 127.0.0.1:1"},
+	} {
+		o := base
+		tc.edit(&o)
+		err := Run(t.Context(), o, io.Discard, io.Discard)
 		if exitcode.Code(err) != tc.code || err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q (exit %d)", o, err, tc.want, tc.code)
 		}

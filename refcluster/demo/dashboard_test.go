@@ -4,6 +4,7 @@ import (
 	"github.com/nsraft/nsraft/internal/wait"
 
 	"bufio"
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,7 +50,8 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	demo.Stderr = os.Stderr
+	var stderr syncBuffer
+	demo.Stderr = &stderr
 	if err := demo.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -62,21 +65,29 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 			syscall.Kill(-demo.Process.Pid, syscall.SIGKILL)
 		}
 	}()
-	urlc := make(chan string, 1)
+	urlc, exited := make(chan string, 1), make(chan struct{})
+	var stdout syncBuffer
 	go func() {
+		defer close(exited)
 		sc := bufio.NewScanner(out)
 		re := regexp.MustCompile(`dashboard: (http://\S+)`)
 		for sc.Scan() {
+			stdout.Write([]byte(sc.Text() + "\n"))
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				urlc <- m[1]
 			}
 		}
 	}()
+	// The demo waits up to 60s for its first leader and then says why it
+	// has none: wait longer than that, so its own diagnosis is shown.
 	var url string
 	select {
 	case url = <-urlc:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the demo printed no dashboard address")
+	case <-exited:
+		demo.Wait()
+		t.Fatalf("the demo exited before printing its dashboard address:\n%s%s", stdout.String(), stderr.String())
+	case <-time.After(120 * time.Second):
+		t.Fatalf("the demo printed no dashboard address in 120s:\n%s%s", stdout.String(), stderr.String())
 	}
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
@@ -223,4 +234,22 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

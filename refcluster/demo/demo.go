@@ -46,9 +46,12 @@ func Run(ctx context.Context, c Config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !c.Keep {
-		defer os.RemoveAll(dir)
-	}
+	keep := c.Keep
+	defer func() {
+		if !keep {
+			os.RemoveAll(dir)
+		}
+	}()
 
 	var mu sync.Mutex
 	start := time.Now()
@@ -87,14 +90,19 @@ func Run(ctx context.Context, c Config, stdout io.Writer) error {
 	cluster, err := refcluster.Start(sctx, ccfg)
 	cancel()
 	if err != nil {
-		return err
+		keep = true
+		return fmt.Errorf("%w\n(data and logs kept in %s)", err, dir)
 	}
 	defer cluster.Stop()
 	lctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	leader, term, err := cluster.WaitLeader(lctx)
 	cancel()
 	if err != nil {
-		return err
+		// Say why, as the nodes see it, and keep their data and logs.
+		keep = true
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return fmt.Errorf("%w\n%s(data and logs kept in %s)", err, cluster.Describe(dctx, 15), dir)
 	}
 	say("leader %s elected in term %d; %d links, each through its own proxy", leader, term, len(mesh.Links()))
 
