@@ -128,8 +128,14 @@ func TestMeshLatencyToxic(t *testing.T) {
 	if err := mesh.SetLink("n1", "n2", LinkFault{}); err != nil {
 		t.Fatal(err)
 	}
-	if d := rtt(); d > 250*time.Millisecond {
-		t.Fatalf("rtt after removing latency = %v", d)
+	// With the toxic in place no round trip can be under 300ms; the
+	// fastest of a few shows it is gone without timing the machine.
+	fastest := rtt()
+	for range 4 {
+		fastest = min(fastest, rtt())
+	}
+	if fastest >= 300*time.Millisecond {
+		t.Fatalf("fastest of 5 round trips after removing latency = %v: the latency is still there", fastest)
 	}
 	if err := mesh.SetLink("n1", "n3", LinkFault{Down: true}); err == nil {
 		t.Fatal("SetLink on a link without a proxy succeeded")

@@ -98,7 +98,7 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 300*time.Second) // generous: a loaded machine, and a leader kill to wait through
+	ctx, cancel = context.WithTimeout(ctx, 600*time.Second) // generous: a loaded machine (one run took 310s at load 20), and a leader kill to wait through
 	defer cancel()
 
 	// displayed reads each node card's timeout and bounds, as shown.
