@@ -222,6 +222,16 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		Logger:                cfg.Logger.Named("transport"),
 		MaxPool:               3,
 		Timeout:               2 * time.Second,
+		// No pipelined replication. hashicorp/raft v1.8.0's pipeline can
+		// deadlock: with the default two RPCs in flight its channels are
+		// unbuffered, and when a follower's answer ends the decoder (a
+		// stale term or Success=false) the sender parks on a channel no
+		// one reads. That follower then gets heartbeats but no entries,
+		// and Shutdown waits forever for the sender. It was seen here
+		// under slowed leader links (a hand-off test that never shut
+		// down). One RPC in flight takes the synchronous path; at the
+		// reference cluster's write rates nothing is lost.
+		MaxRPCsInFlight: 1,
 	}
 	var trans *raft.NetworkTransport
 	if cfg.RaftListener != nil {
