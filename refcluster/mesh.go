@@ -30,7 +30,16 @@ type Mesh struct {
 	mu      sync.Mutex
 	proxies map[[2]string]*toxiproxy.Proxy
 	faults  map[[2]string]LinkFault
+	// stuck marks links whose last change toxiproxy never finished (see
+	// SetLink); later changes to them fail at once.
+	stuck map[[2]string]bool
 }
+
+// setLinkTimeout bounds one change of a link's toxics. toxiproxy applies a
+// change by interrupting the goroutine that forwards the link's data; one
+// blocked writing to a peer that does not read cannot be interrupted, and
+// the change would wait with it for as long as the peer does not read.
+var setLinkTimeout = 30 * time.Second
 
 // LinkFault is what is applied to one directed link. The zero value is a
 // healthy link.
@@ -57,6 +66,7 @@ func NewMesh() *Mesh {
 		srv:     toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), nop),
 		proxies: map[[2]string]*toxiproxy.Proxy{},
 		faults:  map[[2]string]LinkFault{},
+		stuck:   map[[2]string]bool{},
 	}
 }
 
@@ -129,26 +139,45 @@ func (m *Mesh) SetLink(from, to string, f LinkFault) error {
 	if !ok {
 		return fmt.Errorf("no proxy for link %s→%s", from, to)
 	}
+	if m.stuck[key] {
+		return fmt.Errorf("link %s→%s: an earlier change of its faults never finished in toxiproxy; the link's faults are unknown", from, to)
+	}
 	old := m.faults[key]
 	if old == f {
 		return nil
 	}
+	done := make(chan error, 1)
+	go func() { done <- applyFault(p, old, f) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("link %s→%s: %w", from, to, err)
+		}
+	case <-time.After(setLinkTimeout):
+		m.stuck[key] = true
+		return fmt.Errorf("link %s→%s: toxiproxy did not apply the change within %s: a connection through the proxy is not draining (its receiver does not read), and toxiproxy cannot change a link while a write on it is blocked", from, to, setLinkTimeout)
+	}
+	m.faults[key] = f
+	return nil
+}
+
+// applyFault moves proxy p's toxics from fault old to fault f.
+func applyFault(p *toxiproxy.Proxy, old, f LinkFault) error {
 	ctx := context.Background()
 	for _, dir := range []string{"upstream", "downstream"} {
 		if err := setToxic(ctx, p, "latency_"+dir, old.Latency > 0 || old.Jitter > 0, f.Latency > 0 || f.Jitter > 0,
 			map[string]any{"type": "latency", "stream": dir, "attributes": map[string]int64{"latency": f.Latency.Milliseconds(), "jitter": f.Jitter.Milliseconds()}}); err != nil {
-			return fmt.Errorf("link %s→%s: %w", from, to, err)
+			return err
 		}
 		if err := setToxic(ctx, p, "bandwidth_"+dir, old.BandwidthKBps > 0, f.BandwidthKBps > 0,
 			map[string]any{"type": "bandwidth", "stream": dir, "attributes": map[string]int64{"rate": f.BandwidthKBps}}); err != nil {
-			return fmt.Errorf("link %s→%s: %w", from, to, err)
+			return err
 		}
 		if err := setToxic(ctx, p, "down_"+dir, old.Down, f.Down,
 			map[string]any{"type": "timeout", "stream": dir, "attributes": map[string]int64{"timeout": 0}}); err != nil {
-			return fmt.Errorf("link %s→%s: %w", from, to, err)
+			return err
 		}
 	}
-	m.faults[key] = f
 	return nil
 }
 

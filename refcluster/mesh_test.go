@@ -147,3 +147,68 @@ func TestMeshLatencyToxic(t *testing.T) {
 		t.Fatalf("the link to another address: %v", err)
 	}
 }
+
+// TestMeshChangeOnABlockedLinkFails: a receiver that stops reading fills
+// the proxy's buffers, and toxiproxy cannot change the link while its
+// forwarding goroutine is blocked on that write. SetLink must then fail
+// with a clear error instead of waiting as long as the receiver does not
+// read, and refuse later changes to that link at once.
+func TestMeshChangeOnABlockedLinkFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	held := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			held <- c // accepted, never read
+		}
+	}()
+	mesh := NewMesh()
+	defer mesh.Close()
+	addr, err := mesh.Dial("n1", "n2", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	defer func() {
+		select {
+		case c := <-held:
+			c.Close()
+		default:
+		}
+	}()
+	// Write until the proxy and both sockets' buffers are full: a write
+	// that cannot finish within a second means nothing drains any more.
+	chunk := make([]byte, 256<<10)
+	for written := 0; ; written += len(chunk) {
+		conn.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := conn.Write(chunk); err != nil {
+			t.Logf("the link stopped draining after about %d KB", written>>10)
+			break
+		}
+		if written > 1<<30 {
+			t.Fatal("1 GB went through a link whose receiver never reads")
+		}
+	}
+	old := setLinkTimeout
+	setLinkTimeout = 2 * time.Second
+	defer func() { setLinkTimeout = old }()
+	err = mesh.SetLink("n1", "n2", LinkFault{Latency: 100 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "not draining") {
+		t.Fatalf("SetLink on a blocked link: %v; want the not-draining error", err)
+	}
+	err = mesh.SetLink("n1", "n2", LinkFault{})
+	if err == nil || !strings.Contains(err.Error(), "never finished") {
+		t.Fatalf("SetLink after a change that never finished: %v", err)
+	}
+	if got := mesh.Fault("n1", "n2"); got != (LinkFault{}) {
+		t.Fatalf("the link records %+v, a change that was never applied", got)
+	}
+}

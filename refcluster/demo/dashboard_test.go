@@ -150,8 +150,11 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("latency"), "200"),
 		chromedp.SetValue(chromedp.ID("jitter"), "150"),
 		chromedp.Click(chromedp.ID("apply-latency")),
-		chromedp.WaitVisible(chromedp.Search(`//p[@id="control-msg" and contains(., "done")]`))); err != nil {
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="control-msg" and (contains(., "done") or contains(., "failed"))]`))); err != nil {
 		t.Fatal(err)
+	}
+	if msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#control-msg").textContent`)); err != nil || !strings.HasPrefix(msg, "done") {
+		t.Fatalf("the latency control: %q, %v", msg, err)
 	}
 	after := map[string]float64{}
 	waitFor("every node's displayed timeout to reach 560ms or more", 60*time.Second, func(got map[string][3]float64) bool {
