@@ -8,32 +8,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nsraft/nsraft/internal/syncbuf"
 	"github.com/nsraft/nsraft/internal/wait"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-func waitOutput(t *testing.T, w *syncBuffer, want string) {
+func waitOutput(t *testing.T, w *syncbuf.Buffer, want string) {
 	t.Helper()
 	wait.Until(t, 10*time.Second, strconv.Quote(want)+" in the output", func() (bool, string) {
 		out := w.String()
@@ -55,7 +38,7 @@ func TestServeReloadsAndStops(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	sig := make(chan os.Signal)
 	done := make(chan error, 1)
 	go func() { done <- Serve(cfg, &out, &out, sig) }()
@@ -112,7 +95,7 @@ log { stderr = false }
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		o.Env, o.Count, o.Replay, o.Color = a, 1, true, "auto"
-		var stdout, stderr syncBuffer
+		var stdout, stderr syncbuf.Buffer
 		if err := Tail(ctx, o, &stdout, &stderr); err != nil {
 			t.Fatal(err)
 		}

@@ -6,11 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nsraft/nsraft/internal/syncbuf"
 	"github.com/nsraft/nsraft/internal/wait"
 )
 
@@ -18,7 +18,7 @@ import (
 // everything it wrote. The behaviour behind each command is tested in the
 // package that owns it; these tests pin the command-line surface.
 func cli(args ...string) (string, int) {
-	var out syncWriter
+	var out syncbuf.Buffer
 	code := run(args, &out, &out)
 	return out.String(), code
 }
@@ -127,7 +127,7 @@ func TestRunTakesNodeFromEnv(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "agent.hcl")
 	os.WriteFile(cfg, []byte("listen { grpc = \"127.0.0.1:0\" }\n"), 0o644)
 	t.Setenv("NS_AGENT_NODE", "kv-2")
-	var out syncWriter
+	var out syncbuf.Buffer
 	done := make(chan int)
 	go func() { done <- run([]string{"run", "-config", cfg}, &out, &out) }()
 	wait.For(t, 30*time.Second, "the agent to be ready", func() bool { return strings.Contains(out.String(), "waiting for node") })
@@ -135,21 +135,4 @@ func TestRunTakesNodeFromEnv(t *testing.T) {
 	if code := <-done; code != 0 || !strings.Contains(out.String(), "agent kv-2 ready") || !strings.Contains(out.String(), "waiting for node kv-2 to connect") {
 		t.Fatalf("exit %d; run with NS_AGENT_NODE=kv-2 says:\n%s", code, out.String())
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -1,10 +1,10 @@
 package demo
 
 import (
+	"github.com/nsraft/nsraft/internal/syncbuf"
 	"github.com/nsraft/nsraft/internal/wait"
 
 	"bufio"
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,7 +49,7 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	demo.Stderr = &stderr
 	if err := demo.Start(); err != nil {
 		t.Fatal(err)
@@ -66,7 +65,7 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 		}
 	}()
 	urlc, exited := make(chan string, 1), make(chan struct{})
-	var stdout syncBuffer
+	var stdout syncbuf.Buffer
 	go func() {
 		defer close(exited)
 		sc := bufio.NewScanner(out)
@@ -237,22 +236,4 @@ func TestDashboardInjectsLatencyAndShowsTimeoutsRise(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
