@@ -75,6 +75,8 @@ func run(args []string) error {
 	id := fs.Uint64("id", 0, "this node's raft ID (1…N)")
 	listen := fs.String("listen", "", "host:port this node receives raft messages on")
 	httpAddr := fs.String("http", "127.0.0.1:0", "host:port of GET /status")
+	listenFD := fs.Int("listen-fd", 0, "receive raft messages on this inherited listening socket (a launcher that holds the port passes it) instead of binding -listen")
+	httpFD := fs.Int("http-fd", 0, "serve GET /status on this inherited listening socket instead of binding -http")
 	peers := fs.String("peers", "", "every node as ID=host:port, comma-separated (this node's own entry is ignored)")
 	data := fs.String("data", "", "directory of the node's state (created; a node with state restarts from it)")
 	agentAddr := fs.String("agent-addr", "", "the agent to link the tick driver to (unix:///path or host:port); empty: fixed tick")
@@ -98,11 +100,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := listenOn("-listen", *listen, *listenFD)
 	if err != nil {
 		return err
 	}
-	hl, err := net.Listen("tcp", *httpAddr)
+	hl, err := listenOn("-http", *httpAddr, *httpFD)
 	if err != nil {
 		return err
 	}
@@ -437,4 +439,28 @@ func (p *peer) run() {
 			c = nil
 		}
 	}
+}
+
+// listenOn binds addr, or takes over the listening socket a launcher
+// passed at descriptor fd (not 0). A launcher that binds a port, closes it
+// and hands the number to a process races anything else on the machine
+// that binds port 0 in between; one that keeps the socket open and passes
+// it does not, and keeps the port while the process restarts.
+func listenOn(flagName, addr string, fd int) (net.Listener, error) {
+	if fd == 0 {
+		return net.Listen("tcp", addr)
+	}
+	if fd < 3 {
+		return nil, fmt.Errorf("%s-fd %d: want an inherited descriptor, 3 or above", flagName, fd)
+	}
+	f := os.NewFile(uintptr(fd), fmt.Sprintf("%s-fd %d", flagName, fd))
+	if f == nil {
+		return nil, fmt.Errorf("%s-fd %d: not a valid descriptor", flagName, fd)
+	}
+	defer f.Close() // the listener holds its own copy
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s-fd %d: not an inherited listening socket: %v", flagName, fd, err)
+	}
+	return ln, nil
 }

@@ -28,24 +28,30 @@ type cluster struct {
 	args   map[string][]string
 	http   map[string]string
 	procs  map[string]*exec.Cmd
+	socks  map[string][]*os.File // each node's raft and http listening sockets
 	logDir string
 }
 
-func freeAddrs(t *testing.T, n int) []string {
-	var out []string
-	var lns []net.Listener
+// heldPorts binds n loopback ports and keeps them: each node process
+// inherits its sockets (-listen-fd, -http-fd) rather than binding a number
+// that another test process could take after a probe closed it, and the
+// port stays this test's while its node is killed and restarted.
+func heldPorts(t *testing.T, n int) (addrs []string, files []*os.File) {
 	for i := 0; i < n; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		lns = append(lns, l)
-		out = append(out, l.Addr().String())
+		f, err := l.(*net.TCPListener).File()
+		l.Close() // f is a copy that keeps the socket open and listening
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		addrs = append(addrs, l.Addr().String())
+		files = append(files, f)
 	}
-	for _, l := range lns {
-		l.Close()
-	}
-	return out
+	return addrs, files
 }
 
 func startCluster(t *testing.T, bin string, driven bool) *cluster {
@@ -53,9 +59,9 @@ func startCluster(t *testing.T, bin string, driven bool) *cluster {
 	mesh := refcluster.NewMesh()
 	t.Cleanup(func() { mesh.Close() })
 	c := &cluster{t: t, bin: bin, mesh: mesh, ids: []string{"1", "2", "3"}, args: map[string][]string{},
-		http: map[string]string{}, procs: map[string]*exec.Cmd{}, logDir: dir}
-	raftAddrs := freeAddrs(t, 3)
-	httpAddrs := freeAddrs(t, 3)
+		http: map[string]string{}, procs: map[string]*exec.Cmd{}, socks: map[string][]*os.File{}, logDir: dir}
+	raftAddrs, raftSocks := heldPorts(t, 3)
+	httpAddrs, httpSocks := heldPorts(t, 3)
 	for i, id := range c.ids {
 		peers := []string{id + "=" + raftAddrs[i]}
 		for j, to := range c.ids {
@@ -68,8 +74,9 @@ func startCluster(t *testing.T, bin string, driven bool) *cluster {
 			}
 			peers = append(peers, to+"="+p)
 		}
-		args := []string{"-id", id, "-listen", raftAddrs[i], "-http", httpAddrs[i], "-peers", strings.Join(peers, ","),
-			"-data", filepath.Join(dir, "n"+id)}
+		args := []string{"-id", id, "-listen", raftAddrs[i], "-listen-fd", "3", "-http", httpAddrs[i], "-http-fd", "4",
+			"-peers", strings.Join(peers, ","), "-data", filepath.Join(dir, "n"+id)}
+		c.socks[id] = []*os.File{raftSocks[i], httpSocks[i]}
 		if driven {
 			sock := filepath.Join(dir, "a"+id+".sock")
 			src := fmt.Sprintf("node = %q\nrecommender = \"lstm\"\ntick = \"100ms\"\nhost { kind = \"etcd-raft\" }\n"+
@@ -97,6 +104,9 @@ func startCluster(t *testing.T, bin string, driven bool) *cluster {
 			p.Process.Kill()
 			p.Wait()
 		}
+		if t.Failed() {
+			c.logTails()
+		}
 	})
 	return c
 }
@@ -108,10 +118,25 @@ func (c *cluster) start(id string) {
 	}
 	cmd := exec.Command(c.bin, c.args[id]...)
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.ExtraFiles = c.socks[id] // fds 3 and 4
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
 	c.procs[id] = cmd
+}
+
+// logTails logs the end of every node's output (a failed run's only
+// account of what its nodes did).
+func (c *cluster) logTails() {
+	for _, id := range c.ids {
+		b, err := os.ReadFile(filepath.Join(c.logDir, "n"+id+".log"))
+		if err != nil {
+			c.t.Logf("node %s: %v", id, err)
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		c.t.Logf("node %s, last %d lines of its log:\n%s", id, min(len(lines), 20), strings.Join(lines[max(0, len(lines)-20):], "\n"))
+	}
 }
 
 func (c *cluster) kill(id string) {
