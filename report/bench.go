@@ -96,7 +96,7 @@ func PlotBench(dir string, first *sim.Scenario, rows []sim.Row, strategies []sim
 		return err
 	}
 	for _, st := range strategies {
-		o := sim.Options{Seed: seed, Timeline: true, Oracle: st.Oracle, NewGovernor: st.NewGovernor}
+		o := sim.Options{Seed: seed, Timeline: true, Oracle: st.Oracle, Ceiling: st.Ceiling, NewGovernor: st.NewGovernor}
 		if st.NewRecommender == nil && !st.Oracle {
 			continue
 		}

@@ -22,6 +22,7 @@ type Strategy struct {
 	// NewGovernor, when set, bounds the recommender's proposals.
 	NewGovernor func(node string) Governor
 	Oracle      bool
+	Ceiling     bool // the oracle with a real lease and heartbeat (Options.Ceiling)
 	// Sweep lists fixed timeouts; the bench runs each on every seed and
 	// keeps the one with the least total unavailability per scenario.
 	Sweep []time.Duration
@@ -100,7 +101,7 @@ func Bench(scs []*Scenario, strategies []Strategy, seeds []uint64, workers int) 
 			for i := range next {
 				j := jobs[i]
 				st := strategies[j.st]
-				o := Options{Seed: j.seed, FixedTimeout: j.fixed, Oracle: st.Oracle, NewGovernor: st.NewGovernor}
+				o := Options{Seed: j.seed, FixedTimeout: j.fixed, Oracle: st.Oracle, Ceiling: st.Ceiling, NewGovernor: st.NewGovernor}
 				if st.NewRecommender != nil {
 					seed := j.seed
 					o.NewRecommender = func(node string) model.Recommender { return st.NewRecommender(node, seed) }

@@ -185,10 +185,17 @@ func (sm *simulation) oracleUpdate() {
 		switch {
 		case n.id == designated && n.role == follower:
 			// Time out now; retry (a fault mid-election) much later.
+			// The ceiling's follower waits out one heartbeat interval
+			// from its last contact, as no timeout can fire sooner
+			// without firing between the heartbeats of a live leader.
 			n.T = sm.oracleRetry()
-			n.timerBase, n.timerU = sm.now-n.T, 0
+			at := sm.now
+			if sm.o.Ceiling {
+				at = max(at, n.lastContact+sm.s.Heartbeat)
+			}
+			n.timerBase, n.timerU = at-n.T, 0
 			n.timerGen++
-			sm.push(event{at: sm.now, kind: evTimer, node: n.id, gen: n.timerGen})
+			sm.push(event{at: at, kind: evTimer, node: n.id, gen: n.timerGen})
 		case n.id == designated:
 			// Already campaigning.
 		default:

@@ -39,6 +39,16 @@ type Options struct {
 	// heartbeat intervals after its leader is really gone, and never
 	// otherwise. It is the lower bound no real strategy can beat.
 	Oracle bool
+	// Ceiling runs the oracle with two limits every real strategy has
+	// (it implies Oracle): its leaders keep the run's lease and step down
+	// as any leader would, and the follower it chooses times out no sooner
+	// than one heartbeat interval after its last contact. It knows every
+	// fault, never splits a vote and its elections take the least delay,
+	// so no strategy whose timeouts are at least one heartbeat interval
+	// does better: the share of the gap to the oracle it leaves open is
+	// out of any timeout's reach (the lease's step-downs, and the
+	// heartbeat's detection delay).
+	Ceiling bool
 	// InitialTimeout is every node's base timeout before the first
 	// decision. Default 1s (hashicorp/raft's HeartbeatTimeout).
 	InitialTimeout time.Duration
@@ -219,6 +229,9 @@ func Run(s *Scenario, o Options) Result {
 	}
 	if o.ClientRate <= 0 {
 		o.ClientRate = DefaultClientRate
+	}
+	if o.Ceiling {
+		o.Oracle = true
 	}
 	sm := &simulation{s: s, o: o, r: newRNGs(o.Seed), net: newNetwork(s, o.Seed), quorum: s.Nodes/2 + 1,
 		epoch: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -717,9 +730,10 @@ func (sm *simulation) heartbeat(n *node, gen uint64) {
 	// The lease is a property of the host, not of the recommender: it is
 	// fixed for a run (hashicorp/raft's LeaderLeaseTimeout cannot be
 	// reloaded), so a strategy's short timeout cannot make its leaders
-	// step down. The oracle's leader never steps down on its own.
+	// step down. The oracle's leader never steps down on its own; the
+	// ceiling's does, as every real strategy's.
 	lease := sm.lease
-	if sm.o.Oracle {
+	if sm.o.Oracle && !sm.o.Ceiling {
 		lease = forever
 	}
 	acked := 1

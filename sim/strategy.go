@@ -25,7 +25,7 @@ func StrategyNames() []string {
 	for _, n := range adaptive {
 		out = append(out, n, n+"-raw")
 	}
-	return append(out, "best-static", "oracle")
+	return append(out, "best-static", "ceiling", "oracle")
 }
 
 // ThroughPolicy reports whether the named strategy's proposals are bounded
@@ -40,6 +40,8 @@ func NewStrategy(name string, pol *policy.Policy) (Strategy, error) {
 	switch name {
 	case "oracle":
 		return Strategy{Name: name, Oracle: true}, nil
+	case "ceiling":
+		return Strategy{Name: name, Oracle: true, Ceiling: true}, nil
 	case "best-static":
 		return Strategy{Name: name, Sweep: BestStaticSweep()}, nil
 	}
@@ -81,7 +83,7 @@ func NewStrategy(name string, pol *policy.Policy) (Strategy, error) {
 // policy), random's included. Only recommenders have an agent: static,
 // best-static, oracle and the -raw names are refused.
 func AgentStrategy(name string, pol *policy.Policy) (Strategy, error) {
-	if strings.HasSuffix(name, "-raw") || name == "static" || name == "best-static" || name == "oracle" {
+	if strings.HasSuffix(name, "-raw") || name == "static" || name == "best-static" || name == "oracle" || name == "ceiling" {
 		return Strategy{}, fmt.Errorf("strategy %q has no agent: an agent runs a recommender through its policy", name)
 	}
 	st, err := NewStrategy(name, pol)
