@@ -2,6 +2,7 @@ package refcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -35,7 +36,8 @@ type Agents struct {
 	cfg   AgentsConfig
 	mu    sync.Mutex
 	procs map[string]*nodeProc
-	http  map[string]string
+	http  map[string]string // guarded by mu: a restart may move it
+	rec   map[string]string // each agent's recommender, for rewriting its configuration
 }
 
 // StartAgents writes each agent's configuration and starts the agents.
@@ -54,7 +56,7 @@ func StartAgents(ctx context.Context, cfg AgentsConfig) (*Agents, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	a := &Agents{cfg: cfg, procs: map[string]*nodeProc{}, http: map[string]string{}}
+	a := &Agents{cfg: cfg, procs: map[string]*nodeProc{}, http: map[string]string{}, rec: map[string]string{}}
 	var ports []string
 	if cfg.HTTP {
 		var err error
@@ -81,12 +83,16 @@ func StartAgents(ctx context.Context, cfg AgentsConfig) (*Agents, error) {
 
 // writeConfig writes agent id's configuration with the given recommender.
 func (a *Agents) writeConfig(id, recommender string) error {
+	a.mu.Lock()
+	a.rec[id] = recommender
+	httpAddr := a.http[id]
+	a.mu.Unlock()
 	pol := ""
 	if a.cfg.Policy != "" {
 		pol = fmt.Sprintf("policy = %q\n", a.cfg.Policy)
 	}
 	src := fmt.Sprintf("node = %q\nrecommender = %q\ntick = %q\nlease_ttl = %q\n%slisten {\n  grpc = %q\n  http = %q\n}\nlog {\n  file = %q\n  stderr = false\n}\n",
-		id, recommender, a.cfg.Tick.String(), a.cfg.LeaseTTL.String(), pol, a.Socket(id), a.http[id], a.LogFile(id))
+		id, recommender, a.cfg.Tick.String(), a.cfg.LeaseTTL.String(), pol, a.Socket(id), httpAddr, a.LogFile(id))
 	return os.WriteFile(a.ConfigFile(id), []byte(src), 0o644)
 }
 
@@ -111,7 +117,11 @@ func (a *Agents) ConfigFile(id string) string { return filepath.Join(a.cfg.Dir, 
 func (a *Agents) LogFile(id string) string { return filepath.Join(a.cfg.Dir, id+".decisions.jsonl") }
 
 // HTTPAddr is agent id's /metrics address ("" without HTTP).
-func (a *Agents) HTTPAddr(id string) string { return a.http[id] }
+func (a *Agents) HTTPAddr(id string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.http[id]
+}
 
 // PID is agent id's process ID (0 when it never started).
 func (a *Agents) PID(id string) int {
@@ -123,8 +133,34 @@ func (a *Agents) PID(id string) int {
 	return 0
 }
 
-// Restart starts agent id (again) and waits until its socket answers.
+// errHTTPPortTaken is an agent that could not bind its /metrics port.
+var errHTTPPortTaken = errors.New("its /metrics port was taken")
+
+// Restart starts agent id (again) and waits until its socket answers. The
+// /metrics port was free when it was chosen, but another process may bind
+// it before the agent does (or while the agent is down): then the agent
+// gets another free port, up to three times, and HTTPAddr says which.
 func (a *Agents) Restart(ctx context.Context, id string) error {
+	for attempt := 1; ; attempt++ {
+		err := a.restart(ctx, id)
+		if !errors.Is(err, errHTTPPortTaken) || attempt == 3 {
+			return err
+		}
+		ports, perr := freePorts(1)
+		if perr != nil {
+			return fmt.Errorf("%w; no other port: %v", err, perr)
+		}
+		a.mu.Lock()
+		a.http[id] = ports[0]
+		rec := a.rec[id]
+		a.mu.Unlock()
+		if werr := a.writeConfig(id, rec); werr != nil {
+			return werr
+		}
+	}
+}
+
+func (a *Agents) restart(ctx context.Context, id string) error {
 	a.mu.Lock()
 	if a.procs[id].alive() {
 		a.mu.Unlock()
@@ -148,6 +184,9 @@ func (a *Agents) Restart(ctx context.Context, id string) error {
 		select {
 		case <-p.done:
 			b, _ := os.ReadFile(filepath.Join(a.cfg.Dir, id+".agent.out"))
+			if a.cfg.HTTP && strings.Contains(string(b), "listen.http") && strings.Contains(string(b), "address already in use") {
+				return fmt.Errorf("agent %s exited during start, %w: %s", id, errHTTPPortTaken, b)
+			}
 			return fmt.Errorf("agent %s exited during start (%v): %s", id, p.err, b)
 		case <-ctx.Done():
 			return ctx.Err()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -202,5 +203,54 @@ func TestAgentsSteerRealNodes(t *testing.T) {
 		}
 		pollUntil(t, c, 15*time.Second, lo, hi, fmt.Sprintf("the %s agent of %s to steer again", fail.afterUndo, id),
 			func(hb map[string]int64) bool { return hb[id] != own })
+	}
+}
+
+// TestAgentRestartMovesOffATakenMetricsPort kills an agent, lets another
+// process take its /metrics port while it is down (what a parallel test
+// binding port 0 can do), and restarts it: the agent must come back on
+// another port, with the same recommender, and serve /metrics there.
+func TestAgentRestartMovesOffATakenMetricsPort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts an agent process")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	agents, err := StartAgents(ctx, AgentsConfig{Binary: nsAgent(t), Dir: t.TempDir(), IDs: []string{"n1"}, Recommender: "jacobson", HTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agents.Stop()
+	old := agents.HTTPAddr("n1")
+	if err := agents.Kill("n1"); err != nil {
+		t.Fatal(err)
+	}
+	thief, err := net.Listen("tcp", old)
+	if err != nil {
+		t.Fatalf("taking the dead agent's port %s: %v", old, err)
+	}
+	defer thief.Close()
+	if err := agents.Restart(ctx, "n1"); err != nil {
+		t.Fatalf("restart with its port taken: %v", err)
+	}
+	now := agents.HTTPAddr("n1")
+	if now == old || now == "" {
+		t.Fatalf("metrics address %q after the restart, %q before", now, old)
+	}
+	cfg, err := os.ReadFile(agents.ConfigFile("n1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), `recommender = "jacobson"`) || !strings.Contains(string(cfg), now) {
+		t.Fatalf("rewritten configuration lost the recommender or the new port:\n%s", cfg)
+	}
+	resp, err := http.Get("http://" + now + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "ns_agent_build_info") {
+		t.Fatalf("GET /metrics on %s: %s\n%.300s", now, resp.Status, body)
 	}
 }
