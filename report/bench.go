@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nsraft/nsraft/model"
 	"github.com/nsraft/nsraft/sim"
 )
 
@@ -96,13 +95,11 @@ func PlotBench(dir string, first *sim.Scenario, rows []sim.Row, strategies []sim
 		return err
 	}
 	for _, st := range strategies {
-		o := sim.Options{Seed: seed, Timeline: true, Oracle: st.Oracle, Ceiling: st.Ceiling, NewGovernor: st.NewGovernor}
 		if st.NewRecommender == nil && !st.Oracle {
 			continue
 		}
-		if st.NewRecommender != nil {
-			o.NewRecommender = func(node string) model.Recommender { return st.NewRecommender(node, seed) }
-		}
+		o := st.Options(seed)
+		o.Timeline = true
 		r := sim.Run(first, o)
 		path := filepath.Join(dir, fmt.Sprintf("timeline-%s-%s.png", first.Name, st.Name))
 		if err := sim.PlotTimeline(r, first.Nodes, path); err != nil {

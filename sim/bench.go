@@ -28,6 +28,17 @@ type Strategy struct {
 	Sweep []time.Duration
 }
 
+// Options are the run options of strategy st on seed: the oracle or
+// ceiling, or each node's recommender built for that seed with its
+// governor. A sweep's fixed timeout is the caller's to set.
+func (st Strategy) Options(seed uint64) Options {
+	o := Options{Seed: seed, Oracle: st.Oracle, Ceiling: st.Ceiling, NewGovernor: st.NewGovernor}
+	if st.NewRecommender != nil {
+		o.NewRecommender = func(node string) model.Recommender { return st.NewRecommender(node, seed) }
+	}
+	return o
+}
+
 // BestStaticSweep is the grid best-static searches: log-spaced from 50ms
 // to 3s, the range any operator would consider.
 func BestStaticSweep() []time.Duration {
@@ -100,12 +111,8 @@ func Bench(scs []*Scenario, strategies []Strategy, seeds []uint64, workers int) 
 			defer wg.Done()
 			for i := range next {
 				j := jobs[i]
-				st := strategies[j.st]
-				o := Options{Seed: j.seed, FixedTimeout: j.fixed, Oracle: st.Oracle, Ceiling: st.Ceiling, NewGovernor: st.NewGovernor}
-				if st.NewRecommender != nil {
-					seed := j.seed
-					o.NewRecommender = func(node string) model.Recommender { return st.NewRecommender(node, seed) }
-				}
+				o := strategies[j.st].Options(j.seed)
+				o.FixedTimeout = j.fixed
 				results[i] = Run(scs[j.sc], o).Metrics
 			}
 		}()

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nsraft/nsraft/configs"
-	"github.com/nsraft/nsraft/model"
 )
 
 // lowerBoundContenders are the strategies the oracle must never lose to:
@@ -114,12 +113,10 @@ func TestOracleIsTheLowerBound(t *testing.T) {
 			defer wg.Done()
 			for i := range next {
 				j := jobs[i]
-				o := Options{Seed: j.seed, Oracle: j.st.Oracle, Ceiling: j.st.Ceiling, NewGovernor: j.st.NewGovernor, Host: j.host}
+				o := j.st.Options(j.seed)
+				o.Host = j.host
 				if len(j.st.Sweep) == 1 {
 					o.FixedTimeout = j.st.Sweep[0]
-				}
-				if j.st.NewRecommender != nil {
-					o.NewRecommender = func(node string) model.Recommender { return j.st.NewRecommender(node, j.seed) }
 				}
 				results[i] = Run(j.sc, o).Metrics
 			}
