@@ -44,8 +44,10 @@ type Options struct {
 	// as any leader would, and the follower it chooses times out no sooner
 	// than one heartbeat interval after its last contact. It knows every
 	// fault, never splits a vote and its elections take the least delay,
-	// so no strategy whose timeouts are at least one heartbeat interval
-	// does better: the share of the gap to the oracle it leaves open is
+	// so over a scenario's seeds no strategy whose timeouts are at least
+	// one heartbeat interval does better (a single run may, by when its
+	// leader's lease happens to expire): the share of the gap to the
+	// oracle it leaves open is
 	// out of any timeout's reach (the lease's step-downs, and the
 	// heartbeat's detection delay).
 	Ceiling bool
