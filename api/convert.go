@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"time"
 
 	"github.com/nsraft/nsraft/api/nsraftv1"
@@ -65,6 +66,9 @@ func FromSample(s collector.Sample) *nsraftv1.Sample {
 	}
 	if s.Has(collector.FieldDiskSync) {
 		p.DiskSyncP99Ns = i64(int64(s.DiskSyncP99))
+	}
+	if s.Has(collector.FieldVoters) {
+		p.Voters = &nsraftv1.Voters{Ids: s.Voters, VoteLease: s.VoteLease}
 	}
 	return p
 }
@@ -144,6 +148,13 @@ func ToSample(p *nsraftv1.Sample) collector.Sample {
 	if p.DiskSyncP99Ns != nil {
 		s.DiskSyncP99 = time.Duration(*p.DiskSyncP99Ns)
 		s.Set(collector.FieldDiskSync)
+	}
+	if v := p.Voters; v != nil {
+		if len(v.Ids) > 0 {
+			s.Voters = slices.Clone(v.Ids)
+		}
+		s.VoteLease = v.VoteLease
+		s.Set(collector.FieldVoters)
 	}
 	return s
 }

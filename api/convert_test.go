@@ -27,6 +27,7 @@ var wireField = map[string]collector.Field{
 	"HeartbeatTimeout": collector.FieldHostTimeouts, "ElectionTimeout": collector.FieldHostTimeouts,
 	"LeaderLeaseTimeout": collector.FieldHostTimeouts, "HeartbeatInterval": collector.FieldHostTimeouts,
 	"DiskSyncP99": collector.FieldDiskSync,
+	"Voters":      collector.FieldVoters, "VoteLease": collector.FieldVoters,
 }
 
 var identity = map[string]bool{"Node": true, "At": true, "Present": true}
@@ -80,6 +81,15 @@ func randomSample(r *rand.Rand) collector.Sample {
 			f.SetString(str())
 		case f.Kind() == reflect.Bool:
 			f.SetBool(r.IntN(2) == 1)
+		case f.Type() == reflect.TypeOf([]string(nil)):
+			// An empty list travels as none: nil, not a zero-length slice.
+			if n := r.IntN(4); n > 0 {
+				ids := make([]string, n)
+				for i := range ids {
+					ids[i] = str()
+				}
+				f.Set(reflect.ValueOf(ids))
+			}
 		case f.Kind() == reflect.Float64:
 			f.SetFloat((r.Float64() - 0.5) * math.Pow(10, float64(r.IntN(20))))
 		default:

@@ -81,6 +81,7 @@ const (
 	FieldUnreachableVoters
 	FieldHostTimeouts
 	FieldDiskSync
+	FieldVoters
 
 	fieldEnd
 )
@@ -89,7 +90,7 @@ var fieldNames = [...]string{
 	"role", "term", "leader", "cluster_size", "prevote", "last_contact",
 	"heartbeat_gap", "replication_gap", "rpc_retries", "rpc_failures",
 	"cpu_idle_pct", "rtt", "elections", "leader_stable_for",
-	"unreachable_voters", "host_timeouts", "disk_sync",
+	"unreachable_voters", "host_timeouts", "disk_sync", "voters",
 }
 
 // String names the field as the recommendation log and policy variables do.
@@ -187,6 +188,20 @@ type Sample struct {
 	// DiskSyncP99 is the 99th percentile of the host's durable-write latency
 	// over the window (etcd: WAL fsync), where the host exposes it.
 	DiskSyncP99 time.Duration
+
+	// Voters are the IDs of the voters in the configuration, this node's
+	// included, in ascending order. The slice may be shared between
+	// samples: read it, never modify it.
+	Voters []string
+	// VoteLease is how the host's voters treat a candidate while they
+	// still have a leader: true when they ignore it until their own
+	// election timeout has passed since they last heard from the leader
+	// (the Raft thesis's rule, etcd's CheckQuorum with pre-vote), false
+	// when they refuse it for as long as they know a leader, that is
+	// until their own timer fires (hashicorp/raft). It decides whether a
+	// follower with a shorter timeout than the others can win an
+	// election alone (policy: successor_factor). Reported with Voters.
+	VoteLease bool
 }
 
 // Has reports whether every field in f was measured.

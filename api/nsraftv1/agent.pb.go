@@ -559,7 +559,9 @@ type Sample struct {
 	DiskSyncP99Ns     *int64        `protobuf:"varint,19,opt,name=disk_sync_p99_ns,json=diskSyncP99Ns,proto3,oneof" json:"disk_sync_p99_ns,omitempty"`
 	// handoff is the host's own evidence for a leader hand-off, on a host
 	// that said Hello with handoff.
-	Handoff       *HandoffEvidence `protobuf:"bytes,20,opt,name=handoff,proto3,oneof" json:"handoff,omitempty"`
+	Handoff *HandoffEvidence `protobuf:"bytes,20,opt,name=handoff,proto3,oneof" json:"handoff,omitempty"`
+	// voters is the configuration's voters; see collector.Sample.Voters.
+	Voters        *Voters `protobuf:"bytes,21,opt,name=voters,proto3,oneof" json:"voters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -734,6 +736,72 @@ func (x *Sample) GetHandoff() *HandoffEvidence {
 	return nil
 }
 
+func (x *Sample) GetVoters() *Voters {
+	if x != nil {
+		return x.Voters
+	}
+	return nil
+}
+
+// Voters is the configuration's voters and how they treat a candidate
+// while they still have a leader.
+type Voters struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ids are the voters' IDs, this node's included, in ascending order.
+	Ids []string `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	// vote_lease: voters ignore a candidate until their own election
+	// timeout has passed since they last heard from the leader (etcd's
+	// CheckQuorum with pre-vote); false: for as long as they know a leader
+	// (hashicorp/raft).
+	VoteLease     bool `protobuf:"varint,2,opt,name=vote_lease,json=voteLease,proto3" json:"vote_lease,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Voters) Reset() {
+	*x = Voters{}
+	mi := &file_nsraft_v1_agent_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Voters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Voters) ProtoMessage() {}
+
+func (x *Voters) ProtoReflect() protoreflect.Message {
+	mi := &file_nsraft_v1_agent_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Voters.ProtoReflect.Descriptor instead.
+func (*Voters) Descriptor() ([]byte, []int) {
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Voters) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *Voters) GetVoteLease() bool {
+	if x != nil {
+		return x.VoteLease
+	}
+	return false
+}
+
 // HandoffEvidence is what a host that can hand off leadership judges on
 // its own figures; the agent decides when (rules, cooldown, announcement).
 type HandoffEvidence struct {
@@ -757,7 +825,7 @@ type HandoffEvidence struct {
 
 func (x *HandoffEvidence) Reset() {
 	*x = HandoffEvidence{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[7]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +837,7 @@ func (x *HandoffEvidence) String() string {
 func (*HandoffEvidence) ProtoMessage() {}
 
 func (x *HandoffEvidence) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[7]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +850,7 @@ func (x *HandoffEvidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffEvidence.ProtoReflect.Descriptor instead.
 func (*HandoffEvidence) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HandoffEvidence) GetDegraded() bool {
@@ -838,7 +906,7 @@ type RTT struct {
 
 func (x *RTT) Reset() {
 	*x = RTT{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[8]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -850,7 +918,7 @@ func (x *RTT) String() string {
 func (*RTT) ProtoMessage() {}
 
 func (x *RTT) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[8]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -863,7 +931,7 @@ func (x *RTT) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RTT.ProtoReflect.Descriptor instead.
 func (*RTT) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RTT) GetMeanNs() int64 {
@@ -897,7 +965,7 @@ type Elections struct {
 
 func (x *Elections) Reset() {
 	*x = Elections{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[9]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -909,7 +977,7 @@ func (x *Elections) String() string {
 func (*Elections) ProtoMessage() {}
 
 func (x *Elections) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[9]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -922,7 +990,7 @@ func (x *Elections) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Elections.ProtoReflect.Descriptor instead.
 func (*Elections) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Elections) GetInWindow() int64 {
@@ -951,7 +1019,7 @@ type HostTimeouts struct {
 
 func (x *HostTimeouts) Reset() {
 	*x = HostTimeouts{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[10]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1031,7 @@ func (x *HostTimeouts) String() string {
 func (*HostTimeouts) ProtoMessage() {}
 
 func (x *HostTimeouts) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[10]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1044,7 @@ func (x *HostTimeouts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostTimeouts.ProtoReflect.Descriptor instead.
 func (*HostTimeouts) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *HostTimeouts) GetHeartbeatTimeoutNs() int64 {
@@ -1019,7 +1087,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[11]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1099,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[11]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1112,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchRequest) GetNode() string {
@@ -1096,7 +1164,7 @@ type DecisionEvent struct {
 
 func (x *DecisionEvent) Reset() {
 	*x = DecisionEvent{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[12]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1176,7 @@ func (x *DecisionEvent) String() string {
 func (*DecisionEvent) ProtoMessage() {}
 
 func (x *DecisionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[12]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1189,7 @@ func (x *DecisionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecisionEvent.ProtoReflect.Descriptor instead.
 func (*DecisionEvent) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DecisionEvent) GetAtUnixNano() int64 {
@@ -1283,7 +1351,7 @@ type Handoff struct {
 
 func (x *Handoff) Reset() {
 	*x = Handoff{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[13]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1363,7 @@ func (x *Handoff) String() string {
 func (*Handoff) ProtoMessage() {}
 
 func (x *Handoff) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[13]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1376,7 @@ func (x *Handoff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Handoff.ProtoReflect.Descriptor instead.
 func (*Handoff) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Handoff) GetDegraded() bool {
@@ -1353,7 +1421,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_nsraft_v1_agent_proto_msgTypes[14]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1433,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_nsraft_v1_agent_proto_msgTypes[14]
+	mi := &file_nsraft_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1446,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_nsraft_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Check) GetName() string {
@@ -1448,7 +1516,7 @@ const file_nsraft_v1_agent_proto_rawDesc = "" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12\x1d\n" +
 	"\n" +
-	"latency_ns\x18\x04 \x01(\x03R\tlatencyNs\"\x84\t\n" +
+	"latency_ns\x18\x04 \x01(\x03R\tlatencyNs\"\xbf\t\n" +
 	"\x06Sample\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12 \n" +
 	"\fat_unix_nano\x18\x02 \x01(\x03R\n" +
@@ -1474,7 +1542,8 @@ const file_nsraft_v1_agent_proto_rawDesc = "" +
 	"\x12unreachable_voters\x18\x11 \x01(\x03H\x0eR\x11unreachableVoters\x88\x01\x01\x12A\n" +
 	"\rhost_timeouts\x18\x12 \x01(\v2\x17.nsraft.v1.HostTimeoutsH\x0fR\fhostTimeouts\x88\x01\x01\x12,\n" +
 	"\x10disk_sync_p99_ns\x18\x13 \x01(\x03H\x10R\rdiskSyncP99Ns\x88\x01\x01\x129\n" +
-	"\ahandoff\x18\x14 \x01(\v2\x1a.nsraft.v1.HandoffEvidenceH\x11R\ahandoff\x88\x01\x01B\a\n" +
+	"\ahandoff\x18\x14 \x01(\v2\x1a.nsraft.v1.HandoffEvidenceH\x11R\ahandoff\x88\x01\x01\x12.\n" +
+	"\x06voters\x18\x15 \x01(\v2\x11.nsraft.v1.VotersH\x12R\x06voters\x88\x01\x01B\a\n" +
 	"\x05_roleB\a\n" +
 	"\x05_termB\t\n" +
 	"\a_leaderB\x0f\n" +
@@ -1494,7 +1563,12 @@ const file_nsraft_v1_agent_proto_rawDesc = "" +
 	"\x0e_host_timeoutsB\x13\n" +
 	"\x11_disk_sync_p99_nsB\n" +
 	"\n" +
-	"\b_handoff\"\x9b\x01\n" +
+	"\b_handoffB\t\n" +
+	"\a_voters\"9\n" +
+	"\x06Voters\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\tR\x03ids\x12\x1d\n" +
+	"\n" +
+	"vote_lease\x18\x02 \x01(\bR\tvoteLease\"\x9b\x01\n" +
 	"\x0fHandoffEvidence\x12\x1a\n" +
 	"\bdegraded\x18\x01 \x01(\bR\bdegraded\x12\x10\n" +
 	"\x03why\x18\x02 \x01(\tR\x03why\x12\x0e\n" +
@@ -1575,7 +1649,7 @@ func file_nsraft_v1_agent_proto_rawDescGZIP() []byte {
 	return file_nsraft_v1_agent_proto_rawDescData
 }
 
-var file_nsraft_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_nsraft_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_nsraft_v1_agent_proto_goTypes = []any{
 	(*HostMessage)(nil),     // 0: nsraft.v1.HostMessage
 	(*AgentMessage)(nil),    // 1: nsraft.v1.AgentMessage
@@ -1584,14 +1658,15 @@ var file_nsraft_v1_agent_proto_goTypes = []any{
 	(*Directive)(nil),       // 4: nsraft.v1.Directive
 	(*Applied)(nil),         // 5: nsraft.v1.Applied
 	(*Sample)(nil),          // 6: nsraft.v1.Sample
-	(*HandoffEvidence)(nil), // 7: nsraft.v1.HandoffEvidence
-	(*RTT)(nil),             // 8: nsraft.v1.RTT
-	(*Elections)(nil),       // 9: nsraft.v1.Elections
-	(*HostTimeouts)(nil),    // 10: nsraft.v1.HostTimeouts
-	(*WatchRequest)(nil),    // 11: nsraft.v1.WatchRequest
-	(*DecisionEvent)(nil),   // 12: nsraft.v1.DecisionEvent
-	(*Handoff)(nil),         // 13: nsraft.v1.Handoff
-	(*Check)(nil),           // 14: nsraft.v1.Check
+	(*Voters)(nil),          // 7: nsraft.v1.Voters
+	(*HandoffEvidence)(nil), // 8: nsraft.v1.HandoffEvidence
+	(*RTT)(nil),             // 9: nsraft.v1.RTT
+	(*Elections)(nil),       // 10: nsraft.v1.Elections
+	(*HostTimeouts)(nil),    // 11: nsraft.v1.HostTimeouts
+	(*WatchRequest)(nil),    // 12: nsraft.v1.WatchRequest
+	(*DecisionEvent)(nil),   // 13: nsraft.v1.DecisionEvent
+	(*Handoff)(nil),         // 14: nsraft.v1.Handoff
+	(*Check)(nil),           // 15: nsraft.v1.Check
 }
 var file_nsraft_v1_agent_proto_depIdxs = []int32{
 	2,  // 0: nsraft.v1.HostMessage.hello:type_name -> nsraft.v1.Hello
@@ -1599,22 +1674,23 @@ var file_nsraft_v1_agent_proto_depIdxs = []int32{
 	5,  // 2: nsraft.v1.HostMessage.applied:type_name -> nsraft.v1.Applied
 	3,  // 3: nsraft.v1.AgentMessage.welcome:type_name -> nsraft.v1.Welcome
 	4,  // 4: nsraft.v1.AgentMessage.directive:type_name -> nsraft.v1.Directive
-	8,  // 5: nsraft.v1.Sample.rtt:type_name -> nsraft.v1.RTT
-	9,  // 6: nsraft.v1.Sample.elections:type_name -> nsraft.v1.Elections
-	10, // 7: nsraft.v1.Sample.host_timeouts:type_name -> nsraft.v1.HostTimeouts
-	7,  // 8: nsraft.v1.Sample.handoff:type_name -> nsraft.v1.HandoffEvidence
-	6,  // 9: nsraft.v1.DecisionEvent.sample:type_name -> nsraft.v1.Sample
-	14, // 10: nsraft.v1.DecisionEvent.checks:type_name -> nsraft.v1.Check
-	13, // 11: nsraft.v1.DecisionEvent.handoff:type_name -> nsraft.v1.Handoff
-	0,  // 12: nsraft.v1.Agent.Connect:input_type -> nsraft.v1.HostMessage
-	11, // 13: nsraft.v1.Agent.Watch:input_type -> nsraft.v1.WatchRequest
-	1,  // 14: nsraft.v1.Agent.Connect:output_type -> nsraft.v1.AgentMessage
-	12, // 15: nsraft.v1.Agent.Watch:output_type -> nsraft.v1.DecisionEvent
-	14, // [14:16] is the sub-list for method output_type
-	12, // [12:14] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	9,  // 5: nsraft.v1.Sample.rtt:type_name -> nsraft.v1.RTT
+	10, // 6: nsraft.v1.Sample.elections:type_name -> nsraft.v1.Elections
+	11, // 7: nsraft.v1.Sample.host_timeouts:type_name -> nsraft.v1.HostTimeouts
+	8,  // 8: nsraft.v1.Sample.handoff:type_name -> nsraft.v1.HandoffEvidence
+	7,  // 9: nsraft.v1.Sample.voters:type_name -> nsraft.v1.Voters
+	6,  // 10: nsraft.v1.DecisionEvent.sample:type_name -> nsraft.v1.Sample
+	15, // 11: nsraft.v1.DecisionEvent.checks:type_name -> nsraft.v1.Check
+	14, // 12: nsraft.v1.DecisionEvent.handoff:type_name -> nsraft.v1.Handoff
+	0,  // 13: nsraft.v1.Agent.Connect:input_type -> nsraft.v1.HostMessage
+	12, // 14: nsraft.v1.Agent.Watch:input_type -> nsraft.v1.WatchRequest
+	1,  // 15: nsraft.v1.Agent.Connect:output_type -> nsraft.v1.AgentMessage
+	13, // 16: nsraft.v1.Agent.Watch:output_type -> nsraft.v1.DecisionEvent
+	15, // [15:17] is the sub-list for method output_type
+	13, // [13:15] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_nsraft_v1_agent_proto_init() }
@@ -1632,14 +1708,14 @@ func file_nsraft_v1_agent_proto_init() {
 		(*AgentMessage_Directive)(nil),
 	}
 	file_nsraft_v1_agent_proto_msgTypes[6].OneofWrappers = []any{}
-	file_nsraft_v1_agent_proto_msgTypes[12].OneofWrappers = []any{}
+	file_nsraft_v1_agent_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nsraft_v1_agent_proto_rawDesc), len(file_nsraft_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
