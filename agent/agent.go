@@ -320,9 +320,7 @@ func (a *Agent) Resync() {
 func (a *Agent) SetPolicy(p *policy.Policy) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cur := a.gov.Current()
-	a.gov = policy.NewGovernor(p)
-	a.gov.SetCurrent(cur)
+	a.gov = a.gov.WithPolicy(p)
 }
 
 // SetRecommender replaces the recommender (SIGHUP with new weights).

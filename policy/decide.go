@@ -28,6 +28,7 @@ const (
 	CheckHeartbeatFloor                    // invariant 2: ≥ heartbeat_factor × heartbeat interval
 	CheckHostFloor                         // invariant 3: host limits (5ms, leader lease)
 	CheckQuorum                            // invariant 6: pre-vote and > N/2 unreachable keep ≥ min
+	CheckSuccessor                         // the leader's successor times out at successor_factor × the value
 	CheckBounds                            // invariant 1: min ≤ election ≤ max, final
 )
 
@@ -36,7 +37,7 @@ var checkNames = [...]string{
 	CheckRule: "rule", CheckRiskCap: "risk-cap", CheckHysteresis: "hysteresis",
 	CheckStepUp: "step-up", CheckStepDown: "step-down", CheckRTTFloor: "rtt-floor", CheckElectionRTTs: "election-rtts",
 	CheckHeartbeatFloor: "heartbeat-floor", CheckHostFloor: "host-limit", CheckQuorum: "prevote-quorum",
-	CheckBounds: "bounds",
+	CheckSuccessor: "successor", CheckBounds: "bounds",
 }
 
 func (c CheckID) String() string { return checkNames[c] }
@@ -110,6 +111,10 @@ func (c Check) Reason() string {
 		return fmt.Sprintf("the host requires at least %s (hashicorp/raft: 5ms and the leader lease)", short(c.Bound))
 	case CheckQuorum:
 		return fmt.Sprintf("pre-vote is on and more than half the voters are unreachable: keep at least election_min %s", short(c.Bound))
+	case CheckSuccessor:
+		return fmt.Sprintf("this node is the leader's successor (the next voter after it in ID order), pre-vote is on and "+
+			"the other voters ignore candidates until their own timeout runs out: it alone times out at successor_factor × %s, "+
+			"no lower than the heartbeat and host floors, so after a leader failure it is usually the only candidate", short(c.Input))
 	case CheckBounds:
 		return fmt.Sprintf("the policy bounds the timeout to [%s, %s]", short(c.Input), short(c.Bound))
 	}
@@ -155,6 +160,11 @@ type Decision struct {
 	// Timeout is the base election timeout to apply (hashicorp/raft:
 	// HeartbeatTimeout). It is always within the policy's bounds.
 	Timeout time.Duration
+	// Base is the value every voter of the cluster would get: Timeout
+	// before the successor stage shortened it (equal to Timeout when it
+	// did not). Rate limits and hysteresis move Base; the governor keeps
+	// it as the reference for the next decision.
+	Base time.Duration
 	// Heartbeat is the bounded heartbeat interval for hosts that take one
 	// (0: the host derives it).
 	Heartbeat time.Duration
@@ -263,7 +273,10 @@ func scale(d time.Duration, f float64) time.Duration {
 //  5. safety floors (invariants 2, 3, 6): the RTT floors, the heartbeat
 //     floor, the host's limits and the pre-vote quorum rule raise the value
 //     even past step_up, since a timeout below them causes elections;
-//  6. bounds (invariant 1) last, so min ≤ election ≤ max holds whatever
+//  6. successor: the leader's successor alone goes down to
+//     successor_factor × the value, never below the floors every node
+//     keeps (see IsSuccessor and Bounds.SuccessorFactor);
+//  7. bounds (invariant 1) last, so min ≤ election ≤ max holds whatever
 //     came before — rules and floors can never widen them.
 func (p *Policy) Decide(st State, prop model.Proposal) Decision {
 	b := &p.Bounds
@@ -293,6 +306,9 @@ func (p *Policy) Decide(st State, prop model.Proposal) Decision {
 		}
 		d.add(c)
 		d.Timeout = after
+		if d.Base == 0 {
+			d.Base = after
+		}
 		if prop.Heartbeat > 0 {
 			d.Heartbeat = clampDur(prop.Heartbeat, b.HeartbeatMin, b.HeartbeatMax)
 		}
@@ -421,8 +437,51 @@ func (p *Policy) Decide(st State, prop model.Proposal) Decision {
 		s.PreVote && s.UnreachableVoters > s.ClusterSize/2 {
 		floor(CheckQuorum, b.ElectionMin, 0)
 	}
-	// 6. Bounds.
+	// 6. The leader's successor alone goes lower, down to the floors that
+	// hold for every node (heartbeat, host) and election_min.
+	if b.SuccessorFactor > 0 && IsSuccessor(s) {
+		base := clampDur(v, b.ElectionMin, b.ElectionMax)
+		lo := b.ElectionMin
+		if s.Has(collector.FieldHostTimeouts) && s.HeartbeatInterval > 0 {
+			lo = max(lo, scale(s.HeartbeatInterval, b.HeartbeatFactor))
+		}
+		if p.Host.Kind.HashicorpFamily() {
+			lo = max(lo, HashicorpMinTimeout, p.Host.LeaderLeaseTimeout)
+			if s.Has(collector.FieldHostTimeouts) {
+				lo = max(lo, s.LeaderLeaseTimeout)
+			}
+		}
+		if t := max(scale(base, b.SuccessorFactor), lo); t < base {
+			d.Base = base
+			d.add(Check{ID: CheckSuccessor, Name: CheckSuccessor.String(), Pos: boundsPos, Effect: Changed, Before: base, After: t,
+				Bound: lo, Input: base})
+			v = t
+		}
+	}
+	// 7. Bounds.
 	return finish(v)
+}
+
+// IsSuccessor reports whether the sample's node is its leader's
+// successor: a follower with pre-vote on, on a host whose voters ignore
+// candidates until their own timeout has passed since they heard from the
+// leader (Sample.VoteLease), that comes next after the leader in the
+// voters' ascending ID order (after the last comes the first). Every node
+// of a configuration computes the same successor, so at most one shortens
+// its timeout; a leader that fails leaves one node whose timer runs out
+// first, and the others, whose timers run out later, vote for it instead
+// of standing against it.
+func IsSuccessor(s *collector.Sample) bool {
+	if !s.Has(collector.FieldVoters|collector.FieldLeader|collector.FieldRole|collector.FieldPreVote) ||
+		!s.PreVote || !s.VoteLease || s.Role != collector.RoleFollower || s.Leader == "" || s.Leader == s.Node || len(s.Voters) < 3 {
+		return false
+	}
+	for i, id := range s.Voters {
+		if id == s.Leader {
+			return s.Voters[(i+1)%len(s.Voters)] == s.Node
+		}
+	}
+	return false
 }
 
 func unknownMask(reads uint64, e *env) uint64 {
@@ -454,9 +513,12 @@ func telemetryProblem(s *collector.Sample, now time.Time, staleAfter time.Durati
 // value the host has in force and when the node's calm span began. The
 // simulator and the agent use it; Decide itself stays pure.
 type Governor struct {
-	p         *Policy
-	current   time.Duration
-	calmSince time.Time // zero: not calm
+	p *Policy
+	// current is the reference for the next decision: the last
+	// decision's Base. applied is its Timeout, what the host was told to
+	// put in force; they differ on the leader's successor.
+	current, applied time.Duration
+	calmSince        time.Time // zero: not calm
 }
 
 // NewGovernor returns a governor for policy p with no value in force yet.
@@ -466,14 +528,27 @@ func NewGovernor(p *Policy) *Governor { return &Governor{p: p} }
 func (g *Governor) Policy() *Policy { return g.p }
 
 // SetCurrent tells the governor the value the host has in force (after a
-// restart, or when the host was changed behind its back).
-func (g *Governor) SetCurrent(d time.Duration) { g.current = d }
+// restart, or when the host was changed behind its back). The value the
+// last decision applied leaves the reference as it is: on the leader's
+// successor that is the shortened timeout, while the reference stays the
+// value every voter gets.
+func (g *Governor) SetCurrent(d time.Duration) {
+	if d != g.applied || g.applied == 0 {
+		g.current, g.applied = d, d
+	}
+}
+
+// WithPolicy returns a governor for p that carries over g's value in force
+// and reference; the calm span starts over.
+func (g *Governor) WithPolicy(p *Policy) *Governor {
+	return &Governor{p: p, current: g.current, applied: g.applied}
+}
 
 // Resync forgets the value in force: the next Step takes it from the
 // sample's host timeouts, or holds without a reference when the sample has
 // none. Call it whenever what the host runs may differ from the last
 // decision: a new session, a refused directive.
-func (g *Governor) Resync() { g.current = 0 }
+func (g *Governor) Resync() { g.current, g.applied = 0, 0 }
 
 // Current returns the value in force (zero when unknown).
 func (g *Governor) Current() time.Duration { return g.current }
@@ -496,7 +571,7 @@ func (g *Governor) Step(now time.Time, s collector.Sample, prop model.Proposal) 
 	switch {
 	case d.Unstable || d.Held:
 		g.calmSince = time.Time{}
-	case g.calmSince.IsZero() || d.Timeout < before:
+	case g.calmSince.IsZero() || d.Base < before:
 		// A calm span starts, or starts over after a decrease: the next
 		// decrease needs calm_for more of calm time.
 		g.calmSince = now
@@ -504,6 +579,6 @@ func (g *Governor) Step(now time.Time, s collector.Sample, prop model.Proposal) 
 	// Advisory hosts have no value in force but the advice: it becomes
 	// the reference. A live host that got no reference keeps its own, and
 	// its caller resyncs.
-	g.current = d.Timeout
+	g.current, g.applied = d.Base, d.Timeout
 	return d
 }

@@ -83,6 +83,14 @@ type Bounds struct {
 	ElectionRTTs float64
 	// HeartbeatFactor: election ≥ HeartbeatFactor × heartbeat interval.
 	HeartbeatFactor float64
+	// SuccessorFactor, when above 0, gives the leader's successor (see
+	// IsSuccessor) SuccessorFactor × the value every other voter gets,
+	// never below the heartbeat and host floors or election_min. With
+	// pre-vote, and voters that ignore a candidate until their own timeout
+	// runs out, an early timer costs one refused pre-vote; after a leader
+	// failure it makes the successor the only candidate instead of one of
+	// several splitting the vote. 0 (the default) turns it off.
+	SuccessorFactor float64
 	// StepUp and StepDown are the largest relative change per decision:
 	// StepUp 1.0 lets a value double, StepDown 0.1 lets it fall by 10%.
 	StepUp, StepDown float64
@@ -198,6 +206,7 @@ type fileBounds struct {
 	RTTFactor       hcl.Expression `hcl:"rtt_factor,optional"`
 	ElectionRTTs    hcl.Expression `hcl:"election_rtts,optional"`
 	HeartbeatFactor hcl.Expression `hcl:"heartbeat_factor,optional"`
+	SuccessorFactor hcl.Expression `hcl:"successor_factor,optional"`
 	StepUp          hcl.Expression `hcl:"step_up,optional"`
 	StepDown        hcl.Expression `hcl:"step_down,optional"`
 	CalmFor         hcl.Expression `hcl:"calm_for,optional"`
@@ -295,6 +304,7 @@ func parse(src []byte, filename string, base *Policy) (*Policy, hcl.Diagnostics)
 		p.number(fb.RTTFactor, "rtt_factor", 0, 1000, &b.RTTFactor)
 		p.number(fb.ElectionRTTs, "election_rtts", 0, 100, &b.ElectionRTTs)
 		p.number(fb.HeartbeatFactor, "heartbeat_factor", 1, 1000, &b.HeartbeatFactor)
+		p.number(fb.SuccessorFactor, "successor_factor", 0, 1, &b.SuccessorFactor)
 		p.number(fb.StepUp, "step_up", 0.01, 100, &b.StepUp)
 		p.number(fb.StepDown, "step_down", 0, 0.99, &b.StepDown)
 		if v, ok := p.Duration(fb.CalmFor, "calm_for", false); ok {

@@ -91,7 +91,8 @@ func (p *Policy) findings() []finding {
 		name     string
 		v        float64
 		min, max float64
-	}{{"rtt_factor", b.RTTFactor, 0, 1000}, {"election_rtts", b.ElectionRTTs, 0, 100}, {"heartbeat_factor", b.HeartbeatFactor, 1, 1000}, {"step_up", b.StepUp, 0.01, 100},
+	}{{"rtt_factor", b.RTTFactor, 0, 1000}, {"election_rtts", b.ElectionRTTs, 0, 100}, {"heartbeat_factor", b.HeartbeatFactor, 1, 1000},
+		{"successor_factor", b.SuccessorFactor, 0, 1}, {"step_up", b.StepUp, 0.01, 100},
 		{"step_down", b.StepDown, 0, 0.99}, {"min_confidence", b.MinConfidence, 0, 1}} {
 		if !(n.v >= n.min && n.v <= n.max) { // NaN fails too
 			bad(n.name, "%s must be within [%g, %g], got %g", n.name, n.min, n.max, n.v)
