@@ -192,6 +192,8 @@ type simulation struct {
 	nodes  []*node
 	net    *network
 	quorum int
+	// voters are the node IDs in ascending order, shared by every sample.
+	voters []string
 	epoch  time.Time
 
 	waiting  []time.Duration // client requests waiting for a leader
@@ -241,6 +243,7 @@ func Run(s *Scenario, o Options) Result {
 	sm.lease = s.Lease()
 	sm.host = hostFor(s, o)
 	ids := s.NodeIDs()
+	sm.voters = slices.Sorted(slices.Values(ids))
 	for i := 0; i < s.Nodes; i++ {
 		n := &node{id: i, name: ids[i], up: true, votedFor: -1, leader: -1, slowdown: s.Node(ids[i]).Slowdown,
 			T: o.InitialTimeout, obs: newObserver(s),
@@ -1053,6 +1056,10 @@ func (sm *simulation) sample(n *node) collector.Sample {
 	s := n.obs.Sample(now)
 	s.Node, s.ClusterSize, s.PreVote = n.name, len(sm.nodes), sm.s.PreVote
 	s.HeartbeatTimeout, s.ElectionTimeout, s.HeartbeatInterval, s.LeaderLeaseTimeout = sm.hostTimeouts(n)
-	s.Set(collector.FieldClusterSize | collector.FieldPreVote | collector.FieldHostTimeouts)
+	// Voters ignore a candidate for their own timeout after hearing from
+	// the leader under the generic rules (recentLeader) and etcd's
+	// (etcdInLease); hashicorp/raft's for as long as they know a leader.
+	s.Voters, s.VoteLease = sm.voters, sm.host != HostHashicorp
+	s.Set(collector.FieldClusterSize | collector.FieldPreVote | collector.FieldHostTimeouts | collector.FieldVoters)
 	return s
 }

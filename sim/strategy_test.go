@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nsraft/nsraft/configs"
+	"github.com/nsraft/nsraft/policy"
 )
 
 func TestEveryAdaptiveStrategyRunsBothWays(t *testing.T) {
@@ -124,5 +125,45 @@ func TestAgentStrategyBoundsRandom(t *testing.T) {
 	t.Logf("elections: random %d, through the policy %d", rows[0].Elections, rows[1].Elections)
 	if rows[0].Elections <= 2*rows[1].Elections {
 		t.Fatalf("elections: random %d, random through the policy %d; want the policy to stop the churn", rows[0].Elections, rows[1].Elections)
+	}
+}
+
+// The successor stage of the default policy: on a pre-vote WAN whose
+// voters ignore candidates for their own timeout, the leader's successor
+// alone times out early, so a leader crash makes one candidate where
+// several used to split the vote. Under hashicorp/raft's rule (voters
+// refuse while they know a leader) the stage stays off and the runs are
+// the same.
+func TestSuccessorSplitsFewerVotes(t *testing.T) {
+	sc, err := Find(configs.Scenarios, "tune-intercontinental")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := policy.Default()
+	off.Bounds.SuccessorFactor = 0
+	run := func(pol *policy.Policy, host HostKind) (elections int, unavail float64) {
+		st, err := NewStrategy("lstm", pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seed := uint64(2000); seed < 2003; seed++ {
+			o := st.Options(seed)
+			o.Host = host
+			m := Run(sc, o).Metrics
+			elections += m.Elections
+			unavail += m.UnavailableMS
+		}
+		return elections, unavail
+	}
+	eOn, uOn := run(nil, HostGeneric)
+	eOff, uOff := run(off, HostGeneric)
+	t.Logf("generic host: %d elections, %.0f ms unavailable with the successor; %d, %.0f ms without", eOn, uOn, eOff, uOff)
+	if eOn >= eOff || uOn >= uOff {
+		t.Errorf("the successor did not cut elections and unavailability: %d/%.0f ms against %d/%.0f ms", eOn, uOn, eOff, uOff)
+	}
+	hOn, huOn := run(nil, HostHashicorp)
+	hOff, huOff := run(off, HostHashicorp)
+	if hOn != hOff || huOn != huOff {
+		t.Errorf("under hashicorp/raft's rule the successor must stay off: %d/%.0f ms against %d/%.0f ms", hOn, huOn, hOff, huOff)
 	}
 }
