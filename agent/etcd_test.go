@@ -71,9 +71,9 @@ func startEtcdAgents(t *testing.T, c *refcluster.EtcdCluster, host string) []*Da
 
 // TestEtcdAdvisoryFollowsLatency runs an agent beside each member of a
 // real etcd v3.5 cluster (advisory: etcd cannot change its timing while
-// running), with a short evidence horizon and period. With 300ms injected
-// on every member's peer traffic the advised --election-timeout rises
-// above etcd's 1000ms; every event is inside the policy's bounds and
+// running), with a short evidence horizon and period. Calm, the advised
+// --election-timeout is at most etcd's 1000ms; with 300ms injected on every
+// member's peer traffic it rises above it; every event is inside the policy's bounds and
 // carries the advice. (etcd observes each pair's smoothed round trip, whose
 // moving average takes minutes to decay, once every 30s: the advice's fall
 // after the latency goes is too slow for a CI test.)
@@ -125,7 +125,10 @@ func TestEtcdAdvisoryFollowsLatency(t *testing.T) {
 			return good, snap
 		})
 	}
-	calm := waitAll("etcd's own 1000ms to be advised", func(v int) bool { return v == 1000 })
+	// Calm loopback: five heartbeats of 100ms (500ms) when the machine is
+	// idle; scheduling delay on a loaded one counts as round trips and may
+	// raise it, up to etcd's own 1000ms.
+	calm := waitAll("at most etcd's own 1000ms to be advised", func(v int) bool { return v <= 1000 })
 	t.Logf("calm: %v", calm)
 	for _, m := range c.Members {
 		mesh.SetLink(refcluster.Inbound, m.Name, refcluster.LinkFault{Latency: 300 * time.Millisecond})

@@ -181,14 +181,14 @@ func shortDur(d time.Duration) string {
 
 // Recommend turns evidence into flags: a heartbeat interval near the
 // typical peer round trip (etcd's guidance), never below HeartbeatFloor;
-// an election timeout of at least ten heartbeats that covers twice the
-// latest a heartbeat may arrive (the heartbeat plus the worst round-trip
-// p99 plus the WAL fsync p99, since a leader blocked in fsync sends no
-// heartbeats), and RTTFactor × the round-trip p99; inside the bounds,
-// at least five heartbeats (etcd refuses less), rounded to a step an
-// operator would type. It never advises a shorter timeout than the one
-// in force when the evidence holds leader changes. It is pure: the same
-// evidence gives the same advice on every member.
+// an election timeout of at least five heartbeats (etcd's own limit) that
+// covers twice the latest a heartbeat may arrive (the heartbeat plus the
+// worst round-trip p99 plus the WAL fsync p99, since a leader blocked in
+// fsync sends no heartbeats), and RTTFactor × the round-trip p99; inside
+// the bounds, rounded to a step an operator would type. It never advises a
+// shorter timeout than the one in force when the evidence holds leader
+// changes. It is pure: the same evidence gives the same advice on every
+// member.
 func Recommend(ev Evidence, now Flags, c AdviceConfig) Recommendation {
 	c.defaults()
 	r := Recommendation{Flags: now, Now: now, Evidence: ev, need: c.MinEvidence}
@@ -203,7 +203,7 @@ func Recommend(ev Evidence, now Flags, c AdviceConfig) Recommendation {
 	}
 	hb := max(c.HeartbeatFloor, roundUp(r.RTTP50, 10*time.Millisecond))
 	hb = clampDur(hb, c.HeartbeatMin, c.HeartbeatMax)
-	e := max(10*hb, 2*(hb+r.Delay), time.Duration(c.RTTFactor*float64(worst)))
+	e := max(5*hb, 2*(hb+r.Delay), time.Duration(c.RTTFactor*float64(worst)))
 	e = ladder(e)
 	e = clampDur(e, c.ElectionMin, c.ElectionMax)
 	if e < 5*hb {
