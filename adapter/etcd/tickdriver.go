@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -25,8 +26,14 @@ type TickConfig struct {
 	// LeaseTTL: without a fresh decision for this long, the node returns
 	// to Base (default 2s).
 	LeaseTTL time.Duration
-	// PreVote is the node's raft.Config.PreVote.
-	PreVote bool
+	// PreVote and CheckQuorum are the node's raft.Config values. With both
+	// on, a voter ignores a candidate until its own election timeout has
+	// passed since it heard from the leader, which the policy's successor
+	// stage needs.
+	PreVote, CheckQuorum bool
+	// Voters are the raft IDs of the configuration's voters, this node's
+	// included; without them the successor stage stays off.
+	Voters []uint64
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -47,7 +54,8 @@ type TickConfig struct {
 // Observe after every Ready; it ticks the node whenever Next has elapsed.
 // TickDriver is a host for the agent (Sample, Apply, Live).
 type TickDriver struct {
-	cfg TickConfig
+	cfg    TickConfig
+	voters []string // cfg.Voters as the samples name them, ascending
 
 	mu        sync.Mutex
 	period    time.Duration // the tick period in force
@@ -74,7 +82,12 @@ func NewTickDriver(cfg TickConfig) *TickDriver {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &TickDriver{cfg: cfg, period: cfg.Base, seen: collector.NewTracker(collector.TrackerConfig{})}
+	d := &TickDriver{cfg: cfg, period: cfg.Base, seen: collector.NewTracker(collector.TrackerConfig{})}
+	for _, id := range cfg.Voters {
+		d.voters = append(d.voters, strconv.FormatUint(id, 10))
+	}
+	slices.Sort(d.voters)
+	return d
 }
 
 // Next is how long until the node's next tick.
@@ -140,6 +153,10 @@ func (d *TickDriver) Sample() collector.Sample {
 	s.HeartbeatTimeout, s.ElectionTimeout = timeout, timeout
 	s.HeartbeatInterval = time.Duration(d.cfg.HeartbeatTick) * d.period
 	s.Set(collector.FieldHostTimeouts)
+	if len(d.voters) > 0 {
+		s.Voters, s.VoteLease = d.voters, d.cfg.CheckQuorum
+		s.Set(collector.FieldVoters)
+	}
 	return s
 }
 

@@ -37,6 +37,24 @@ func TestTickDriverAppliesWithinLease(t *testing.T) {
 	}
 }
 
+// The driver reports the voters in the order every node sorts them (as
+// the samples name them) and, with CheckQuorum, that voters ignore
+// candidates for their own timeout: what the policy's successor stage
+// needs. Without voters it reports neither.
+func TestTickDriverReportsVoters(t *testing.T) {
+	d := etcd.NewTickDriver(etcd.TickConfig{NodeID: 2, ElectionTick: 10, PreVote: true, CheckQuorum: true, Voters: []uint64{10, 2, 1}})
+	s := d.Sample()
+	if !s.Has(collector.FieldVoters) || !s.VoteLease || len(s.Voters) != 3 || s.Voters[0] != "1" || s.Voters[1] != "10" || s.Voters[2] != "2" {
+		t.Fatalf("voters %v (present %v), vote lease %v", s.Voters, s.Has(collector.FieldVoters), s.VoteLease)
+	}
+	if s := etcd.NewTickDriver(etcd.TickConfig{NodeID: 2, PreVote: true, Voters: []uint64{1, 2, 3}}).Sample(); s.VoteLease {
+		t.Fatal("without CheckQuorum a voter grants a pre-vote while it has a leader")
+	}
+	if s := etcd.NewTickDriver(etcd.TickConfig{NodeID: 2}).Sample(); s.Has(collector.FieldVoters) {
+		t.Fatal("voters reported without any configured")
+	}
+}
+
 // BenchmarkTickDriverSpikes runs three real go.etcd.io/raft RawNodes
 // (pre-vote and check-quorum on, a 150ms election timeout) twice under the
 // same delay spikes — everything the leader sends is held back 400ms for

@@ -28,11 +28,13 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,8 +185,9 @@ func newNode(id uint64, addrs map[uint64]string, dir string, tick time.Duration,
 			return nil, err
 		}
 	}
+	voters := slices.Sorted(maps.Keys(addrs))
 	n.driver = etcd.NewTickDriver(etcd.TickConfig{NodeID: id, ClusterSize: len(addrs), ElectionTick: electionTick,
-		HeartbeatTick: heartbeatTick, Base: tick, PreVote: true})
+		HeartbeatTick: heartbeatTick, Base: tick, PreVote: true, CheckQuorum: true, Voters: voters})
 	for pid, a := range addrs {
 		if pid != id {
 			n.out[pid] = newPeer(a)

@@ -72,8 +72,10 @@ func New(cfg Config) *Cluster {
 	}
 	c := &Cluster{cfg: cfg, delay: map[uint64]time.Duration{}}
 	var peers []raft.Peer
+	var voters []uint64
 	for i := 1; i <= cfg.Nodes; i++ {
 		peers = append(peers, raft.Peer{ID: uint64(i)})
+		voters = append(voters, uint64(i))
 	}
 	quiet := &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
 	for i := 1; i <= cfg.Nodes; i++ {
@@ -89,7 +91,7 @@ func New(cfg Config) *Cluster {
 		n := &Node{ID: uint64(i), rn: rn, storage: st, inbox: make(chan pb.Message, 4096)}
 		if cfg.Drivers {
 			n.Driver = etcd.NewTickDriver(etcd.TickConfig{NodeID: n.ID, ClusterSize: cfg.Nodes, ElectionTick: cfg.ElectionTick,
-				HeartbeatTick: cfg.HeartbeatTick, Base: cfg.Base, PreVote: true})
+				HeartbeatTick: cfg.HeartbeatTick, Base: cfg.Base, PreVote: true, CheckQuorum: true, Voters: voters})
 		}
 		c.Nodes = append(c.Nodes, n)
 	}
