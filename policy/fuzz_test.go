@@ -52,6 +52,8 @@ rule "cap" {
 	return p, !diags.HasErrors()
 }
 
+var fuzzVoters = []string{"n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"}
+
 func FuzzDecide(f *testing.F) {
 	f.Add(uint16(150), uint16(4850), 1.0, 0.1, uint8(5), uint16(100), int64(300), 0.9, int64(1000), 10, uint32(collector.AllFields), 60.0, int64(4), int64(2), int64(50), 5, 0, 0, 0, true, int64(60000))
 	f.Add(uint16(5), uint16(0), 0.5, 0.5, uint8(0), uint16(2999), int64(-5), math.NaN(), int64(0), 0, uint32(0), math.Inf(1), int64(-1), int64(-1), int64(-1), -3, -1, 2, 9, false, int64(-1))
@@ -68,6 +70,12 @@ func FuzzDecide(f *testing.F) {
 			HeartbeatInterval: time.Duration(hbMS) * time.Millisecond, ClusterSize: cluster, UnreachableVoters: unreachable,
 			ElectionsInWindow: elections, FailedElectionsInWindow: failed, PreVote: prevote,
 			LeaderStableFor: time.Duration(stableMS) * time.Millisecond}
+		if s.Has(collector.FieldVoters) && cluster >= 3 && cluster <= len(fuzzVoters) {
+			// n2 follows the leader n1: the successor, when its role,
+			// leader and pre-vote are present too.
+			s.Voters, s.VoteLease = fuzzVoters[:cluster], true
+			s.Node, s.Leader, s.Role = "n2", "n1", collector.RoleFollower
+		}
 		cur := time.Duration(curMS) * time.Millisecond
 		if cur < 0 {
 			cur = 0
@@ -83,21 +91,37 @@ func FuzzDecide(f *testing.F) {
 		if d.n == 0 || d.Checks()[d.n-1].ID != CheckBounds {
 			t.Fatalf("the bounds check must come last:\n%s", d.Explain())
 		}
+		// Only the leader's successor runs below the shared value, and
+		// only as the successor stage says.
+		if d.Base < b.ElectionMin || d.Base > b.ElectionMax || d.Timeout > d.Base {
+			t.Fatalf("timeout %v against the shared %v\n%s", d.Timeout, d.Base, d.Explain())
+		}
+		if d.Timeout < d.Base {
+			var logged bool
+			for _, c := range d.Checks() {
+				logged = logged || c.ID == CheckSuccessor && c.After == d.Timeout
+			}
+			if !IsSuccessor(&s) || !logged || d.Held {
+				t.Fatalf("timeout %v below the shared %v, successor %v\n%s", d.Timeout, d.Base, IsSuccessor(&s), d.Explain())
+			}
+		}
 		if cur < b.ElectionMin || cur > b.ElectionMax {
 			return // no reference inside the bounds: only the bounds hold
 		}
-		if d.Timeout < cur {
+		// The shared value keeps the invariants (the successor's is the
+		// shared value scaled, floored as above).
+		if d.Base < cur {
 			if d.Unstable {
-				t.Fatalf("decreased %v → %v while unstable\n%s", cur, d.Timeout, d.Explain())
+				t.Fatalf("decreased %v → %v while unstable\n%s", cur, d.Base, d.Explain())
 			}
 			if st.Calm < b.CalmFor {
-				t.Fatalf("decreased %v → %v after %v of calm (< %v)\n%s", cur, d.Timeout, st.Calm, b.CalmFor, d.Explain())
+				t.Fatalf("decreased %v → %v after %v of calm (< %v)\n%s", cur, d.Base, st.Calm, b.CalmFor, d.Explain())
 			}
-			if floor := cur - scale(cur, b.StepDown); d.Timeout < floor {
-				t.Fatalf("decreased %v → %v, more than step_down %v\n%s", cur, d.Timeout, b.StepDown, d.Explain())
+			if floor := cur - scale(cur, b.StepDown); d.Base < floor {
+				t.Fatalf("decreased %v → %v, more than step_down %v\n%s", cur, d.Base, b.StepDown, d.Explain())
 			}
 		}
-		if d.Timeout > cur {
+		if d.Base > cur {
 			// Increases are limited by step_up unless a safety floor
 			// (invariants 2, 3, 6) demanded more.
 			limit := cur + scale(cur, b.StepUp)
@@ -112,8 +136,8 @@ func FuzzDecide(f *testing.F) {
 			if limit < b.ElectionMin {
 				limit = b.ElectionMin
 			}
-			if d.Timeout > limit {
-				t.Fatalf("increased %v → %v past step_up and every floor (%v)\n%s", cur, d.Timeout, limit, d.Explain())
+			if d.Base > limit {
+				t.Fatalf("increased %v → %v past step_up and every floor (%v)\n%s", cur, d.Base, limit, d.Explain())
 			}
 		}
 		if d.Held && d.Timeout != cur {
