@@ -531,9 +531,11 @@ func (g *Governor) Policy() *Policy { return g.p }
 // restart, or when the host was changed behind its back). The value the
 // last decision applied leaves the reference as it is: on the leader's
 // successor that is the shortened timeout, while the reference stays the
-// value every voter gets.
+// value every voter gets. Within a millisecond counts as the same value: a
+// host may round what it applies (a tick period is the timeout divided by
+// the ticks).
 func (g *Governor) SetCurrent(d time.Duration) {
-	if d != g.applied || g.applied == 0 {
+	if g.applied == 0 || d < g.applied-time.Millisecond || d > g.applied+time.Millisecond {
 		g.current, g.applied = d, d
 	}
 }
