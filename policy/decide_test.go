@@ -396,6 +396,10 @@ func TestConservativeOnlyLengthens(t *testing.T) {
 	if d := decide(p, calmSample(), 2*time.Second, 0, 2500*msec); d.Timeout != 2500*msec {
 		t.Fatalf("conservative did not lengthen: %v", d.Timeout)
 	}
+	// Not even the leader's successor goes below the value in force.
+	if d := decide(p, successorSample("n3", "n2"), 2*time.Second, 1e6, 2*time.Second); d.Timeout != 2*time.Second {
+		t.Fatalf("conservative shortened the successor: %v\n%s", d.Timeout, d.Explain())
+	}
 }
 
 func TestDecideAllocatesNothing(t *testing.T) {

@@ -13,6 +13,7 @@ bounds {
   # shortening below a few round trips or heartbeats.
   rtt_factor       = 4
   heartbeat_factor = 3
+  successor_factor = 0   # no node runs below the value the others get
 }
 
 host {
