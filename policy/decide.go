@@ -420,18 +420,21 @@ func (p *Policy) Decide(st State, prop model.Proposal) Decision {
 	if s.Has(collector.FieldRTT) && s.RTTMean > 0 && b.ElectionRTTs > 0 {
 		floor(CheckElectionRTTs, scale(s.RTTMean, b.ElectionRTTs), s.RTTMean)
 	}
+	// The floors every node keeps, the leader's successor too (stage 6):
+	// election_min, the heartbeat floor and the host's limits.
+	keep := b.ElectionMin
 	if s.Has(collector.FieldHostTimeouts) && s.HeartbeatInterval > 0 {
-		floor(CheckHeartbeatFloor, scale(s.HeartbeatInterval, b.HeartbeatFactor), s.HeartbeatInterval)
+		hb := scale(s.HeartbeatInterval, b.HeartbeatFactor)
+		floor(CheckHeartbeatFloor, hb, s.HeartbeatInterval)
+		keep = max(keep, hb)
 	}
-	if p.Host.Kind == HostHashicorp || p.Host.Kind == HostConsul {
-		hf := HashicorpMinTimeout
-		if p.Host.LeaderLeaseTimeout > hf {
-			hf = p.Host.LeaderLeaseTimeout
-		}
-		if s.Has(collector.FieldHostTimeouts) && s.LeaderLeaseTimeout > hf {
-			hf = s.LeaderLeaseTimeout
+	if p.Host.Kind.HashicorpFamily() {
+		hf := max(HashicorpMinTimeout, p.Host.LeaderLeaseTimeout)
+		if s.Has(collector.FieldHostTimeouts) {
+			hf = max(hf, s.LeaderLeaseTimeout)
 		}
 		floor(CheckHostFloor, hf, 0)
+		keep = max(keep, hf)
 	}
 	if s.Has(collector.FieldPreVote|collector.FieldUnreachableVoters|collector.FieldClusterSize) &&
 		s.PreVote && s.UnreachableVoters > s.ClusterSize/2 {
@@ -441,20 +444,10 @@ func (p *Policy) Decide(st State, prop model.Proposal) Decision {
 	// hold for every node (heartbeat, host) and election_min.
 	if b.SuccessorFactor > 0 && IsSuccessor(s) {
 		base := clampDur(v, b.ElectionMin, b.ElectionMax)
-		lo := b.ElectionMin
-		if s.Has(collector.FieldHostTimeouts) && s.HeartbeatInterval > 0 {
-			lo = max(lo, scale(s.HeartbeatInterval, b.HeartbeatFactor))
-		}
-		if p.Host.Kind.HashicorpFamily() {
-			lo = max(lo, HashicorpMinTimeout, p.Host.LeaderLeaseTimeout)
-			if s.Has(collector.FieldHostTimeouts) {
-				lo = max(lo, s.LeaderLeaseTimeout)
-			}
-		}
-		if t := max(scale(base, b.SuccessorFactor), lo); t < base {
+		if t := max(scale(base, b.SuccessorFactor), keep); t < base {
 			d.Base = base
 			d.add(Check{ID: CheckSuccessor, Name: CheckSuccessor.String(), Pos: boundsPos, Effect: Changed, Before: base, After: t,
-				Bound: lo, Input: base})
+				Bound: keep, Input: base})
 			v = t
 		}
 	}
