@@ -77,9 +77,9 @@ type message struct {
 
 // rngs are independent random streams, one per concern, so that changing
 // what one concern draws (say, a recommender's timers) does not perturb the
-// network or the fault schedule.
+// fault schedule. The network draws from fates, per message.
 type rngs struct {
-	net, timer, fault, client, load *rand.Rand
+	timer, fault, client, load *rand.Rand
 	// host draws what only a host model needs (hashicorp/raft's
 	// heartbeat waits, TCP retransmissions), so the generic model's
 	// streams are the same with or without it.
@@ -88,7 +88,68 @@ type rngs struct {
 
 func newRNGs(seed uint64) rngs {
 	mk := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
-	return rngs{net: mk(1), timer: mk(2), fault: mk(3), client: mk(4), load: mk(5), host: mk(8)}
+	return rngs{timer: mk(2), fault: mk(3), client: mk(4), load: mk(5), host: mk(8)}
+}
+
+// fates draws each message's fate on the network (its jitter, tail and
+// loss) from a stream keyed by what the message is and when it is sent:
+// its link, its kind, the heartbeat interval it is sent in and its place
+// among that link's messages of that kind in the interval. Every message
+// still gets its own independent draws, so the network is the same
+// random model as one shared stream gives. What changes is across runs:
+// two strategies on the same seed that send a heartbeat on the same link
+// in the same interval see the same fate, instead of fates that shift
+// with every pre-vote or probe one of them sent earlier. Comparisons
+// between strategies are then paired on the network's luck (common
+// random numbers): on the bursty WAN, whether a burst's losses happen to
+// cost a leader its lease no longer depends on the strategy's traffic.
+type fates struct {
+	seed   uint64
+	bucket time.Duration
+	nodes  int
+	last   []fateSlot // [from][to][kind]
+	pcg    rand.PCG
+	r      *rand.Rand
+}
+
+type fateSlot struct {
+	bucket int64
+	n      uint64
+}
+
+const numKinds = int(msgProbeResp) + 1
+
+func newFates(seed uint64, nodes int, bucket time.Duration) *fates {
+	f := &fates{seed: seed, bucket: max(bucket, time.Millisecond), nodes: nodes, last: make([]fateSlot, nodes*nodes*numKinds)}
+	for i := range f.last {
+		f.last[i].bucket = -1
+	}
+	f.r = rand.New(&f.pcg)
+	return f
+}
+
+// of returns the stream of the message of kind k sent from→to at now. It
+// is valid until the next call.
+func (f *fates) of(from, to int, k msgKind, now time.Duration) *rand.Rand {
+	b := int64(now / f.bucket)
+	sl := &f.last[(from*f.nodes+to)*numKinds+int(k)]
+	if sl.bucket != b {
+		sl.bucket, sl.n = b, 0
+	}
+	idx := sl.n
+	sl.n++
+	key := uint64(from)<<40 | uint64(to)<<16 | uint64(k)
+	f.pcg.Seed(mix64(f.seed^mix64(key)), mix64(uint64(b)^mix64(idx+0x9e3779b97f4a7c15)))
+	return f.r
+}
+
+// mix64 is splitmix64's finalizer: a bijection that spreads every input
+// bit over the output.
+func mix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }
 
 func expDur(r *rand.Rand, mean time.Duration) time.Duration {

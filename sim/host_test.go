@@ -13,7 +13,7 @@ import (
 // node a follower at base timeout T, for tests of one rule at a time.
 func hostSim(t *testing.T, s *Scenario, host HostKind, T time.Duration) *simulation {
 	t.Helper()
-	sm := &simulation{s: s, o: Options{Seed: 1, Host: host}, r: newRNGs(1), net: newNetwork(s, 1), quorum: s.Nodes/2 + 1, host: host, lease: s.Lease()}
+	sm := &simulation{s: s, o: Options{Seed: 1, Host: host}, r: newRNGs(1), net: newNetwork(s, 1), fates: newFates(1, s.Nodes, s.Heartbeat), quorum: s.Nodes/2 + 1, host: host, lease: s.Lease()}
 	for i := 0; i < s.Nodes; i++ {
 		sm.nodes = append(sm.nodes, &node{id: i, up: true, votedFor: -1, leader: -1, T: T, obs: newObserver(s), match: make([]uint64, s.Nodes),
 			lastAck: make([]time.Duration, s.Nodes), lastSent: make([]time.Duration, s.Nodes), hbSeq: make([]uint64, s.Nodes),

@@ -191,6 +191,7 @@ type simulation struct {
 	now    time.Duration
 	nodes  []*node
 	net    *network
+	fates  *fates
 	quorum int
 	// voters are the node IDs in ascending order, shared by every sample.
 	voters []string
@@ -237,8 +238,8 @@ func Run(s *Scenario, o Options) Result {
 	if o.Ceiling {
 		o.Oracle = true
 	}
-	sm := &simulation{s: s, o: o, r: newRNGs(o.Seed), net: newNetwork(s, o.Seed), quorum: s.Nodes/2 + 1,
-		epoch: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	sm := &simulation{s: s, o: o, r: newRNGs(o.Seed), net: newNetwork(s, o.Seed), fates: newFates(o.Seed, s.Nodes, s.Heartbeat),
+		quorum: s.Nodes/2 + 1, epoch: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	sm.res.Scenario = s.Name
 	sm.lease = s.Lease()
 	sm.host = hostFor(s, o)
@@ -450,7 +451,7 @@ func (sm *simulation) send(m message) {
 		// of the nodes allows: no real strategy's election is faster.
 		d, ok = sm.net.minDelay(m.from, m.to)
 	} else {
-		d, ok = sm.net.delay(sm.r.net, m.from, m.to, sm.now)
+		d, ok = sm.net.delay(sm.fates.of(m.from, m.to, m.kind, sm.now), m.from, m.to, sm.now)
 		if !ok && sm.host == HostHashicorp && !sm.net.cut[m.from][m.to] {
 			d, ok = sm.tcpDelay(m)
 		}
