@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -57,6 +58,41 @@ func WriteBench(w io.Writer, rows []sim.Row, names []string, seeds []uint64, pol
 	for _, t := range sim.Totals(rows, names) {
 		fmt.Fprintf(tw, "TOTAL\t%s\t%.0f\t%s\t%s\t%d\t%d\t%.0f\t\t%.1f\t\t\t%.0f\t\n", t.Recommender, t.UnavailabilityMS, ratio(t.UnavailabilityMS, randomTotal.UnavailabilityMS),
 			gap(t.GapClosed), t.Elections, t.UnnecessaryElections, t.DetectionMSP50, t.CommitMSMean, t.CommitMSMax)
+	}
+	tw.Flush()
+	writePaired(w, rows, names, "lstm")
+}
+
+// writePaired prints ref's total against every other strategy's, seed by
+// seed: the mean difference per seed and its 95% interval, and whether the
+// interval excludes zero.
+func writePaired(w io.Writer, rows []sim.Row, names []string, ref string) {
+	if !slices.Contains(names, ref) {
+		return
+	}
+	r := sim.Total(rows, ref)
+	if len(r.PerSeedMS) < 2 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s against each strategy, run by run (same seed: same network, faults and clients), TOTAL per seed in ms:\n", ref)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "strategy\t%s − strategy\t95%% interval\t\t\n", ref)
+	for _, n := range names {
+		if n == ref {
+			continue
+		}
+		mean, half, ok := sim.Paired(r, sim.Total(rows, n))
+		if !ok {
+			continue
+		}
+		verdict := "not resolved"
+		switch {
+		case mean+half < 0:
+			verdict = ref + " lower"
+		case mean-half > 0:
+			verdict = ref + " higher"
+		}
+		fmt.Fprintf(tw, "%s\t%+.0f\t±%.0f\t%s\t\n", n, mean, half, verdict)
 	}
 	tw.Flush()
 }

@@ -141,3 +141,21 @@ func TestLiveQuick(t *testing.T) {
 		t.Fatalf("output:\n%s", s)
 	}
 }
+
+// With lstm and two seeds or more, the table ends with lstm against every
+// other strategy run by run; with one seed there is no interval to give.
+func TestBenchPairedSection(t *testing.T) {
+	out := benchOut(t, BenchOptions{Files: []string{"leader-crash-lan"}, Seeds: 3, SeedBase: 1000, Strategies: "random,lstm,oracle"})
+	i := strings.Index(out, "lstm against each strategy, run by run")
+	if i < 0 {
+		t.Fatalf("no paired section:\n%s", out)
+	}
+	for _, want := range []string{"random", "oracle", "95% interval"} {
+		if !strings.Contains(out[i:], want) {
+			t.Errorf("paired section lacks %q:\n%s", want, out[i:])
+		}
+	}
+	if one := benchOut(t, BenchOptions{Files: []string{"leader-crash-lan"}, Seeds: 1, SeedBase: 1000, Strategies: "random,lstm"}); strings.Contains(one, "run by run") {
+		t.Errorf("paired section with one seed:\n%s", one)
+	}
+}

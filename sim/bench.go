@@ -69,6 +69,9 @@ type Row struct {
 	GapClosed *float64 `json:"gap_closed,omitempty"`
 	// ChosenTimeoutMS is best-static's pick for the scenario.
 	ChosenTimeoutMS float64 `json:"chosen_timeout_ms,omitempty"`
+	// PerSeedMS is the unavailability of each seed's run, in seed order:
+	// what a paired comparison of two strategies needs (Paired).
+	PerSeedMS []float64 `json:"unavailability_ms_per_seed,omitempty"`
 
 	detections, commits []float64
 }
@@ -188,6 +191,7 @@ func gapClosed(x float64, random, oracle *float64) *float64 {
 
 func (r *Row) add(m Metrics) {
 	r.UnavailabilityMS += m.UnavailableMS
+	r.PerSeedMS = append(r.PerSeedMS, round3(m.UnavailableMS))
 	r.Elections += m.Elections
 	r.UnnecessaryElections += m.UnnecessaryElections
 	r.detections = append(r.detections, m.Detections...)
@@ -258,6 +262,12 @@ func Total(rows []Row, strategy string) Row {
 			continue
 		}
 		t.UnavailabilityMS += r.UnavailabilityMS
+		if t.PerSeedMS == nil {
+			t.PerSeedMS = make([]float64, len(r.PerSeedMS))
+		}
+		for i := range min(len(t.PerSeedMS), len(r.PerSeedMS)) {
+			t.PerSeedMS[i] += r.PerSeedMS[i]
+		}
 		t.Elections += r.Elections
 		t.UnnecessaryElections += r.UnnecessaryElections
 		t.CommitMSMean += r.CommitMSMean
@@ -270,7 +280,51 @@ func Total(rows []Row, strategy string) Row {
 		t.DetectionMSP50 = round3(t.DetectionMSP50 / n)
 	}
 	t.UnavailabilityMS = round3(t.UnavailabilityMS)
+	for i := range t.PerSeedMS {
+		t.PerSeedMS[i] = round3(t.PerSeedMS[i])
+	}
 	return t
+}
+
+// Paired compares two rows of the same scenarios and seeds run by run:
+// the mean over seeds of a's unavailability less b's, and the half-width
+// of its 95% confidence interval (Student's t on the per-seed
+// differences). Each seed's network, faults and schedule are the same for
+// both, so the differences are free of most of the seed-to-seed spread
+// that comparing two totals carries. ok is false with fewer than two
+// seeds or rows of different seeds.
+func Paired(a, b Row) (mean, half float64, ok bool) {
+	n := len(a.PerSeedMS)
+	if n < 2 || len(b.PerSeedMS) != n {
+		return 0, 0, false
+	}
+	var s, ss float64
+	for i := range n {
+		d := a.PerSeedMS[i] - b.PerSeedMS[i]
+		s += d
+		ss += d * d
+	}
+	mean = s / float64(n)
+	v := max(0, (ss-s*mean)/float64(n-1))
+	return mean, tQuantile975(n-1) * math.Sqrt(v/float64(n)), true
+}
+
+// tQuantile975 is Student's t 0.975 quantile for df degrees of freedom.
+func tQuantile975(df int) float64 {
+	table := []float64{12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+		2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+		2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042}
+	switch {
+	case df < 1:
+		return math.Inf(1)
+	case df <= len(table):
+		return table[df-1]
+	case df <= 60:
+		return 2.000
+	case df <= 120:
+		return 1.980
+	}
+	return 1.960
 }
 
 // RatiosToRandom runs random and the named recommenders as live agents

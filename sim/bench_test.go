@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -54,8 +55,40 @@ func TestBenchRowsAreOrderedAndPooled(t *testing.T) {
 		if rows[2*i+1].UnavailabilityMS != round3(min(u[0], u[1])) {
 			t.Fatalf("%s: unavailability %v, want %v", sc.Name, rows[2*i+1].UnavailabilityMS, min(u[0], u[1]))
 		}
+		// Per seed, in seed order, the chosen timeout's runs.
+		T := time.Duration(rows[2*i+1].ChosenTimeoutMS) * time.Millisecond
+		for k, seed := range []uint64{1, 2} {
+			want := round3(Run(sc, Options{Seed: seed, FixedTimeout: T}).Metrics.UnavailableMS)
+			if got := rows[2*i+1].PerSeedMS; len(got) != 2 || got[k] != want {
+				t.Fatalf("%s: per seed %v, want seed %d at %v", sc.Name, got, seed, want)
+			}
+		}
+	}
+	tot := Total(rows, "sweep")
+	if len(tot.PerSeedMS) != 2 || math.Abs(tot.PerSeedMS[0]+tot.PerSeedMS[1]-tot.UnavailabilityMS) > 0.01 {
+		t.Fatalf("total per seed %v does not add up to %v", tot.PerSeedMS, tot.UnavailabilityMS)
 	}
 	if p := percentile([]float64{5, 1, 4, 2, 3}, 0.5); p != 3 {
 		t.Fatalf("median %v", p)
+	}
+}
+
+// Paired is the mean per-seed difference with Student's t interval.
+func TestPaired(t *testing.T) {
+	a := Row{PerSeedMS: []float64{10, 20, 30, 40}}
+	b := Row{PerSeedMS: []float64{9, 17, 29, 35}} // differences 1, 3, 1, 5
+	mean, half, ok := Paired(a, b)
+	// mean 2.5, sample sd sqrt(11/3), t(3) = 3.182
+	if !ok || mean != 2.5 || math.Abs(half-3.182*math.Sqrt(11.0/3/4)) > 1e-9 {
+		t.Fatalf("Paired = %v ± %v (%v)", mean, half, ok)
+	}
+	if _, _, ok := Paired(a, Row{PerSeedMS: []float64{1, 2, 3}}); ok {
+		t.Fatal("rows of different seeds compared")
+	}
+	if _, _, ok := Paired(Row{PerSeedMS: []float64{1}}, Row{PerSeedMS: []float64{2}}); ok {
+		t.Fatal("one seed has no interval")
+	}
+	if tQuantile975(200) != 1.960 || tQuantile975(4) != 2.776 {
+		t.Fatal("t quantiles")
 	}
 }
