@@ -53,7 +53,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ns-agent bench -suite NAME [-scenario FILE…] [-seeds N] [-json] [-plot DIR]")
 		fmt.Fprintln(stderr, "\nRuns every timeout strategy on every scenario in the deterministic simulator, side by")
-		fmt.Fprintln(stderr, "side, and prints each one's ratio to the Raft paper's random 150-300ms.")
+		fmt.Fprintln(stderr, "side, and prints each one's ratio to the Raft paper's random 150-300ms. With lstm among")
+		fmt.Fprintln(stderr, "them and two seeds or more, it ends with lstm against each strategy run by run (one seed")
+		fmt.Fprintln(stderr, "is one network, fault schedule and client load for all): the mean difference per seed")
+		fmt.Fprintln(stderr, "and its 95% interval.")
 		fmt.Fprintln(stderr, "\nWith -live it runs the real reference cluster under the same scenarios instead,")
 		fmt.Fprintln(stderr, "each strategy through the same agent and adapter, and checks every history with porcupine.")
 		fmt.Fprintln(stderr, "\nExamples:\n  ns-agent bench -suite ballast -seeds 5\n  ns-agent bench -scenario my-network.hcl -json\n  ns-agent bench -live -suite ballast -seeds 3 -plot docs/results/live\n  ns-agent bench -live -host etcd -etcd $(scripts/etcd-build.sh | tail -1) -seeds 1 -plot docs/results/live-etcd")
