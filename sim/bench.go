@@ -289,9 +289,9 @@ func Total(rows []Row, strategy string) Row {
 // Paired compares two rows of the same scenarios and seeds run by run:
 // the mean over seeds of a's unavailability less b's, and the half-width
 // of its 95% confidence interval (Student's t on the per-seed
-// differences). Each seed's network, faults and schedule are the same for
-// both, so the differences are free of most of the seed-to-seed spread
-// that comparing two totals carries. ok is false with fewer than two
+// differences). Each seed's faults and clients are the same for both and
+// their network draws are paired (fates), so the differences are free of
+// most of the seed-to-seed spread that comparing two totals carries. ok is false with fewer than two
 // seeds or rows of different seeds.
 func Paired(a, b Row) (mean, half float64, ok bool) {
 	n := len(a.PerSeedMS)
