@@ -44,9 +44,12 @@ type Options struct {
 	// as any leader would, and the follower it chooses times out no sooner
 	// than one heartbeat interval after its last contact. It knows every
 	// fault, never splits a vote and its elections take the least delay,
-	// so over a scenario's seeds no strategy whose timeouts are at least
-	// one heartbeat interval does better (a single run may, by when its
-	// leader's lease happens to expire): the share of the gap to the
+	// so over the seeds of a scenario where leaders fail (crashes,
+	// partitions, pauses) no strategy whose timeouts are at least one
+	// heartbeat interval does better (a single run may, by when its
+	// leader's lease happens to expire; without failures the lease's
+	// step-downs in long bursts are all there is, and they turn on where
+	// a burst falls between a leader's heartbeats): the share of the gap to the
 	// oracle it leaves open is
 	// out of any timeout's reach (the lease's step-downs, and the
 	// heartbeat's detection delay).
