@@ -558,6 +558,18 @@ func (sm *simulation) stepDown(n *node, term uint64) {
 	}
 }
 
+// rtt is the round trip a reply m closes, from its request's sending to
+// its arrival: a reply that reached this node while it was paused is
+// timed when it arrived, as the sidecar's prober (not paused with the
+// Raft process) and the kernel's receive timestamp see it, not when the
+// node resumed and handled it.
+func (sm *simulation) rtt(m message) time.Duration {
+	if m.arrivedAt != 0 {
+		return m.arrivedAt - m.echoSent
+	}
+	return sm.now - m.echoSent
+}
+
 // held is how long a paused receiver held m before handling it. A reply
 // carries it, as an NTP-style echo carries the responder's hold time, so
 // the sender's round trip measures the network and not the peer's pause:
@@ -589,7 +601,7 @@ func (sm *simulation) deliver(m message) {
 	case msgProbe:
 		sm.send(message{kind: msgProbeResp, from: n.id, to: m.from, echoSent: m.sentAt, held: sm.held(m)})
 	case msgProbeResp:
-		n.obs.RTT(sm.wall(), sm.now-m.echoSent, m.held)
+		n.obs.RTT(sm.wall(), sm.rtt(m), m.held)
 	case msgAppend:
 		if m.term < n.term {
 			sm.send(message{kind: msgAppendResp, from: n.id, to: m.from, term: n.term, echoSent: m.sentAt, hb: m.hb, seq: m.seq})
@@ -632,7 +644,7 @@ func (sm *simulation) deliver(m message) {
 		if m.hb {
 			sm.hcAnswered(n, m.from, m.seq)
 		}
-		n.obs.RTT(sm.wall(), sm.now-m.echoSent, m.held)
+		n.obs.RTT(sm.wall(), sm.rtt(m), m.held)
 		if m.index > n.match[m.from] {
 			n.match[m.from] = m.index
 			sm.advanceCommit(n)
