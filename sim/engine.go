@@ -55,6 +55,12 @@ const (
 	msgVoteResp
 	msgProbe
 	msgProbeResp
+
+	// Not messages: the other draws a run keys like a message's fate
+	// (see fates), so that they too are paired across strategies.
+	drawTimer      // a node's election timer: [T, 2T), etcd's [E, 2E)
+	drawHostWait   // hashicorp/raft's heartbeat loop wait, leader→follower
+	drawRetransmit // a TCP retransmission's fate (hashicorp/raft host)
 )
 
 type message struct {
@@ -76,30 +82,34 @@ type message struct {
 }
 
 // rngs are independent random streams, one per concern, so that changing
-// what one concern draws (say, a recommender's timers) does not perturb the
-// fault schedule. The network draws from fates, per message.
+// what one concern draws does not perturb another: the fault schedule,
+// the clients and the machines' load are the same for every strategy on
+// a seed. The network, the election timers and the hashicorp/raft host's
+// draws come from fates, keyed per message or per timer.
 type rngs struct {
-	timer, fault, client, load *rand.Rand
-	// host draws what only a host model needs (hashicorp/raft's
-	// heartbeat waits, TCP retransmissions), so the generic model's
-	// streams are the same with or without it.
-	host *rand.Rand
+	fault, client, load *rand.Rand
 }
 
 func newRNGs(seed uint64) rngs {
 	mk := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
-	return rngs{timer: mk(2), fault: mk(3), client: mk(4), load: mk(5), host: mk(8)}
+	return rngs{fault: mk(3), client: mk(4), load: mk(5)}
 }
 
 // fates draws each message's fate on the network (its jitter, tail and
 // loss) from a stream keyed by what the message is and when it is sent:
 // its link, its kind, the heartbeat interval it is sent in and its place
-// among that link's messages of that kind in the interval. Every message
+// among that link's messages of that kind in the interval. A node's
+// election timer draws ([T, 2T), etcd's [E, 2E)) are keyed the same way,
+// as a kind of their own on the link from the node to itself, and so are
+// the hashicorp/raft host's heartbeat waits and TCP retransmissions. Every message
 // still gets its own independent draws, so the network is the same
 // random model as one shared stream gives. What changes is across runs:
 // two strategies on the same seed that send a heartbeat on the same link
 // in the same interval see the same fate, instead of fates that shift
-// with every pre-vote or probe one of them sent earlier. Comparisons
+// with every pre-vote or probe one of them sent earlier; a follower
+// whose timer restarts in the same interval of both runs draws the same
+// point in [T, 2T), so who fires first after a leader dies is no longer
+// a lottery that one strategy's extra pre-vote reshuffles. Comparisons
 // between strategies are then paired on the network's luck (common
 // random numbers): on the bursty WAN, whether a burst's losses happen to
 // cost a leader its lease no longer depends on the strategy's traffic.
@@ -117,7 +127,7 @@ type fateSlot struct {
 	n      uint64
 }
 
-const numKinds = int(msgProbeResp) + 1
+const numKinds = int(drawRetransmit) + 1
 
 func newFates(seed uint64, nodes int, bucket time.Duration) *fates {
 	f := &fates{seed: seed, bucket: max(bucket, time.Millisecond), nodes: nodes, last: make([]fateSlot, nodes*nodes*numKinds)}

@@ -86,3 +86,76 @@ func TestFatesAreIndependentWithinARun(t *testing.T) {
 		t.Errorf("consecutive messages' jitter correlated: %.3f", c)
 	}
 }
+
+// Election timers are paired too: a follower that restarts its timer in
+// the same interval of two runs draws the same point of [T, 2T), however
+// many pre-votes, elections and other timers the runs went through
+// before. Within a run the draws stay uniform and independent.
+func TestTimerDrawsArePairedAcrossRuns(t *testing.T) {
+	s := scenario(t, `scenario "x" {
+  nodes = 3
+  heartbeat = "50ms"
+}`)
+	const T = 100 * time.Millisecond
+	for _, host := range HostKinds() {
+		quiet, busy := hostSim(t, s, host, T), hostSim(t, s, host, T)
+		draw := func(sm *simulation) float64 {
+			n := sm.nodes[1]
+			switch host {
+			case HostHashicorp:
+				sm.hcArm(n)
+				// The armed timer is the queue's only event of n's
+				// current generation; drain the rest.
+				var at time.Duration
+				for len(sm.q.keys) > 0 {
+					if e := sm.q.pop(); e.kind == evTimer && e.node == n.id && e.gen == n.timerGen {
+						at = e.at
+					}
+				}
+				return float64(at-sm.now-T) / float64(T)
+			case HostEtcd:
+				sm.etcdReset(n)
+				return float64(n.randomized)
+			}
+			sm.resetTimer(n)
+			return n.timerU
+		}
+		var sum, sumsq, lag, prev float64
+		const rounds = 4000
+		for i := 0; i < rounds; i++ {
+			now := time.Duration(i) * 37 * time.Millisecond
+			quiet.now, busy.now = now, now
+			if i%3 == 0 {
+				// Only the busy run campaigns and restarts other timers.
+				busy.broadcast(busy.nodes[0], message{kind: msgPreVote, term: 1})
+				switch host {
+				case HostHashicorp:
+					busy.hcArm(busy.nodes[2])
+				case HostEtcd:
+					busy.etcdReset(busy.nodes[2])
+				default:
+					busy.resetTimer(busy.nodes[2])
+				}
+			}
+			a, b := draw(quiet), draw(busy)
+			if a != b {
+				t.Fatalf("%s host, round %d: timer draw %v in one run, %v in the other", host, i, a, b)
+			}
+			if host == HostGeneric {
+				sum += a
+				sumsq += a * a
+				if i > 0 {
+					lag += (a - 0.5) * (prev - 0.5)
+				}
+				prev = a
+			}
+		}
+		if host == HostGeneric {
+			mean := sum / rounds
+			v := sumsq/rounds - mean*mean
+			if math.Abs(mean-0.5) > 0.02 || math.Abs(v-1.0/12) > 0.01 || math.Abs(lag/(rounds-1)/v) > 0.05 {
+				t.Errorf("timer draws: mean %.3f (want 0.5), variance %.4f (want %.4f), lag-1 correlation %.3f", mean, v, 1.0/12, lag/(rounds-1)/v)
+			}
+		}
+	}
+}

@@ -383,7 +383,7 @@ func (sm *simulation) hostTimeouts(n *node) (hbTimeout, election, interval, leas
 // hcArm starts n's timer: randomTimeout(T), a fresh draw in [T, 2T).
 func (sm *simulation) hcArm(n *node) {
 	n.timerGen++
-	d := n.T + time.Duration(sm.r.timer.Float64()*float64(n.T))
+	d := n.T + time.Duration(sm.fates.of(n.id, n.id, drawTimer, sm.now).Float64()*float64(n.T))
 	sm.push(event{at: sm.now + d, kind: evTimer, node: n.id, gen: n.timerGen})
 }
 
@@ -407,7 +407,7 @@ func (sm *simulation) hcTimer(n *node, gen uint64) {
 func (sm *simulation) hcWait(n *node, p int, now bool) {
 	var d time.Duration
 	if !now {
-		d = n.T/10 + time.Duration(sm.r.host.Float64()*float64(n.T/10))
+		d = n.T/10 + time.Duration(sm.fates.of(n.id, p, drawHostWait, sm.now).Float64()*float64(n.T/10))
 	}
 	n.hbSeq[p]++
 	sm.push(event{at: sm.now + d, kind: evHeartbeat, node: n.id, peer: p, gen: n.hbGen, beat: n.hbSeq[p]})
@@ -450,7 +450,7 @@ func (sm *simulation) hcRPCFailed(n *node, p int, gen, seq uint64) {
 	// The backoff, then the loop's usual wait (or none, if notified).
 	d := back
 	if !n.hbNotify[p] {
-		d += n.T/10 + time.Duration(sm.r.host.Float64()*float64(n.T/10))
+		d += n.T/10 + time.Duration(sm.fates.of(n.id, p, drawHostWait, sm.now).Float64()*float64(n.T/10))
 	}
 	sm.push(event{at: sm.now + d, kind: evHeartbeat, node: n.id, peer: p, gen: gen, beat: n.hbSeq[p]})
 }
@@ -503,7 +503,7 @@ func (sm *simulation) tcpDelay(m message) (time.Duration, bool) {
 		if sm.net.cut[m.from][m.to] {
 			return 0, false
 		}
-		if d, ok := sm.net.delay(sm.r.host, m.from, m.to, sm.now+waited); ok {
+		if d, ok := sm.net.delay(sm.fates.of(m.from, m.to, drawRetransmit, sm.now), m.from, m.to, sm.now+waited); ok {
 			return waited + d, true
 		}
 	}
@@ -522,7 +522,7 @@ func (sm *simulation) etcdPeriod(n *node) time.Duration {
 // [E, 2E).
 func (sm *simulation) etcdReset(n *node) {
 	n.elapsed = 0
-	n.randomized = sm.etcdE + sm.r.timer.IntN(sm.etcdE)
+	n.randomized = sm.etcdE + sm.fates.of(n.id, n.id, drawTimer, sm.now).IntN(sm.etcdE)
 }
 
 // etcdStartTicks starts n's tick loop (at start and on restart).

@@ -482,7 +482,7 @@ func (n *node) deadline() time.Duration {
 
 func (sm *simulation) resetTimer(n *node) {
 	n.timerBase = sm.now
-	n.timerU = sm.r.timer.Float64()
+	n.timerU = sm.fates.of(n.id, n.id, drawTimer, sm.now).Float64()
 	n.timerGen++
 	sm.push(event{at: n.deadline(), kind: evTimer, node: n.id, gen: n.timerGen})
 }
