@@ -49,9 +49,11 @@ type Options struct {
 	// heartbeat interval does better (a single run may, by when its
 	// leader's lease happens to expire; without failures the lease's
 	// step-downs in long bursts are all there is, and they turn on where
-	// a burst falls between a leader's heartbeats): the share of the gap
-	// to the oracle it leaves open is out of any timeout's reach (the
-	// lease's step-downs, and the heartbeat's detection delay).
+	// a burst falls between a leader's heartbeats; where bursts come on
+	// top of crashes that lottery can outweigh its lead over a few seeds,
+	// though not over a suite): the share of the gap to the oracle it
+	// leaves open is out of any timeout's reach (the lease's step-downs,
+	// and the heartbeat's detection delay).
 	Ceiling bool
 	// InitialTimeout is every node's base timeout before the first
 	// decision. Default 1s (hashicorp/raft's HeartbeatTimeout).
