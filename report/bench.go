@@ -74,7 +74,7 @@ func writePaired(w io.Writer, rows []sim.Row, names []string, ref string) {
 	if len(r.PerSeedMS) < 2 {
 		return
 	}
-	fmt.Fprintf(w, "\n%s against each strategy, run by run (same seed: same faults and clients, paired network draws), TOTAL per seed in ms:\n", ref)
+	fmt.Fprintf(w, "\n%s against each strategy, run by run (same seed: same faults and clients, paired network and timer draws), TOTAL per seed in ms:\n", ref)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "strategy\t%s − strategy\t95%% interval\t\t\n", ref)
 	for _, n := range names {

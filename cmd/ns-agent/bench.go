@@ -55,7 +55,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "\nRuns every timeout strategy on every scenario in the deterministic simulator, side by")
 		fmt.Fprintln(stderr, "side, and prints each one's ratio to the Raft paper's random 150-300ms. With lstm among")
 		fmt.Fprintln(stderr, "them and two seeds or more, it ends with lstm against each strategy run by run (one seed")
-		fmt.Fprintln(stderr, "is one fault schedule, client load and set of network draws for all): the mean")
+		fmt.Fprintln(stderr, "is one fault schedule, client load and set of network and timer draws for all): the mean")
 		fmt.Fprintln(stderr, "difference per seed and its 95% interval.")
 		fmt.Fprintln(stderr, "\nWith -live it runs the real reference cluster under the same scenarios instead,")
 		fmt.Fprintln(stderr, "each strategy through the same agent and adapter, and checks every history with porcupine.")
