@@ -101,9 +101,9 @@ func newRNGs(seed uint64) rngs {
 // among that link's messages of that kind in the interval. A node's
 // election timer draws ([T, 2T), etcd's [E, 2E)) are keyed the same way,
 // as a kind of their own on the link from the node to itself, and so are
-// the hashicorp/raft host's heartbeat waits and TCP retransmissions. Every message
-// still gets its own independent draws, so the network is the same
-// random model as one shared stream gives. What changes is across runs:
+// the hashicorp/raft host's heartbeat waits and TCP retransmissions.
+// Every message still gets its own independent draws, so the network is
+// the same random model as one shared stream gives. What changes is across runs:
 // two strategies on the same seed that send a heartbeat on the same link
 // in the same interval see the same fate, instead of fates that shift
 // with every pre-vote or probe one of them sent earlier; a follower

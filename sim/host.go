@@ -407,10 +407,16 @@ func (sm *simulation) hcTimer(n *node, gen uint64) {
 func (sm *simulation) hcWait(n *node, p int, now bool) {
 	var d time.Duration
 	if !now {
-		d = n.T/10 + time.Duration(sm.fates.of(n.id, p, drawHostWait, sm.now).Float64()*float64(n.T/10))
+		d = sm.hcLoopWait(n, p)
 	}
 	n.hbSeq[p]++
 	sm.push(event{at: sm.now + d, kind: evHeartbeat, node: n.id, peer: p, gen: n.hbGen, beat: n.hbSeq[p]})
+}
+
+// hcLoopWait is the heartbeat loop's wait before peer p's next heartbeat,
+// drawn in [T/10, T/5) of the leader's own T.
+func (sm *simulation) hcLoopWait(n *node, p int) time.Duration {
+	return n.T/10 + time.Duration(sm.fates.of(n.id, p, drawHostWait, sm.now).Float64()*float64(n.T/10))
 }
 
 // hcHeartbeat sends peer p its heartbeat and waits for the answer (or the
@@ -450,7 +456,7 @@ func (sm *simulation) hcRPCFailed(n *node, p int, gen, seq uint64) {
 	// The backoff, then the loop's usual wait (or none, if notified).
 	d := back
 	if !n.hbNotify[p] {
-		d += n.T/10 + time.Duration(sm.fates.of(n.id, p, drawHostWait, sm.now).Float64()*float64(n.T/10))
+		d += sm.hcLoopWait(n, p)
 	}
 	sm.push(event{at: sm.now + d, kind: evHeartbeat, node: n.id, peer: p, gen: gen, beat: n.hbSeq[p]})
 }
