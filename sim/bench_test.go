@@ -91,4 +91,9 @@ func TestPaired(t *testing.T) {
 	if tQuantile975(200) != 1.960 || tQuantile975(4) != 2.776 {
 		t.Fatal("t quantiles")
 	}
+	// Between tabulated values the quantile is never below the exact one
+	// (t 0.975 at 35 degrees of freedom is 2.030, at 50 2.009).
+	if tQuantile975(35) < 2.030 || tQuantile975(50) < 2.009 {
+		t.Fatalf("t quantiles at 35 and 50: %v, %v", tQuantile975(35), tQuantile975(50))
+	}
 }
